@@ -1,0 +1,229 @@
+// Package api serves the JSON API under /api/v1 for system-to-system
+// clients. Clients authenticate with an API token (Authorization: Bearer);
+// the API calls the same services, with the same rules, as the web UI. The
+// API is described in openapi.yaml at the repository's root.
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/openimi/openimi/internal/auth"
+	"github.com/openimi/openimi/internal/db"
+	"github.com/openimi/openimi/internal/i18n"
+	"github.com/openimi/openimi/internal/problem"
+)
+
+// API is the JSON API.
+type API struct {
+	auth     *auth.Service
+	catalog  *i18n.Catalog
+	log      *slog.Logger
+	maxBytes int64
+	spec     []byte
+	trustXFF bool
+}
+
+// New returns the API. spec is the OpenAPI document served at
+// /api/v1/openapi.yaml.
+func New(a *auth.Service, c *i18n.Catalog, log *slog.Logger, maxBytes int64, trustProxy bool, spec []byte) *API {
+	if maxBytes <= 0 {
+		maxBytes = 1 << 20
+	}
+	return &API{auth: a, catalog: c, log: log, maxBytes: maxBytes, spec: spec, trustXFF: trustProxy}
+}
+
+// handlerFunc is an API handler for an authenticated user.
+type handlerFunc func(w http.ResponseWriter, r *http.Request, u auth.User) error
+
+// Route is one entry of the API's route table.
+type Route struct {
+	Pattern string
+	Access  string // "public" or "token"
+	handler http.Handler
+}
+
+// Routes lists the API's routes.
+func (a *API) Routes() []Route {
+	return []Route{
+		{"GET /api/v1/openapi.yaml", "public", http.HandlerFunc(a.openAPI)},
+		{"GET /api/v1/me", "token", a.handle(a.me)},
+		{"PATCH /api/v1/me", "token", a.handle(a.updateMe)},
+		{"GET /api/v1/me/tokens", "token", a.handle(a.tokens)},
+		{"DELETE /api/v1/me/tokens/{id}", "token", a.handle(a.revokeToken)},
+	}
+}
+
+// Register mounts the API on mux.
+func (a *API) Register(mux *http.ServeMux) {
+	for _, rt := range a.Routes() {
+		mux.Handle(rt.Pattern, rt.handler)
+	}
+	mux.Handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.fail(w, r, nil, problem.New(problem.NotFound, "error_not_found"))
+	}))
+}
+
+func (a *API) address(r *http.Request) string {
+	if a.trustXFF {
+		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+			first, _, _ := strings.Cut(xff, ",")
+			return strings.TrimSpace(first)
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// handle authenticates the token, limits the body and turns errors into
+// JSON problem responses.
+func (a *API) handle(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		r.Body = http.MaxBytesReader(w, r.Body, a.maxBytes)
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="openimi"`)
+			a.fail(w, r, nil, problem.New(problem.Unauthorized, "error_token_invalid"))
+			return
+		}
+		u, err := a.auth.AuthenticateToken(r.Context(), strings.TrimSpace(token), a.address(r))
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="openimi", error="invalid_token"`)
+			a.fail(w, r, nil, err)
+			return
+		}
+		if err := h(w, r, u); err != nil {
+			a.fail(w, r, &u, err)
+		}
+	})
+}
+
+// Error is the body of every error response.
+type Error struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail is a machine-readable code and a message in the client's
+// language.
+type ErrorDetail struct {
+	Code    string       `json:"code"`
+	Message string       `json:"message"`
+	Fields  []FieldError `json:"fields,omitempty"`
+}
+
+// FieldError is a problem with one field of the request body.
+type FieldError struct {
+	Field   string `json:"field"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (a *API) fail(w http.ResponseWriter, r *http.Request, u *auth.User, err error) {
+	profile := ""
+	if u != nil {
+		profile = u.Language
+	}
+	l := a.catalog.Localizer(a.catalog.Negotiate(profile, r.Header.Get("Accept-Language")))
+	var list problem.List
+	p, isProblem := problem.As(err)
+	switch {
+	case errors.As(err, &list):
+		body := Error{ErrorDetail{Code: "invalid", Message: l.T("error_form")}}
+		for _, pe := range list {
+			body.Error.Fields = append(body.Error.Fields, FieldError{Field: pe.Field, Code: pe.Key, Message: l.T(pe.Key, pe.Args...)})
+		}
+		writeJSON(w, http.StatusBadRequest, l.Lang(), body)
+		return
+	case isProblem:
+	case errors.Is(err, db.ErrUnavailable):
+		a.log.Warn("database unavailable", "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", "10")
+		p = problem.New(problem.Unavailable, "error_unavailable")
+	default:
+		a.log.Error("api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		p = problem.New(0, "error_internal", "Reference", "api")
+	}
+	body := Error{ErrorDetail{Code: p.Key, Message: translate(l, p)}}
+	if p.Field != "" {
+		body.Error.Code = "invalid"
+		body.Error.Fields = []FieldError{{Field: p.Field, Code: p.Key, Message: translate(l, p)}}
+	}
+	writeJSON(w, statusOf(p.Kind), l.Lang(), body)
+}
+
+func translate(l *i18n.Localizer, p *problem.Error) string {
+	for i := 0; i+1 < len(p.Args); i += 2 {
+		if n, ok := p.Args[i+1].(int); ok && p.Args[i] == "Count" {
+			return l.N(p.Key, n)
+		}
+	}
+	return l.T(p.Key, p.Args...)
+}
+
+func statusOf(k problem.Kind) int {
+	switch k {
+	case problem.Invalid:
+		return http.StatusBadRequest
+	case problem.Unauthorized:
+		return http.StatusUnauthorized
+	case problem.Forbidden:
+		return http.StatusForbidden
+	case problem.NotFound:
+		return http.StatusNotFound
+	case problem.Conflict:
+		return http.StatusConflict
+	case problem.TooMany:
+		return http.StatusTooManyRequests
+	case problem.Unavailable:
+		return http.StatusServiceUnavailable
+	case problem.TooLarge:
+		return http.StatusRequestEntityTooLarge
+	}
+	return http.StatusInternalServerError
+}
+
+func writeJSON(w http.ResponseWriter, code int, lang string, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	if lang != "" {
+		w.Header().Set("Content-Language", lang)
+	}
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// decode reads a JSON body strictly: the right content type, known fields
+// only, one object, within the size limit.
+func decode(r *http.Request, v any) error {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return problem.New(problem.Invalid, "error_bad_form")
+	}
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return problem.New(problem.TooLarge, "error_too_large")
+		}
+		return problem.New(problem.Invalid, "error_bad_form")
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return problem.New(problem.Invalid, "error_bad_form")
+	}
+	return nil
+}
+
+func (a *API) openAPI(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/yaml; charset=utf-8")
+	_, _ = w.Write(a.spec)
+}

@@ -1,0 +1,190 @@
+// Package app wires OpenIMI together: configuration → database → services →
+// HTTP servers and background workers, and runs them until shutdown.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	openimi "github.com/openimi/openimi"
+	"github.com/openimi/openimi/internal/api"
+	"github.com/openimi/openimi/internal/auth"
+	"github.com/openimi/openimi/internal/config"
+	"github.com/openimi/openimi/internal/db"
+	"github.com/openimi/openimi/internal/i18n"
+	"github.com/openimi/openimi/internal/notify"
+	"github.com/openimi/openimi/internal/web"
+	"github.com/openimi/openimi/internal/web/static"
+	"github.com/openimi/openimi/locales"
+)
+
+// App is a running OpenIMI: its database and services.
+type App struct {
+	Config  *config.Config
+	Log     *slog.Logger
+	DB      *db.DB
+	Catalog *i18n.Catalog
+	Auth    *auth.Service
+	Now     func() time.Time
+}
+
+// NewLogger returns the process's logger as configured.
+func NewLogger(c *config.Config) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// Open connects to the database, brings its schema up to date and builds the
+// services.
+func Open(ctx context.Context, c *config.Config, log *slog.Logger) (*App, error) {
+	d, err := db.Open(ctx, c.Database, db.Options{SQLiteSynchronous: c.SQLiteSynchronous, MaxReaders: c.DBMaxConnections})
+	if err != nil {
+		return nil, err
+	}
+	if err := d.Migrate(ctx, log); err != nil {
+		d.Close()
+		return nil, err
+	}
+	cat, err := i18n.Load(locales.Files)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	a := &App{Config: c, Log: log, DB: d, Catalog: cat, Now: time.Now}
+	a.Auth = auth.New(d, auth.Settings{
+		IdleTimeout: c.SessionIdleTimeout,
+		MaxAge:      c.SessionMaxAge,
+		ResetTTL:    c.PasswordResetTTL,
+		Issuer:      c.TOTPIssuer,
+		PublicURL:   c.PublicURL,
+	}, a.Now)
+	return a, nil
+}
+
+// Close releases the database.
+func (a *App) Close() error { return a.DB.Close() }
+
+// Handler builds the whole HTTP handler: UI, API, health and metrics.
+func (a *App) Handler(reg *prometheus.Registry) (http.Handler, error) {
+	assets, err := static.Load()
+	if err != nil {
+		return nil, err
+	}
+	ui, err := web.New(web.Config{
+		Secure:            a.Config.Secure(),
+		TrustProxyHeaders: a.Config.TrustProxyHeaders,
+		MaxFormBytes:      a.Config.MaxFormBytes,
+	}, web.Deps{DB: a.DB, Auth: a.Auth, Catalog: a.Catalog, Assets: assets, Log: a.Log, Now: a.Now})
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	ui.Register(mux)
+	api.New(a.Auth, a.Catalog, a.Log, a.Config.MaxFormBytes, a.Config.TrustProxyHeaders, openimi.OpenAPI).Register(mux)
+	a.registerOperations(mux, reg)
+	return ui.Wrap(instrument(reg, mux)), nil
+}
+
+// Serve runs the HTTP server, the e-mail worker and periodic clean-up until
+// ctx is cancelled, then shuts down gracefully: the listener closes,
+// requests in flight finish, and the worker finishes the message in hand.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	reg := prometheus.NewRegistry()
+	h, err := a.Handler(reg)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
+	}
+	var wg sync.WaitGroup
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	worker := &notify.Worker{DB: a.DB, Catalog: a.Catalog, From: a.Config.SMTPFrom, Interval: a.Config.OutboxInterval, Log: a.Log, Now: a.Now}
+	if a.Config.SMTPHost != "" {
+		worker.Sender = notify.NewSMTPSender(notify.SMTPConfig{Host: a.Config.SMTPHost, Port: a.Config.SMTPPort,
+			Username: a.Config.SMTPUsername, Password: a.Config.SMTPPassword, From: a.Config.SMTPFrom, TLS: a.Config.SMTPTLS})
+	}
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if err := worker.Run(workCtx); err != nil {
+			a.Log.Error("e-mail worker stopped", "err", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		a.cleanUp(workCtx)
+	}()
+
+	errc := make(chan error, 1)
+	go func() {
+		var err error
+		if a.Config.TLSCert != "" {
+			err = srv.ServeTLS(ln, a.Config.TLSCert, a.Config.TLSKey)
+		} else {
+			err = srv.Serve(ln)
+		}
+		if !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+		}
+		close(errc)
+	}()
+	a.Log.Info("listening", "address", ln.Addr().String(), "url", a.Config.PublicURL, "database", a.DB.Location)
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		stopWork()
+		wg.Wait()
+		return err
+	}
+	a.Log.Info("shutting down", "timeout", a.Config.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownTimeout)
+	defer cancel()
+	err = srv.Shutdown(sctx)
+	stopWork()
+	wg.Wait()
+	if err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	a.Log.Info("stopped")
+	return nil
+}
+
+// cleanUp deletes expired sessions every few minutes.
+func (a *App) cleanUp(ctx context.Context) {
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := a.Auth.DeleteExpiredSessions(ctx); err != nil {
+				a.Log.Warn("session clean-up failed", "err", err)
+			} else if n > 0 {
+				a.Log.Debug("expired sessions deleted", "count", n)
+			}
+		}
+	}
+}

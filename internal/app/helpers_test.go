@@ -1,0 +1,198 @@
+package app_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/openimi/openimi/internal/app"
+	"github.com/openimi/openimi/internal/auth"
+	"github.com/openimi/openimi/internal/config"
+	"github.com/openimi/openimi/internal/db/dbtest"
+)
+
+const testPassword = "correct-horse-battery-9"
+
+// site is a running OpenIMI on a real HTTP server and a real database.
+type site struct {
+	t    *testing.T
+	app  *app.App
+	srv  *httptest.Server
+	user auth.User
+}
+
+func newConfig(t *testing.T, database string, extra ...string) *config.Config {
+	t.Helper()
+	var c config.Config
+	fs := config.FlagSet("test", config.Common|config.Server, &c, io.Discard)
+	args := append([]string{"--database", database, "--listen", "127.0.0.1:0", "--log-level", "error", "--sqlite-synchronous", "NORMAL"}, extra...)
+	if err := config.Load(fs, &c, args, func(string) string { return "" }); err != nil {
+		t.Fatal(err)
+	}
+	return &c
+}
+
+func startSite(t *testing.T, extra ...string) *site {
+	t.Helper()
+	return startSiteOn(t, dbtest.Location(t), extra...)
+}
+
+func startSiteOn(t *testing.T, database string, extra ...string) *site {
+	t.Helper()
+	c := newConfig(t, database, extra...)
+	a, err := app.Open(context.Background(), c, app.NewLogger(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	h, err := a.Handler(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	u, err := a.Auth.CreateUser(context.Background(), auth.NewUser{Email: "anna@example.pl", Name: "Anna Nowak", Password: testPassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &site{t: t, app: a, srv: srv, user: u}
+}
+
+// browser is an HTTP client with cookies that does not follow redirects,
+// remembering the CSRF token of the last page it read.
+type browser struct {
+	t      *testing.T
+	s      *site
+	c      *http.Client
+	csrf   string
+	lang   string
+	secret string
+	codes  []string
+}
+
+func (s *site) browser() *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: s.t, s: s, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+type response struct {
+	code   int
+	body   string
+	header http.Header
+}
+
+func (r response) location() string { return r.header.Get("Location") }
+
+var csrfInput = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+func (b *browser) do(req *http.Request) response {
+	b.t.Helper()
+	if b.lang != "" {
+		req.Header.Set("Accept-Language", b.lang)
+	}
+	res, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if m := csrfInput.FindStringSubmatch(string(body)); m != nil {
+		b.csrf = m[1]
+	}
+	return response{code: res.StatusCode, body: string(body), header: res.Header}
+}
+
+func (b *browser) get(path string) response {
+	b.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, b.s.srv.URL+path, nil)
+	return b.do(req)
+}
+
+// post submits a form with the current CSRF token (unless the form sets
+// its own).
+func (b *browser) post(path string, form url.Values) response {
+	b.t.Helper()
+	if _, ok := form["csrf"]; !ok {
+		form.Set("csrf", b.csrf)
+	}
+	req, _ := http.NewRequest(http.MethodPost, b.s.srv.URL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return b.do(req)
+}
+
+func code(t *testing.T, secret string) string {
+	t.Helper()
+	c, err := totp.GenerateCodeCustom(secret, time.Now(), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+var secretRe = regexp.MustCompile(`id="totp-secret">([A-Z2-7]+)<`)
+var codeRe = regexp.MustCompile(`<li><code>([a-z0-9-]+)</code></li>`)
+
+// enrol signs a new browser in for the first time, through enrolment.
+func (s *site) enrol() *browser {
+	s.t.Helper()
+	b := s.browser()
+	b.get("/sign-in")
+	r := b.post("/sign-in", url.Values{"email": {"anna@example.pl"}, "password": {testPassword}})
+	if r.code != http.StatusSeeOther || r.location() != "/sign-in/enrol" {
+		s.t.Fatalf("sign-in: %d %s", r.code, r.location())
+	}
+	r = b.get("/sign-in/enrol")
+	m := secretRe.FindStringSubmatch(r.body)
+	if m == nil {
+		s.t.Fatalf("no secret on the enrolment page: %d", r.code)
+	}
+	b.secret = m[1]
+	r = b.post("/sign-in/enrol", url.Values{"code": {code(s.t, b.secret)}})
+	if r.code != http.StatusOK {
+		s.t.Fatalf("enrol: %d %s", r.code, r.body)
+	}
+	for _, m := range codeRe.FindAllStringSubmatch(r.body, -1) {
+		b.codes = append(b.codes, m[1])
+	}
+	if len(b.codes) != 10 {
+		s.t.Fatalf("%d recovery codes shown", len(b.codes))
+	}
+	return b
+}
+
+// signInWithRecoveryCode signs in a new browser for an enrolled user.
+func (s *site) signInWithRecoveryCode(recovery string) *browser {
+	s.t.Helper()
+	b := s.browser()
+	b.get("/sign-in")
+	r := b.post("/sign-in", url.Values{"email": {"anna@example.pl"}, "password": {testPassword}})
+	if r.location() != "/sign-in/code" {
+		s.t.Fatalf("sign-in: %d %s", r.code, r.location())
+	}
+	b.get("/sign-in/code")
+	r = b.post("/sign-in/code", url.Values{"code": {recovery}})
+	if r.code != http.StatusSeeOther || r.location() != "/" {
+		s.t.Fatalf("code: %d %s %s", r.code, r.location(), r.body)
+	}
+	return b
+}
+
+func (s *site) count(t *testing.T, query string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := s.app.DB.Read().QueryRowContext(context.Background(), query, args...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

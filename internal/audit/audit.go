@@ -1,0 +1,129 @@
+// Package audit keeps the tamper-evident log of security events. Rows are
+// only ever appended; each carries a SHA-256 hash over its own content and the
+// previous row's hash, so that changing or removing a row breaks the chain
+// from that row on.
+package audit
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/openimi/openimi/internal/db"
+)
+
+// Events recorded by the foundation. Later capabilities add their own.
+const (
+	SignInSucceeded      = "sign_in.succeeded"
+	SignInFailed         = "sign_in.failed"
+	SignInThrottled      = "sign_in.throttled"
+	SecondFactorUsed     = "second_factor.used"
+	SecondFactorFailed   = "second_factor.failed"
+	RecoveryCodeUsed     = "second_factor.recovery_code_used"
+	SecondFactorEnrolled = "second_factor.enrolled"
+	PasswordChanged      = "password.changed"
+	PasswordResetAsked   = "password.reset_requested"
+	PasswordReset        = "password.reset"
+	SessionEnded         = "session.ended"
+	UserCreated          = "user.created"
+	UserDeactivated      = "user.deactivated"
+	TokenCreated         = "token.created"
+	TokenUsed            = "token.used"
+	TokenRevoked         = "token.revoked"
+)
+
+// Event is one security event.
+type Event struct {
+	Event   string
+	UserID  string // the account concerned, if known
+	Subject string // what was acted on, e.g. an e-mail address tried
+	Address string // the client address
+	Detail  string
+}
+
+// genesis is the previous hash of the first row.
+const genesis = "0000000000000000000000000000000000000000000000000000000000000000"
+
+// advisoryLockKey serialises appends on PostgreSQL, where several servers
+// may write at once. On SQLite the single writer connection does it.
+const advisoryLockKey = 7262736101
+
+// Record appends an event inside the caller's transaction, so the event
+// commits with the change it describes.
+func Record(ctx context.Context, tx db.Querier, dialect db.Dialect, at time.Time, e Event) error {
+	if dialect == db.Postgres {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, advisoryLockKey); err != nil {
+			return db.Check(err)
+		}
+	}
+	var seq int64
+	prev := genesis
+	err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
+	if err := db.Check(err); err != nil && !errors.Is(err, db.ErrNotFound) {
+		return err
+	}
+	seq++
+	at = at.UTC().Truncate(time.Microsecond)
+	h := rowHash(seq, at, e, prev)
+	_, err = tx.ExecContext(ctx, `INSERT INTO audit_log (seq, at, event, user_id, subject, address, detail, prev_hash, hash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, seq, at, e.Event, e.UserID, e.Subject, e.Address, e.Detail, prev, h)
+	return db.Check(err)
+}
+
+// rowHash is the chained hash of one row. Fields are length-prefixed so that
+// no two different rows encode alike.
+func rowHash(seq int64, at time.Time, e Event, prev string) string {
+	var b strings.Builder
+	for _, f := range []string{strconv.FormatInt(seq, 10), at.UTC().Format(time.RFC3339Nano), e.Event, e.UserID, e.Subject, e.Address, e.Detail, prev} {
+		b.WriteString(strconv.Itoa(len(f)))
+		b.WriteByte(':')
+		b.WriteString(f)
+	}
+	sum := sha256.Sum256([]byte(b.String()))
+	return hex.EncodeToString(sum[:])
+}
+
+// BadRow describes the first row where the chain breaks.
+type BadRow struct {
+	Seq    int64
+	Reason string
+}
+
+func (b *BadRow) Error() string { return fmt.Sprintf("audit row %d: %s", b.Seq, b.Reason) }
+
+// Verify walks the whole log and returns the number of rows checked and, if
+// the chain is broken, a *BadRow naming the first bad row.
+func Verify(ctx context.Context, q db.Querier) (int, error) {
+	rows, err := q.QueryContext(ctx, `SELECT seq, at, event, user_id, subject, address, detail, prev_hash, hash FROM audit_log ORDER BY seq`)
+	if err != nil {
+		return 0, db.Check(err)
+	}
+	defer rows.Close()
+	n := 0
+	wantSeq, prev := int64(1), genesis
+	for rows.Next() {
+		var seq int64
+		var at time.Time
+		var e Event
+		var rowPrev, h string
+		if err := rows.Scan(&seq, &at, &e.Event, &e.UserID, &e.Subject, &e.Address, &e.Detail, &rowPrev, &h); err != nil {
+			return n, db.Check(err)
+		}
+		switch {
+		case seq != wantSeq:
+			return n, &BadRow{Seq: wantSeq, Reason: "row missing"}
+		case rowPrev != prev:
+			return n, &BadRow{Seq: seq, Reason: "does not follow the previous row (a row before it was changed or removed)"}
+		case rowHash(seq, at, e, rowPrev) != h:
+			return n, &BadRow{Seq: seq, Reason: "content does not match its hash (the row was changed)"}
+		}
+		n++
+		wantSeq, prev = seq+1, h
+	}
+	return n, db.Check(rows.Err())
+}

@@ -1,0 +1,222 @@
+// Package auth owns accounts and sign-in: passwords (argon2id), the
+// mandatory second factor (TOTP with one-time recovery codes), server-side
+// sessions, throttling of failed attempts, API tokens and password resets.
+// Every security event is written to the audit log in the same transaction
+// as the change it records.
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/openimi/openimi/internal/audit"
+	"github.com/openimi/openimi/internal/db"
+	"github.com/openimi/openimi/internal/i18n"
+	"github.com/openimi/openimi/internal/notify"
+	"github.com/openimi/openimi/internal/problem"
+)
+
+// Settings tune sign-in.
+type Settings struct {
+	IdleTimeout time.Duration // a session ends after this long unused
+	MaxAge      time.Duration // a session ends this long after it began
+	ResetTTL    time.Duration // lifetime of a password reset link
+	Issuer      string        // shown in authenticator apps
+	PublicURL   string        // base of links in e-mails
+}
+
+// Service is the accounts and sign-in service.
+type Service struct {
+	db       *db.DB
+	settings Settings
+	now      func() time.Time
+}
+
+// New returns the service. now is the clock (time.Now in production).
+func New(d *db.DB, s Settings, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	if s.IdleTimeout == 0 {
+		s.IdleTimeout = 30 * time.Minute
+	}
+	if s.MaxAge == 0 {
+		s.MaxAge = 12 * time.Hour
+	}
+	if s.ResetTTL == 0 {
+		s.ResetTTL = time.Hour
+	}
+	if s.Issuer == "" {
+		s.Issuer = "OpenIMI"
+	}
+	return &Service{db: d, settings: s, now: now}
+}
+
+func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// User is an account.
+type User struct {
+	ID          string
+	Email       string
+	Name        string
+	Language    string // UI language chosen in the profile; "" to negotiate
+	TOTPEnabled bool
+	Active      bool
+	CreatedAt   time.Time
+}
+
+const userColumns = `id, email, name, language, totp_enabled, active, created_at`
+
+func scanUser(row interface{ Scan(...any) error }) (User, error) {
+	var u User
+	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Language, &u.TOTPEnabled, &u.Active, &u.CreatedAt)
+	return u, db.Check(err)
+}
+
+// NormalizeEmail returns the canonical form of an address: trimmed and in
+// lower case.
+func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+
+// NewUser is what creating an account needs.
+type NewUser struct {
+	Email    string
+	Name     string
+	Password string
+	Language string
+}
+
+// CreateUser creates an active account. The user enrols a second factor at
+// first sign-in.
+func (s *Service) CreateUser(ctx context.Context, n NewUser) (User, error) {
+	n.Email = NormalizeEmail(n.Email)
+	n.Name = strings.TrimSpace(n.Name)
+	var errs problem.List
+	if a, err := mail.ParseAddress(n.Email); err != nil || a.Address != n.Email || len(n.Email) > 254 {
+		errs = append(errs, problem.Field("email", "error_email_invalid"))
+	}
+	if n.Name == "" || len(n.Name) > 200 {
+		errs = append(errs, problem.Field("name", "error_name_required"))
+	}
+	if n.Language != "" && !i18n.Supported(n.Language) {
+		errs = append(errs, problem.Field("language", "error_language_unknown"))
+	}
+	if err := ValidatePassword(n.Password, n.Email); err != nil {
+		errs = append(errs, err.(*problem.Error))
+	}
+	if err := errs.Err(); err != nil {
+		return User{}, err
+	}
+	hash, err := HashPassword(n.Password)
+	if err != nil {
+		return User{}, err
+	}
+	now := s.clock()
+	u := User{ID: uuid.Must(uuid.NewV7()).String(), Email: n.Email, Name: n.Name, Language: n.Language, Active: true, CreatedAt: now}
+	err = s.db.InTx(ctx, func(tx db.Querier) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO users (id, email, name, language, password_hash, password_changed_at, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $6, $6)`, u.ID, u.Email, u.Name, u.Language, hash, now); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, s.db.Dialect(), now, audit.Event{Event: audit.UserCreated, UserID: u.ID, Subject: u.Email})
+	})
+	if errors.Is(err, db.ErrConflict) {
+		return User{}, problem.Field("email", "error_email_taken")
+	}
+	return u, err
+}
+
+// UserByEmail returns the account with that address.
+func (s *Service) UserByEmail(ctx context.Context, email string) (User, error) {
+	return scanUser(s.db.Read().QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE email = $1`, NormalizeEmail(email)))
+}
+
+// UserByID returns the account with that id.
+func (s *Service) UserByID(ctx context.Context, id string) (User, error) {
+	return scanUser(s.db.Read().QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+}
+
+// SetLanguage stores the user's UI language ("" to follow the browser).
+func (s *Service) SetLanguage(ctx context.Context, userID, lang string) error {
+	if lang != "" && !i18n.Supported(lang) {
+		return problem.Field("language", "error_language_unknown")
+	}
+	return s.db.InTx(ctx, func(tx db.Querier) error {
+		_, err := tx.ExecContext(ctx, `UPDATE users SET language = $1, updated_at = $2 WHERE id = $3`, lang, s.clock(), userID)
+		return err
+	})
+}
+
+// Deactivate disables an account and ends all its sessions; its API tokens
+// stop working with it.
+func (s *Service) Deactivate(ctx context.Context, userID, address string) error {
+	now := s.clock()
+	return s.db.InTx(ctx, func(tx db.Querier) error {
+		res, err := tx.ExecContext(ctx, `UPDATE users SET active = FALSE, updated_at = $1 WHERE id = $2`, now, userID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return db.ErrNotFound
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1`, userID); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, s.db.Dialect(), now, audit.Event{Event: audit.UserDeactivated, UserID: userID, Address: address})
+	})
+}
+
+// ChangePassword replaces the password after checking the current one, ends
+// the user's other sessions and tells the user by e-mail.
+func (s *Service) ChangePassword(ctx context.Context, sess Session, current, next, address string) error {
+	var hash, email, name, lang string
+	err := s.db.Read().QueryRowContext(ctx, `SELECT password_hash, email, name, language FROM users WHERE id = $1`, sess.UserID).Scan(&hash, &email, &name, &lang)
+	if err := db.Check(err); err != nil {
+		return err
+	}
+	if ok, err := CheckPassword(hash, current); err != nil || !ok {
+		return problem.Field("current_password", "error_password_wrong")
+	}
+	if err := ValidatePassword(next, email); err != nil {
+		return err
+	}
+	newHash, err := HashPassword(next)
+	if err != nil {
+		return err
+	}
+	now := s.clock()
+	return s.db.InTx(ctx, func(tx db.Querier) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = $1, password_changed_at = $2, updated_at = $2 WHERE id = $3`, newHash, now, sess.UserID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2`, sess.UserID, sess.hash); err != nil {
+			return err
+		}
+		if err := notify.Enqueue(ctx, tx, now, notify.Message{Kind: notify.KindPasswordChanged, To: email, Language: lang, Data: map[string]string{"Name": name}}); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, s.db.Dialect(), now, audit.Event{Event: audit.PasswordChanged, UserID: sess.UserID, Address: address})
+	})
+}
+
+// randomToken returns n random bytes as unpadded base64url.
+func randomToken(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("auth: no randomness: " + err.Error()) // crypto/rand never fails on supported systems
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// tokenHash is what is stored for a secret token.
+func tokenHash(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}

@@ -1,0 +1,220 @@
+package auth
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+
+	"github.com/openimi/openimi/internal/audit"
+	"github.com/openimi/openimi/internal/db"
+	"github.com/openimi/openimi/internal/problem"
+)
+
+// Client identifies where an attempt comes from, for throttling and the
+// audit log.
+type Client struct {
+	Address   string
+	UserAgent string
+}
+
+// throttled turns a lock's remaining time into the problem users see.
+func throttled(d time.Duration) error {
+	minutes := int(math.Ceil(d.Minutes()))
+	if minutes < 1 {
+		minutes = 1
+	}
+	return problem.New(problem.TooMany, "error_signin_throttled", "Count", minutes)
+}
+
+var errWrongCredentials = problem.New(problem.Unauthorized, "error_signin_wrong")
+
+// SignIn checks an e-mail address and password. On success it starts a
+// session at the second-factor step (or the enrolment step for a user with
+// no second factor yet) and returns its token. Wrong credentials, an unknown
+// or deactivated account all give the same answer.
+func (s *Service) SignIn(ctx context.Context, email, password string, c Client) (string, Stage, error) {
+	email = NormalizeEmail(email)
+	if email == "" || password == "" || len(email) > 254 || len(password) > 4*MaxPasswordLength {
+		return "", "", errWrongCredentials
+	}
+	if d, err := s.lockedFor(ctx, accountKey(email), addressKey(c.Address)); err != nil {
+		return "", "", err
+	} else if d > 0 {
+		s.recordOnly(ctx, audit.Event{Event: audit.SignInThrottled, Subject: email, Address: c.Address})
+		return "", "", throttled(d)
+	}
+	var id, hash string
+	var active, enrolled bool
+	err := db.Check(s.db.Read().QueryRowContext(ctx, `SELECT id, password_hash, active, totp_enabled FROM users WHERE email = $1`, email).Scan(&id, &hash, &active, &enrolled))
+	if err != nil && !errors.Is(err, db.ErrNotFound) {
+		return "", "", err
+	}
+	ok := false
+	if err == nil {
+		ok, _ = CheckPassword(hash, password)
+	} else {
+		_, _ = CheckPassword(dummyHash, password)
+	}
+	now := s.clock()
+	if !ok || !active {
+		err := s.db.InTx(ctx, func(tx db.Querier) error {
+			if err := recordFailure(ctx, tx, accountKey(email), accountLimit, now); err != nil {
+				return err
+			}
+			if err := recordFailure(ctx, tx, addressKey(c.Address), addressLimit, now); err != nil {
+				return err
+			}
+			reason := "wrong password"
+			if !active && ok {
+				reason = "account deactivated"
+			}
+			return audit.Record(ctx, tx, s.db.Dialect(), now, audit.Event{Event: audit.SignInFailed, UserID: id, Subject: email, Address: c.Address, Detail: reason})
+		})
+		if err != nil {
+			return "", "", err
+		}
+		return "", "", errWrongCredentials
+	}
+	stage := StageSecondFactor
+	if !enrolled {
+		stage = StageEnrol
+	}
+	var token string
+	err = s.db.InTx(ctx, func(tx db.Querier) error {
+		var err error
+		if token, err = s.newSession(ctx, tx, id, stage, c.Address, c.UserAgent, now); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, s.db.Dialect(), now, audit.Event{Event: audit.SignInSucceeded, UserID: id, Subject: email, Address: c.Address, Detail: "password accepted; next: " + string(stage)})
+	})
+	return token, stage, err
+}
+
+// recordOnly writes an audit event that belongs to no other change.
+func (s *Service) recordOnly(ctx context.Context, e audit.Event) {
+	_ = s.db.InTx(ctx, func(tx db.Querier) error { return audit.Record(ctx, tx, s.db.Dialect(), s.clock(), e) })
+}
+
+// isTOTPCode reports whether the input looks like an authenticator code
+// rather than a recovery code.
+func isTOTPCode(code string) bool {
+	if len(code) != 6 {
+		return false
+	}
+	for _, r := range code {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func normalizeCode(code string) string {
+	return strings.ToLower(strings.NewReplacer(" ", "", "-", "").Replace(strings.TrimSpace(code)))
+}
+
+var totpOpts = totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1}
+
+// matchTOTP returns the time step at which code is valid for secret, within
+// one step of now either side, or 0.
+func matchTOTP(secret, code string, now time.Time) int64 {
+	for _, skew := range []int64{0, -1, 1} {
+		t := now.Add(time.Duration(skew) * 30 * time.Second)
+		want, err := totp.GenerateCodeCustom(secret, t, totpOpts)
+		if err == nil && subtle.ConstantTimeCompare([]byte(want), []byte(code)) == 1 {
+			return t.Unix() / 30
+		}
+	}
+	return 0
+}
+
+// checkSecondFactor accepts a TOTP code once only (its time step must be
+// later than the last one used) or an unused recovery code, inside tx.
+// It returns the audit event to record, or a problem.
+func checkSecondFactor(ctx context.Context, tx db.Querier, userID, secret, code string, now time.Time) (string, error) {
+	code = normalizeCode(code)
+	if isTOTPCode(code) {
+		step := matchTOTP(secret, code, now)
+		if step == 0 {
+			return "", problem.Field("code", "error_code_wrong")
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE users SET totp_last_step = $1 WHERE id = $2 AND totp_last_step < $1`, step, userID)
+		if err != nil {
+			return "", err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return "", problem.Field("code", "error_code_used")
+		}
+		return audit.SecondFactorUsed, nil
+	}
+	if len(code) < 8 || len(code) > 40 {
+		return "", problem.Field("code", "error_code_wrong")
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE recovery_codes SET used_at = $1 WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL`, now, userID, tokenHash(code))
+	if err != nil {
+		return "", err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return "", problem.Field("code", "error_code_wrong")
+	}
+	return audit.RecoveryCodeUsed, nil
+}
+
+// VerifySecondFactor completes sign-in with a security code (or a recovery
+// code). The half-finished session is replaced by a new full one, whose
+// token is returned. Failed codes count towards the account's throttling.
+func (s *Service) VerifySecondFactor(ctx context.Context, sess Session, code string, c Client) (string, error) {
+	if sess.Stage != StageSecondFactor {
+		return "", problem.New(problem.Forbidden, "error_session_expired")
+	}
+	var email, secret string
+	if err := db.Check(s.db.Read().QueryRowContext(ctx, `SELECT email, totp_secret FROM users WHERE id = $1`, sess.UserID).Scan(&email, &secret)); err != nil {
+		return "", err
+	}
+	if d, err := s.lockedFor(ctx, accountKey(email), addressKey(c.Address)); err != nil {
+		return "", err
+	} else if d > 0 {
+		return "", throttled(d)
+	}
+	now := s.clock()
+	var token string
+	var codeErr error
+	err := s.db.InTx(ctx, func(tx db.Querier) error {
+		event, err := checkSecondFactor(ctx, tx, sess.UserID, secret, code, now)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = $1`, sess.hash); err != nil {
+			return err
+		}
+		if err := clearFailures(ctx, tx, accountKey(email)); err != nil {
+			return err
+		}
+		if token, err = s.newSession(ctx, tx, sess.UserID, StageFull, c.Address, c.UserAgent, now); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, s.db.Dialect(), now, audit.Event{Event: event, UserID: sess.UserID, Address: c.Address})
+	})
+	if p, ok := problem.As(err); ok && p.Field == "code" {
+		codeErr = err
+		err = s.db.InTx(ctx, func(tx db.Querier) error {
+			if err := recordFailure(ctx, tx, accountKey(email), accountLimit, now); err != nil {
+				return err
+			}
+			if err := recordFailure(ctx, tx, addressKey(c.Address), addressLimit, now); err != nil {
+				return err
+			}
+			return audit.Record(ctx, tx, s.db.Dialect(), now, audit.Event{Event: audit.SecondFactorFailed, UserID: sess.UserID, Address: c.Address, Detail: p.Key})
+		})
+		if err == nil {
+			err = codeErr
+		}
+	}
+	return token, err
+}

@@ -1,0 +1,276 @@
+// Package config holds OpenIMI's typed configuration. Every setting has one
+// definition here, from which come its command-line flag, its IMI_*
+// environment variable, its key in the optional configuration file and its
+// line in --help. Precedence, lowest first: default, file, environment, flag.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the whole configuration of one imi process.
+type Config struct {
+	// Common to every subcommand.
+	ConfigFile string
+	DataDir    string
+	Database   string
+	LogFormat  string
+	LogLevel   string
+
+	// Database tuning.
+	SQLiteSynchronous string
+	DBMaxConnections  int
+
+	// HTTP server.
+	Listen            string
+	PublicURL         string
+	TLSCert           string
+	TLSKey            string
+	TrustProxyHeaders bool
+	ShutdownTimeout   time.Duration
+	MaxFormBytes      int64
+
+	// Sessions and sign-in.
+	SessionIdleTimeout time.Duration
+	SessionMaxAge      time.Duration
+	PasswordResetTTL   time.Duration
+	TOTPIssuer         string
+
+	// E-mail.
+	SMTPHost       string
+	SMTPPort       int
+	SMTPUsername   string
+	SMTPPassword   string
+	SMTPFrom       string
+	SMTPTLS        string
+	OutboxInterval time.Duration
+
+	// Demo data.
+	Demo bool
+}
+
+// Group selects which settings a subcommand offers.
+type Group int
+
+// Setting groups.
+const (
+	Common Group = 1 << iota
+	Server
+)
+
+type setting struct {
+	name  string
+	group Group
+	help  string
+	bind  func(fs *flag.FlagSet, c *Config, name, help string)
+}
+
+func str(p func(*Config) *string, def string) func(*flag.FlagSet, *Config, string, string) {
+	return func(fs *flag.FlagSet, c *Config, name, help string) { fs.StringVar(p(c), name, def, help) }
+}
+func integer(p func(*Config) *int, def int) func(*flag.FlagSet, *Config, string, string) {
+	return func(fs *flag.FlagSet, c *Config, name, help string) { fs.IntVar(p(c), name, def, help) }
+}
+func int64v(p func(*Config) *int64, def int64) func(*flag.FlagSet, *Config, string, string) {
+	return func(fs *flag.FlagSet, c *Config, name, help string) { fs.Int64Var(p(c), name, def, help) }
+}
+func boolean(p func(*Config) *bool, def bool) func(*flag.FlagSet, *Config, string, string) {
+	return func(fs *flag.FlagSet, c *Config, name, help string) { fs.BoolVar(p(c), name, def, help) }
+}
+func duration(p func(*Config) *time.Duration, def time.Duration) func(*flag.FlagSet, *Config, string, string) {
+	return func(fs *flag.FlagSet, c *Config, name, help string) { fs.DurationVar(p(c), name, def, help) }
+}
+
+var settings = []setting{
+	{"config", Common, "optional configuration file (TOML, keys as the flag names)", str(func(c *Config) *string { return &c.ConfigFile }, "")},
+	{"data-dir", Common, "directory for the default SQLite database and other local data", str(func(c *Config) *string { return &c.DataDir }, "data")},
+	{"database", Common, "database: a file path or sqlite: URL for SQLite, or a postgres:// URL (default: imi.db in the data directory)", str(func(c *Config) *string { return &c.Database }, "")},
+	{"log-format", Common, "log format: text or json", str(func(c *Config) *string { return &c.LogFormat }, "text")},
+	{"log-level", Common, "log level: debug, info, warn or error", str(func(c *Config) *string { return &c.LogLevel }, "info")},
+	{"sqlite-synchronous", Common, "SQLite synchronous mode: FULL (durable against power loss) or NORMAL (durable against process crashes, faster)", str(func(c *Config) *string { return &c.SQLiteSynchronous }, "FULL")},
+	{"db-max-connections", Common, "maximum database connections (readers on SQLite)", integer(func(c *Config) *int { return &c.DBMaxConnections }, 16)},
+
+	{"listen", Server, "address to listen on", str(func(c *Config) *string { return &c.Listen }, "127.0.0.1:8080")},
+	{"public-url", Server, "URL users reach the server at, used in e-mailed links; https:// turns on Secure __Host- cookies and HSTS (default: http:// plus the listen address)", str(func(c *Config) *string { return &c.PublicURL }, "")},
+	{"tls-cert", Server, "TLS certificate file (PEM); with --tls-key the server speaks HTTPS itself", str(func(c *Config) *string { return &c.TLSCert }, "")},
+	{"tls-key", Server, "TLS private key file (PEM)", str(func(c *Config) *string { return &c.TLSKey }, "")},
+	{"trust-proxy-headers", Server, "take the client address from X-Forwarded-For (only behind a reverse proxy you control)", boolean(func(c *Config) *bool { return &c.TrustProxyHeaders }, false)},
+	{"shutdown-timeout", Server, "how long a graceful shutdown waits for requests in flight and the outbox", duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout }, 20*time.Second)},
+	{"max-form-bytes", Server, "largest accepted form or JSON body, in bytes", int64v(func(c *Config) *int64 { return &c.MaxFormBytes }, 1<<20)},
+	{"session-idle-timeout", Server, "a session ends after this long without a request", duration(func(c *Config) *time.Duration { return &c.SessionIdleTimeout }, 30*time.Minute)},
+	{"session-max-age", Server, "a session ends this long after sign-in, whatever its use", duration(func(c *Config) *time.Duration { return &c.SessionMaxAge }, 12*time.Hour)},
+	{"password-reset-ttl", Server, "how long an e-mailed password reset link stays valid", duration(func(c *Config) *time.Duration { return &c.PasswordResetTTL }, time.Hour)},
+	{"totp-issuer", Server, "issuer name shown in authenticator apps", str(func(c *Config) *string { return &c.TOTPIssuer }, "OpenIMI")},
+	{"smtp-host", Server, "SMTP server for outgoing e-mail (empty: e-mails stay queued in the outbox)", str(func(c *Config) *string { return &c.SMTPHost }, "")},
+	{"smtp-port", Server, "SMTP port", integer(func(c *Config) *int { return &c.SMTPPort }, 587)},
+	{"smtp-username", Server, "SMTP user name (empty: no authentication)", str(func(c *Config) *string { return &c.SMTPUsername }, "")},
+	{"smtp-password", Server, "SMTP password (prefer the IMI_SMTP_PASSWORD variable)", str(func(c *Config) *string { return &c.SMTPPassword }, "")},
+	{"smtp-from", Server, "sender address of e-mails", str(func(c *Config) *string { return &c.SMTPFrom }, "OpenIMI <no-reply@localhost>")},
+	{"smtp-tls", Server, "SMTP transport security: starttls, tls or none", str(func(c *Config) *string { return &c.SMTPTLS }, "starttls")},
+	{"outbox-interval", Server, "how often the e-mail worker looks for messages to send", duration(func(c *Config) *time.Duration { return &c.OutboxInterval }, 2*time.Second)},
+	{"demo", Server, "load demonstration users at start (never on a production database)", boolean(func(c *Config) *bool { return &c.Demo }, false)},
+}
+
+// EnvName returns the environment variable of a setting: IMI_ and the flag
+// name in upper case with dashes as underscores.
+func EnvName(flagName string) string {
+	return "IMI_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// FlagSet returns a flag set for a subcommand, with the settings of the given
+// groups bound to c and their environment variables named in the help.
+func FlagSet(name string, groups Group, c *Config, output io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(output)
+	for _, s := range settings {
+		if s.group&groups != 0 {
+			s.bind(fs, c, s.name, s.help+" ["+EnvName(s.name)+"]")
+		}
+	}
+	return fs
+}
+
+// Load fills c from the file, the environment and args, in that order of
+// precedence (args win), then validates it. env is os.Getenv in production.
+func Load(fs *flag.FlagSet, c *Config, args []string, env func(string) string) error {
+	// The file is named by --config or IMI_CONFIG: find it before parsing.
+	file := env(EnvName("config"))
+	for i, a := range args {
+		switch {
+		case a == "-config" || a == "--config":
+			if i+1 < len(args) {
+				file = args[i+1]
+			}
+		case strings.HasPrefix(a, "-config=") || strings.HasPrefix(a, "--config="):
+			file = a[strings.Index(a, "=")+1:]
+		}
+	}
+	if file != "" {
+		if err := loadFile(fs, file); err != nil {
+			return err
+		}
+	}
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if v, ok := lookup(env, EnvName(f.Name)); ok {
+			if err := fs.Set(f.Name, v); err != nil {
+				envErr = errors.Join(envErr, fmt.Errorf("%s: %w", EnvName(f.Name), err))
+			}
+		}
+	})
+	if envErr != nil {
+		return envErr
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return c.finish()
+}
+
+func lookup(env func(string) string, name string) (string, bool) {
+	v := env(name)
+	return v, v != ""
+}
+
+func loadFile(fs *flag.FlagSet, path string) error {
+	var raw map[string]any
+	if _, err := toml.DecodeFile(path, &raw); err != nil {
+		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	keys := make([]string, 0, len(raw))
+	for k := range raw {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if fs.Lookup(k) == nil {
+			if isSetting(k) {
+				continue // belongs to another subcommand
+			}
+			return fmt.Errorf("config file %s: unknown setting %q", path, k)
+		}
+		if err := fs.Set(k, fmt.Sprint(raw[k])); err != nil {
+			return fmt.Errorf("config file %s: %s: %w", path, k, err)
+		}
+	}
+	return nil
+}
+
+func isSetting(name string) bool {
+	for _, s := range settings {
+		if s.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// finish derives defaults that depend on other settings and rejects values
+// that cannot work.
+func (c *Config) finish() error {
+	if c.Database == "" {
+		c.Database = filepath.Join(c.DataDir, "imi.db")
+	}
+	var errs []error
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("log-format must be text or json, not %q", c.LogFormat))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log-level must be debug, info, warn or error, not %q", c.LogLevel))
+	}
+	if c.PublicURL == "" && c.Listen != "" {
+		scheme := "http"
+		if c.TLSCert != "" {
+			scheme = "https"
+		}
+		host := c.Listen
+		if strings.HasPrefix(host, ":") {
+			host = "localhost" + host
+		}
+		c.PublicURL = scheme + "://" + host
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("public-url must be an http:// or https:// URL, not %q", c.PublicURL))
+		}
+		c.PublicURL = strings.TrimSuffix(c.PublicURL, "/")
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("tls-cert and tls-key must be given together"))
+	}
+	switch c.SMTPTLS {
+	case "starttls", "tls", "none", "": // "" where the setting does not apply
+	default:
+		errs = append(errs, fmt.Errorf("smtp-tls must be starttls, tls or none, not %q", c.SMTPTLS))
+	}
+	if c.SessionIdleTimeout < 0 || c.SessionMaxAge < 0 || c.SessionIdleTimeout > c.SessionMaxAge && c.SessionMaxAge > 0 {
+		errs = append(errs, errors.New("session-idle-timeout must be positive and not longer than session-max-age"))
+	}
+	if c.MaxFormBytes < 0 {
+		errs = append(errs, errors.New("max-form-bytes must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+// Secure reports whether users reach the server over HTTPS, which turns on
+// Secure __Host- cookies and HSTS.
+func (c *Config) Secure() bool {
+	return strings.HasPrefix(c.PublicURL, "https://")
+}
+
+// Getenv is the production environment lookup, for Load.
+func Getenv(name string) string { return os.Getenv(name) }

@@ -1,0 +1,112 @@
+package config
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func load(t *testing.T, args []string, env map[string]string) (*Config, error) {
+	t.Helper()
+	var c Config
+	fs := FlagSet("serve", Common|Server, &c, io.Discard)
+	err := Load(fs, &c, args, func(k string) string { return env[k] })
+	return &c, err
+}
+
+func TestDefaultsPutSQLiteInTheDataDirectory(t *testing.T) {
+	c, err := load(t, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Database != filepath.Join("data", "imi.db") {
+		t.Fatalf("database = %q", c.Database)
+	}
+	if c.SessionIdleTimeout != 30*time.Minute || c.SessionMaxAge != 12*time.Hour {
+		t.Fatalf("session timeouts %v %v", c.SessionIdleTimeout, c.SessionMaxAge)
+	}
+	if c.PublicURL != "http://127.0.0.1:8080" || c.Secure() {
+		t.Fatalf("public url %q secure %v", c.PublicURL, c.Secure())
+	}
+}
+
+func TestFlagBeatsEnvironmentBeatsFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "imi.toml")
+	if err := os.WriteFile(file, []byte("listen = \"127.0.0.1:1\"\nlog-level = \"warn\"\nsmtp-port = 25\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := load(t, []string{"--config", file, "--listen", "127.0.0.1:3"},
+		map[string]string{"IMI_LISTEN": "127.0.0.1:2", "IMI_LOG_LEVEL": "debug"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:3" {
+		t.Errorf("listen = %q, want the flag's", c.Listen)
+	}
+	if c.LogLevel != "debug" {
+		t.Errorf("log-level = %q, want the environment's", c.LogLevel)
+	}
+	if c.SMTPPort != 25 {
+		t.Errorf("smtp-port = %d, want the file's", c.SMTPPort)
+	}
+}
+
+func TestDatabaseVariableSelectsPostgres(t *testing.T) {
+	c, err := load(t, nil, map[string]string{"IMI_DATABASE": "postgres://u@h/db"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Database != "postgres://u@h/db" {
+		t.Fatalf("database = %q", c.Database)
+	}
+}
+
+func TestInvalidValuesAreRefusedWithTheirName(t *testing.T) {
+	cases := map[string][]string{
+		"log-format": {"--log-format", "xml"},
+		"public-url": {"--public-url", "ftp://x"},
+		"tls-cert":   {"--tls-cert", "a.pem"},
+		"smtp-tls":   {"--smtp-tls", "maybe"},
+		"session":    {"--session-idle-timeout", "13h"},
+	}
+	for name, args := range cases {
+		if _, err := load(t, args, nil); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%v: err = %v, want one naming %s", args, err, name)
+		}
+	}
+}
+
+func TestUnknownFileSettingIsRefused(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "imi.toml")
+	if err := os.WriteFile(file, []byte("lisen = \"x\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := load(t, []string{"--config=" + file}, nil); err == nil || !strings.Contains(err.Error(), "lisen") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestHTTPSPublicURLMakesCookiesSecure(t *testing.T) {
+	c, err := load(t, []string{"--public-url", "https://imi.example.eu/"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Secure() || c.PublicURL != "https://imi.example.eu" {
+		t.Fatalf("secure %v url %q", c.Secure(), c.PublicURL)
+	}
+}
+
+func TestEverySettingHasAnEnvironmentVariableInItsHelp(t *testing.T) {
+	var c Config
+	var b strings.Builder
+	fs := FlagSet("serve", Common|Server, &c, &b)
+	fs.PrintDefaults()
+	for _, s := range settings {
+		if !strings.Contains(b.String(), EnvName(s.name)) {
+			t.Errorf("help lacks %s", EnvName(s.name))
+		}
+	}
+}

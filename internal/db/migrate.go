@@ -1,0 +1,78 @@
+package db
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"strings"
+	"testing/fstest"
+
+	"github.com/pressly/goose/v3"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// The migrations are written once, in PostgreSQL's type names. For SQLite the
+// few types it spells differently are rewritten here: this table is the only
+// place where the two schemas differ.
+var sqliteTypes = strings.NewReplacer(
+	"TIMESTAMPTZ", "TIMESTAMP",
+	"BYTEA", "BLOB",
+	"BIGSERIAL", "INTEGER",
+)
+
+// migrationsFor returns the migration set in the dialect's spelling.
+func migrationsFor(d Dialect) (fs.FS, error) {
+	if d == Postgres {
+		return fs.Sub(migrationFiles, "migrations")
+	}
+	out := fstest.MapFS{}
+	err := fs.WalkDir(migrationFiles, "migrations", func(path string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		f, err := migrationFiles.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		b, err := io.ReadAll(f)
+		if err != nil {
+			return err
+		}
+		out[strings.TrimPrefix(path, "migrations/")] = &fstest.MapFile{Data: []byte(sqliteTypes.Replace(string(b)))}
+		return nil
+	})
+	return out, err
+}
+
+// Migrate brings the schema up to date. Each migration runs in its own
+// transaction; migrations are append-only (see migrations/README.md).
+func (d *DB) Migrate(ctx context.Context, log *slog.Logger) error {
+	fsys, err := migrationsFor(d.dialect)
+	if err != nil {
+		return err
+	}
+	dialect := goose.DialectSQLite3
+	if d.dialect == Postgres {
+		dialect = goose.DialectPostgres
+	}
+	p, err := goose.NewProvider(dialect, d.writer, fsys)
+	if err != nil {
+		return fmt.Errorf("db: migrations: %w", err)
+	}
+	results, err := p.Up(ctx)
+	if err != nil {
+		return fmt.Errorf("db: migrate: %w", mapErr(err))
+	}
+	for _, r := range results {
+		if log != nil {
+			log.Info("migration applied", "version", r.Source.Version, "file", r.Source.Path, "duration", r.Duration)
+		}
+	}
+	return nil
+}

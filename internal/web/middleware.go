@@ -1,0 +1,146 @@
+package web
+
+import (
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net/http"
+	"runtime/debug"
+	"strings"
+
+	"github.com/openimi/openimi/internal/problem"
+)
+
+// securityHeaders sets the headers every response carries, including a CSP
+// whose nonce is fresh for each response.
+func (s *Server) securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v := visitOf(r)
+		v.nonce = randomString(18)
+		h := w.Header()
+		h.Set("Content-Security-Policy", fmt.Sprintf("default-src 'none'; script-src 'self' 'nonce-%[1]s'; style-src 'self' 'nonce-%[1]s'; "+
+			"img-src 'self' data:; font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'", v.nonce))
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+		if s.cfg.Secure {
+			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		}
+		next.ServeHTTP(w, withVisit(r, v))
+	})
+}
+
+// recoverPanics turns a panic into the generic error page; the stack goes to
+// the log only.
+func (s *Server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.fail(w, r, fmt.Errorf("panic: %v\n%s", p, debug.Stack()))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// limitBody caps request bodies; a larger body is a TooLarge problem when
+// the form is parsed.
+func (s *Server) limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxFormBytes)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// identify loads the session named by the cookie, if any, and negotiates the
+// language. A session that has expired is simply absent.
+func (s *Server) identify(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v := visitOf(r)
+		v.client.Address = s.clientAddress(r)
+		v.client.UserAgent = r.UserAgent()
+		if c, err := r.Cookie(s.cookieSes); err == nil && c.Value != "" {
+			sess, u, err := s.auth.SessionByToken(r.Context(), c.Value)
+			switch _, isProblem := problem.As(err); {
+			case err == nil:
+				v.session, v.user, v.token, v.csrf = &sess, &u, c.Value, sess.CSRFToken
+			case isProblem:
+				s.setCookie(w, s.cookieSes, "", -1)
+			default:
+				v.lang = s.negotiate(r, nil)
+				s.fail(w, r, err)
+				return
+			}
+		}
+		v.lang = s.negotiate(r, v.user)
+		if v.session == nil {
+			// Anonymous forms use a double-submit cookie (see
+			// docs/ARCHITECTURE.md, "CSRF").
+			if c, err := r.Cookie(s.cookieCSR); err == nil && len(c.Value) >= 16 {
+				v.csrf = c.Value
+			} else {
+				v.csrf = randomString(24)
+				s.setCookie(w, s.cookieCSR, v.csrf, 0)
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// csrfField is the name of the hidden form field carrying the token.
+const csrfField = "csrf"
+
+var errCSRF = problem.New(problem.Forbidden, "error_csrf")
+
+// checkCSRF verifies the token of a state-changing form request. Go's
+// CrossOriginProtection runs before it and refuses cross-site requests by
+// their Sec-Fetch-Site and Origin headers; the token also covers older
+// browsers that send neither.
+func (s *Server) checkCSRF(r *http.Request) error {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return nil
+	}
+	got := r.PostFormValue(csrfField)
+	if got == "" {
+		got = r.Header.Get("X-CSRF-Token")
+	}
+	v := visitOf(r)
+	if v.csrf == "" || subtle.ConstantTimeCompare([]byte(got), []byte(v.csrf)) != 1 {
+		return errCSRF
+	}
+	return nil
+}
+
+// parseForm parses the request's form and maps a too-large body to a
+// problem.
+func parseForm(r *http.Request) error {
+	if err := r.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return problem.New(problem.TooLarge, "error_too_large")
+		}
+		return problem.New(problem.Invalid, "error_bad_form")
+	}
+	for _, vals := range r.PostForm {
+		for _, val := range vals {
+			if len(val) > maxFieldBytes {
+				return problem.New(problem.TooLarge, "error_field_too_long")
+			}
+			if strings.ContainsRune(val, 0) {
+				return problem.New(problem.Invalid, "error_bad_form")
+			}
+		}
+	}
+	return nil
+}
+
+// maxFieldBytes caps any single form field.
+const maxFieldBytes = 10_000

@@ -1,0 +1,81 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/openimi/openimi/internal/i18n"
+	"github.com/openimi/openimi/internal/problem"
+)
+
+func fieldProblem(field, key string) error { return problem.Field(field, key) }
+
+type profileData struct {
+	CodesLeft int
+	Codes     []string
+	Languages []i18n.Language
+}
+
+func (s *Server) profileData(r *http.Request) (profileData, error) {
+	n, err := s.auth.RecoveryCodesLeft(r.Context(), visitOf(r).user.ID)
+	return profileData{CodesLeft: n, Languages: i18n.Languages}, err
+}
+
+func (s *Server) profile(w http.ResponseWriter, r *http.Request) error {
+	d, err := s.profileData(r)
+	if err != nil {
+		return err
+	}
+	s.render(w, r, http.StatusOK, "profile", page{TitleKey: "profile_title", Data: d})
+	return nil
+}
+
+// profileFormError shows the profile page again with a form's problem.
+func (s *Server) profileFormError(w http.ResponseWriter, r *http.Request, err error) error {
+	d, err2 := s.profileData(r)
+	if err2 != nil {
+		return err2
+	}
+	return s.formError(w, r, "profile", page{TitleKey: "profile_title", Data: d}, err)
+}
+
+func (s *Server) profileLanguage(w http.ResponseWriter, r *http.Request) error {
+	v := visitOf(r)
+	if err := s.auth.SetLanguage(r.Context(), v.user.ID, r.PostFormValue("language")); err != nil {
+		return s.profileFormError(w, r, err)
+	}
+	return s.redirectWithNotice(w, r, "/profile", "notice_language_changed")
+}
+
+func (s *Server) profilePassword(w http.ResponseWriter, r *http.Request) error {
+	v := visitOf(r)
+	if r.PostFormValue("new_password") != r.PostFormValue("new_password_again") {
+		return s.profileFormError(w, r, fieldProblem("new_password_again", "error_password_mismatch"))
+	}
+	err := s.auth.ChangePassword(r.Context(), *v.session, r.PostFormValue("current_password"), r.PostFormValue("new_password"), v.client.Address)
+	if p, ok := problem.As(err); ok && p.Field == "password" {
+		p.Field = "new_password"
+	}
+	if err != nil {
+		return s.profileFormError(w, r, err)
+	}
+	return s.redirectWithNotice(w, r, "/profile", "notice_password_changed")
+}
+
+func (s *Server) profileRecoveryCodes(w http.ResponseWriter, r *http.Request) error {
+	v := visitOf(r)
+	codes, err := s.auth.NewRecoveryCodes(r.Context(), *v.session, r.PostFormValue("code"), v.client)
+	if err != nil {
+		return s.profileFormError(w, r, err)
+	}
+	s.render(w, r, http.StatusOK, "recovery", page{TitleKey: "recovery_title", Data: recoveryData{Codes: codes, Next: "/profile"}})
+	return nil
+}
+
+func (s *Server) profileAuthenticator(w http.ResponseWriter, r *http.Request) error {
+	v := visitOf(r)
+	if err := s.auth.ReplaceAuthenticator(r.Context(), *v.session, r.PostFormValue("code"), v.client); err != nil {
+		return s.profileFormError(w, r, err)
+	}
+	http.Redirect(w, r, "/sign-in/enrol", http.StatusSeeOther)
+	return nil
+}

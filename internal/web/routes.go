@@ -1,0 +1,87 @@
+package web
+
+import (
+	"net/http"
+)
+
+// Route is one entry of the route table: a ServeMux pattern and who may use
+// it. The table is exported so that the access tests can enumerate it.
+type Route struct {
+	Pattern string
+	Access  string
+	handler http.Handler
+}
+
+func (s *Server) routes() []Route {
+	r := func(pattern string, a access, h handlerFunc) Route {
+		names := map[access]string{public: "public", anonymous: "anonymous", secondFactor: "second-factor", enrolment: "enrolment", signedIn: "signed-in"}
+		return Route{Pattern: pattern, Access: names[a], handler: s.handle(a, h)}
+	}
+	return []Route{
+		r("GET /{$}", signedIn, s.home),
+		r("GET /sign-in", anonymous, s.signInPage),
+		r("POST /sign-in", anonymous, s.signIn),
+		r("GET /sign-in/code", secondFactor, s.codePage),
+		r("POST /sign-in/code", secondFactor, s.code),
+		r("GET /sign-in/enrol", enrolment, s.enrolPage),
+		r("POST /sign-in/enrol", enrolment, s.enrol),
+		r("POST /sign-out", public, s.signOut),
+		r("GET /password/forgot", anonymous, s.forgotPage),
+		r("POST /password/forgot", anonymous, s.forgot),
+		r("GET /password/reset/{token}", anonymous, s.resetPage),
+		r("POST /password/reset/{token}", anonymous, s.reset),
+		r("GET /profile", signedIn, s.profile),
+		r("POST /profile/language", signedIn, s.profileLanguage),
+		r("POST /profile/password", signedIn, s.profilePassword),
+		r("POST /profile/recovery-codes", signedIn, s.profileRecoveryCodes),
+		r("POST /profile/authenticator", signedIn, s.profileAuthenticator),
+		r("GET /language", public, s.languagePage),
+		r("POST /language", public, s.chooseLanguage),
+		r("GET /help", public, s.help),
+	}
+}
+
+// Routes lists the UI's routes with their access rule.
+func (s *Server) Routes() []Route { return s.routes() }
+
+// Handler returns the UI with its middleware, mounted on mux together with
+// the static assets.
+func (s *Server) Register(mux *http.ServeMux) {
+	for _, rt := range s.routes() {
+		mux.Handle(rt.Pattern, rt.handler)
+	}
+	mux.Handle("GET /static/", s.assets.Handler())
+	mux.Handle("/", s.handle(public, s.notFound))
+}
+
+// Wrap adds the UI's middleware around a handler (the whole mux).
+func (s *Server) Wrap(h http.Handler) http.Handler {
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, errCSRF)
+	}))
+	return s.recoverPanics(s.securityHeaders(s.limitBody(s.identifyExceptStatic(cop.Handler(h)))))
+}
+
+// identifyExceptStatic skips session look-ups for assets and health checks,
+// which need neither.
+func (s *Server) identifyExceptStatic(next http.Handler) http.Handler {
+	identified := s.identify(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch p := r.URL.Path; {
+		case len(p) > 8 && p[:8] == "/static/", p == "/healthz", p == "/readyz", p == "/metrics", len(p) > 8 && p[:8] == "/api/v1/":
+			v := visitOf(r)
+			v.lang = s.negotiate(r, nil)
+			v.client.Address = s.clientAddress(r)
+			next.ServeHTTP(w, r)
+		default:
+			identified.ServeHTTP(w, r)
+		}
+	})
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) error {
+	v := visitOf(r)
+	s.render(w, r, http.StatusNotFound, "error", page{TitleKey: "error_title", Error: v.lang.T("error_not_found")})
+	return nil
+}

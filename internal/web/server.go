@@ -1,0 +1,123 @@
+// Package web serves the HTML user interface: server-rendered pages that work
+// without JavaScript, styled with the Europa Component Library. Handlers are
+// thin: they parse the request, call a service and render a template.
+package web
+
+import (
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"time"
+
+	"github.com/openimi/openimi/internal/auth"
+	"github.com/openimi/openimi/internal/db"
+	"github.com/openimi/openimi/internal/i18n"
+	"github.com/openimi/openimi/internal/web/static"
+)
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+// Config is what the web layer needs to know about its deployment.
+type Config struct {
+	Secure            bool  // served over HTTPS: Secure __Host- cookies and HSTS
+	TrustProxyHeaders bool  // take the client address from X-Forwarded-For
+	MaxFormBytes      int64 // largest accepted request body
+	HelpdeskEmail     string
+}
+
+// Server is the web UI.
+type Server struct {
+	cfg       Config
+	db        *db.DB
+	auth      *auth.Service
+	catalog   *i18n.Catalog
+	assets    *static.Assets
+	log       *slog.Logger
+	pages     map[string]*template.Template
+	now       func() time.Time
+	cookieSes string
+	cookieCSR string
+}
+
+// Deps are the services the web UI calls.
+type Deps struct {
+	DB      *db.DB
+	Auth    *auth.Service
+	Catalog *i18n.Catalog
+	Assets  *static.Assets
+	Log     *slog.Logger
+	Now     func() time.Time
+}
+
+// New parses every template (failing fast on a mistake) and returns the
+// server.
+func New(cfg Config, d Deps) (*Server, error) {
+	if cfg.MaxFormBytes <= 0 {
+		cfg.MaxFormBytes = 1 << 20
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	s := &Server{cfg: cfg, db: d.DB, auth: d.Auth, catalog: d.Catalog, assets: d.Assets, log: d.Log, now: d.Now}
+	s.cookieSes, s.cookieCSR = "imi_session", "imi_csrf"
+	if cfg.Secure {
+		// The __Host- prefix makes browsers refuse the cookie unless it is
+		// Secure, host-only and for the whole site: no subdomain can
+		// plant or read it.
+		s.cookieSes, s.cookieCSR = "__Host-imi_session", "__Host-imi_csrf"
+	}
+	pages, err := parseTemplates(templateFiles, d.Assets)
+	if err != nil {
+		return nil, err
+	}
+	s.pages = pages
+	return s, nil
+}
+
+// parseTemplates parses each page together with the layout.
+func parseTemplates(fsys fs.FS, assets *static.Assets) (map[string]*template.Template, error) {
+	funcs := template.FuncMap{
+		"asset": func(name string) (string, error) {
+			u := assets.URL(name)
+			if u == "" {
+				return "", fmt.Errorf("unknown asset %q", name)
+			}
+			return u, nil
+		},
+		// logo is the European Commission logo in the page's language,
+		// or in English where the ECL has none for it.
+		"logo": func(lang string) string {
+			if u := assets.URL("logo/positive/logo-ec--" + lang + ".svg"); u != "" {
+				return u
+			}
+			return assets.URL("logo/positive/logo-ec--en.svg")
+		},
+		"dict": func(kv ...any) map[string]any {
+			m := map[string]any{}
+			for i := 0; i+1 < len(kv); i += 2 {
+				m[fmt.Sprint(kv[i])] = kv[i+1]
+			}
+			return m
+		},
+	}
+	names, err := fs.Glob(fsys, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	pages := map[string]*template.Template{}
+	for _, n := range names {
+		base := n[len("templates/"):]
+		if base == "layout.html" || base[0] == '_' {
+			continue
+		}
+		t, err := template.New(base).Funcs(funcs).ParseFS(fsys, "templates/layout.html", "templates/_*.html", n)
+		if err != nil {
+			return nil, fmt.Errorf("web: template %s: %w", base, err)
+		}
+		pages[base[:len(base)-len(".html")]] = t
+	}
+	return pages, nil
+}

@@ -1,0 +1,113 @@
+package web
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/openimi/openimi/internal/auth"
+)
+
+func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) error {
+	s.render(w, r, http.StatusOK, "signin", page{TitleKey: "signin_title", Form: r.URL.Query()})
+	return nil
+}
+
+func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
+	v := visitOf(r)
+	token, stage, err := s.auth.SignIn(r.Context(), r.PostFormValue("email"), r.PostFormValue("password"), v.client)
+	if err != nil {
+		return s.formError(w, r, "signin", page{TitleKey: "signin_title"}, err)
+	}
+	s.startSession(w, token)
+	next := "/sign-in/code"
+	if stage == auth.StageEnrol {
+		next = "/sign-in/enrol"
+	}
+	if n := safeNext(r.PostFormValue("next")); n != "/" {
+		next += "?next=" + n
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+	return nil
+}
+
+// startSession sets the session cookie. Its lifetime is the browser's
+// session; the server enforces the idle and absolute limits.
+func (s *Server) startSession(w http.ResponseWriter, token string) {
+	s.setCookie(w, s.cookieSes, token, 0)
+}
+
+func (s *Server) codePage(w http.ResponseWriter, r *http.Request) error {
+	s.render(w, r, http.StatusOK, "code", page{TitleKey: "code_title", Form: r.URL.Query()})
+	return nil
+}
+
+func (s *Server) code(w http.ResponseWriter, r *http.Request) error {
+	v := visitOf(r)
+	token, err := s.auth.VerifySecondFactor(r.Context(), *v.session, r.PostFormValue("code"), v.client)
+	if err != nil {
+		return s.formError(w, r, "code", page{TitleKey: "code_title"}, err)
+	}
+	s.startSession(w, token)
+	http.Redirect(w, r, safeNext(r.PostFormValue("next")), http.StatusSeeOther)
+	return nil
+}
+
+func (s *Server) enrolPage(w http.ResponseWriter, r *http.Request) error {
+	return s.renderEnrol(w, r, http.StatusOK, page{})
+}
+
+func (s *Server) renderEnrol(w http.ResponseWriter, r *http.Request, code int, p page) error {
+	e, err := s.auth.BeginEnrolment(r.Context(), *visitOf(r).session)
+	if err != nil {
+		return err
+	}
+	p.TitleKey, p.Data = "enrol_title", e
+	s.render(w, r, code, "enrol", p)
+	return nil
+}
+
+func (s *Server) enrol(w http.ResponseWriter, r *http.Request) error {
+	v := visitOf(r)
+	token, codes, err := s.auth.ConfirmEnrolment(r.Context(), *v.session, r.PostFormValue("code"), v.client)
+	if err != nil {
+		e, err2 := s.auth.BeginEnrolment(r.Context(), *v.session)
+		if err2 != nil {
+			return err2
+		}
+		return s.formError(w, r, "enrol", page{TitleKey: "enrol_title", Data: e}, err)
+	}
+	s.startSession(w, token)
+	// The recovery codes are shown once, on this response, never again.
+	s.render(w, r, http.StatusOK, "recovery", page{TitleKey: "recovery_title", Data: recoveryData{Codes: codes, Next: safeNext(r.PostFormValue("next"))}})
+	return nil
+}
+
+type recoveryData struct {
+	Codes []string
+	Next  string
+}
+
+func (s *Server) signOut(w http.ResponseWriter, r *http.Request) error {
+	v := visitOf(r)
+	if v.session != nil {
+		if err := s.auth.SignOut(r.Context(), *v.session, v.client.Address); err != nil {
+			return err
+		}
+	}
+	s.setCookie(w, s.cookieSes, "", -1)
+	return s.redirectWithNotice(w, r, "/sign-in", "notice_signed_out")
+}
+
+func (s *Server) home(w http.ResponseWriter, r *http.Request) error {
+	s.render(w, r, http.StatusOK, "home", page{TitleKey: "home_title", Data: homeData{Now: s.now()}})
+	return nil
+}
+
+type homeData struct {
+	Now time.Time
+}
+
+func (s *Server) help(w http.ResponseWriter, r *http.Request) error {
+	s.render(w, r, http.StatusOK, "help", page{TitleKey: "help_title"})
+	return nil
+}
