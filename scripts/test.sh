@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PG_URL="${IMI_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}"
-STATICCHECK_VERSION=2025.1.1
+STATICCHECK_VERSION=v0.8.2
 
 step() { printf '\n==> %s\n' "$*"; }
 

@@ -21,7 +21,7 @@ const (
 	forgetFailure = 24 * time.Hour // failures older than this no longer count
 )
 
-func accountKey(email string) string  { return "account:" + NormalizeEmail(email) }
+func accountKey(email string) string   { return "account:" + NormalizeEmail(email) }
 func addressKey(address string) string { return "address:" + address }
 
 // lockedFor returns how long the longest lock among keys still lasts.

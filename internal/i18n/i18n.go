@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"sort"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -92,8 +93,8 @@ func (c *Catalog) Negotiate(profile, acceptLanguage string) string {
 	if acceptLanguage == "" {
 		return Default
 	}
-	desired, _, err := language.ParseAcceptLanguage(acceptLanguage)
-	if err != nil || len(desired) == 0 {
+	desired := parseAcceptLanguage(acceptLanguage)
+	if len(desired) == 0 {
 		return Default
 	}
 	for i, t := range desired {
@@ -107,6 +108,42 @@ func (c *Catalog) Negotiate(profile, acceptLanguage string) string {
 		return Default
 	}
 	return Languages[index-1].Code
+}
+
+// parseAcceptLanguage returns the header's languages by preference. Unlike
+// language.ParseAcceptLanguage it skips an entry it cannot parse (an unknown
+// or malformed tag) instead of rejecting the whole header.
+func parseAcceptLanguage(header string) []language.Tag {
+	if tags, _, err := language.ParseAcceptLanguage(header); err == nil {
+		return tags
+	}
+	type entry struct {
+		tag language.Tag
+		q   float64
+	}
+	var entries []entry
+	for _, part := range strings.Split(header, ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		t, err := language.Parse(strings.TrimSpace(name))
+		if err != nil {
+			continue
+		}
+		q := 1.0
+		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
+			if _, err := fmt.Sscanf(v, "%g", &q); err != nil {
+				continue
+			}
+		}
+		if q > 0 {
+			entries = append(entries, entry{t, q})
+		}
+	}
+	sort.SliceStable(entries, func(i, j int) bool { return entries[i].q > entries[j].q })
+	tags := make([]language.Tag, len(entries))
+	for i, e := range entries {
+		tags[i] = e.tag
+	}
+	return tags
 }
 
 // Localizer returns the localizer for a supported language code, or

@@ -17,6 +17,7 @@ func (s *Server) securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		v := visitOf(r)
 		v.nonce = randomString(18)
+		r = withVisit(r, v)
 		h := w.Header()
 		h.Set("Content-Security-Policy", fmt.Sprintf("default-src 'none'; script-src 'self' 'nonce-%[1]s'; style-src 'self' 'nonce-%[1]s'; "+
 			"img-src 'self' data:; font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'", v.nonce))
@@ -28,7 +29,7 @@ func (s *Server) securityHeaders(next http.Handler) http.Handler {
 		if s.cfg.Secure {
 			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
 		}
-		next.ServeHTTP(w, withVisit(r, v))
+		next.ServeHTTP(w, r)
 	})
 }
 
@@ -36,6 +37,9 @@ func (s *Server) securityHeaders(next http.Handler) http.Handler {
 // the log only.
 func (s *Server) recoverPanics(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The per-request state is made here, outermost, so that the
+		// error page of a panic still knows the visitor's language.
+		r = withVisit(r, visitOf(r))
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
