@@ -68,14 +68,14 @@ func TestAnInternalErrorGivesAReferenceButNoDetail(t *testing.T) {
 
 func TestSafeNextKeepsRedirectsOnThisSite(t *testing.T) {
 	cases := map[string]string{
-		"/profile":            "/profile",
-		"/requests?state=new": "/requests?state=new",
-		"":                    "/",
+		"/profile":             "/profile",
+		"/requests?state=new":  "/requests?state=new",
+		"":                     "/",
 		"https://evil.example": "/",
-		"//evil.example":      "/",
-		"/\\evil.example":     "/",
-		"javascript:alert(1)": "/",
-		"/x\r\nSet-Cookie: a": "/",
+		"//evil.example":       "/",
+		"/\\evil.example":      "/",
+		"javascript:alert(1)":  "/",
+		"/x\r\nSet-Cookie: a":  "/",
 	}
 	for in, want := range cases {
 		if got := safeNext(in); got != want {
