@@ -5,6 +5,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/openimi/openimi/internal/db"
 )
 
 func TestFirstSignInEnrolsTheSecondFactorAndReachesHome(t *testing.T) {
@@ -397,5 +400,28 @@ func TestStaticAssetsAreServedUnderContentHashURLs(t *testing.T) {
 	a := b.get(href)
 	if a.code != http.StatusOK || !strings.Contains(a.header.Get("Cache-Control"), "immutable") {
 		t.Fatalf("%s: %d %q", href, a.code, a.header.Get("Cache-Control"))
+	}
+}
+
+func TestAnExpiredSessionSaysSoOnTheSignInPage(t *testing.T) {
+	s := startSite(t)
+	b := s.enrol()
+	err := s.app.DB.InTx(t.Context(), func(tx db.Querier) error {
+		_, err := tx.ExecContext(t.Context(), `UPDATE sessions SET last_seen_at = $1`, time.Now().Add(-31*time.Minute).UTC())
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := b.get("/profile")
+	if r.code != http.StatusSeeOther || !strings.HasPrefix(r.location(), "/sign-in") {
+		t.Fatalf("%d %s", r.code, r.location())
+	}
+	r = b.get(r.location())
+	if want := s.app.Catalog.Localizer("en").T("error_session_expired"); !strings.Contains(r.body, want) {
+		t.Fatalf("the sign-in page does not say %q", want)
+	}
+	if n := s.count(t, `SELECT COUNT(*) FROM audit_log WHERE event = 'session.ended' AND detail = 'idle timeout'`); n != 1 {
+		t.Fatalf("%d session-end audit rows", n)
 	}
 }

@@ -75,9 +75,22 @@ func (s *Service) SessionByToken(ctx context.Context, token string) (Session, Us
 	sess.Stage, sess.hash = Stage(stage), h
 	now := s.clock()
 	if !u.Active || now.After(sess.ExpiresAt) || now.Sub(sess.LastSeenAt) > s.settings.IdleTimeout {
+		reason := "idle timeout"
+		switch {
+		case !u.Active:
+			reason = "account deactivated"
+		case now.After(sess.ExpiresAt):
+			reason = "absolute timeout"
+		}
 		_ = s.db.InTx(ctx, func(tx db.Querier) error {
-			_, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = $1`, h)
-			return err
+			res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = $1`, h)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				return nil // another request ended it first
+			}
+			return audit.Record(ctx, tx, s.db.Dialect(), now, audit.Event{Event: audit.SessionEnded, UserID: u.ID, Detail: reason})
 		})
 		return Session{}, User{}, problem.New(problem.Unauthorized, "error_session_expired")
 	}

@@ -79,6 +79,10 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, a access, v *visi
 	if r.Method != http.MethodGet && r.Method != http.MethodHead && stage == "" {
 		return problem.New(problem.Unauthorized, "error_session_expired")
 	}
+	if v.expired {
+		// Say why the visitor lands on the sign-in page.
+		s.setCookie(w, noticeCookie, "error_session_expired", 60)
+	}
 	http.Redirect(w, r, stepPath(stage, r), http.StatusSeeOther)
 	return errRedirected
 }
@@ -260,6 +264,7 @@ const noticeCookie = "imi_notice"
 var notices = map[string]bool{
 	"notice_signed_out": true, "notice_password_changed": true, "notice_language_changed": true,
 	"notice_reset_sent": true, "notice_password_reset": true, "notice_welcome": true,
+	"error_session_expired": true,
 }
 
 func (s *Server) redirectWithNotice(w http.ResponseWriter, r *http.Request, to, key string) error {

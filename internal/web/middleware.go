@@ -77,6 +77,7 @@ func (s *Server) identify(next http.Handler) http.Handler {
 				v.session, v.user, v.token, v.csrf = &sess, &u, c.Value, sess.CSRFToken
 			case isProblem:
 				s.setCookie(w, s.cookieSes, "", -1)
+				v.expired = true
 			default:
 				v.lang = s.negotiate(r, nil)
 				s.fail(w, r, err)

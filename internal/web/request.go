@@ -21,6 +21,7 @@ type visit struct {
 	user    *auth.User
 	token   string // session cookie's token
 	csrf    string // expected CSRF token
+	expired bool   // the request carried a session cookie that has ended
 	client  auth.Client
 }
 
