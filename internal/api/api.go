@@ -140,7 +140,7 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, u *auth.User, err err
 	case errors.As(err, &list):
 		body := Error{ErrorDetail{Code: "invalid", Message: l.T("error_form")}}
 		for _, pe := range list {
-			body.Error.Fields = append(body.Error.Fields, FieldError{Field: pe.Field, Code: pe.Key, Message: l.T(pe.Key, pe.Args...)})
+			body.Error.Fields = append(body.Error.Fields, FieldError{Field: pe.Field, Code: pe.Key, Message: pe.Message(l)})
 		}
 		writeJSON(w, http.StatusBadRequest, l.Lang(), body)
 		return
@@ -153,43 +153,12 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, u *auth.User, err err
 		a.log.Error("api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		p = problem.New(0, "error_internal", "Reference", "api")
 	}
-	body := Error{ErrorDetail{Code: p.Key, Message: translate(l, p)}}
+	body := Error{ErrorDetail{Code: p.Key, Message: p.Message(l)}}
 	if p.Field != "" {
 		body.Error.Code = "invalid"
-		body.Error.Fields = []FieldError{{Field: p.Field, Code: p.Key, Message: translate(l, p)}}
+		body.Error.Fields = []FieldError{{Field: p.Field, Code: p.Key, Message: p.Message(l)}}
 	}
-	writeJSON(w, statusOf(p.Kind), l.Lang(), body)
-}
-
-func translate(l *i18n.Localizer, p *problem.Error) string {
-	for i := 0; i+1 < len(p.Args); i += 2 {
-		if n, ok := p.Args[i+1].(int); ok && p.Args[i] == "Count" {
-			return l.N(p.Key, n)
-		}
-	}
-	return l.T(p.Key, p.Args...)
-}
-
-func statusOf(k problem.Kind) int {
-	switch k {
-	case problem.Invalid:
-		return http.StatusBadRequest
-	case problem.Unauthorized:
-		return http.StatusUnauthorized
-	case problem.Forbidden:
-		return http.StatusForbidden
-	case problem.NotFound:
-		return http.StatusNotFound
-	case problem.Conflict:
-		return http.StatusConflict
-	case problem.TooMany:
-		return http.StatusTooManyRequests
-	case problem.Unavailable:
-		return http.StatusServiceUnavailable
-	case problem.TooLarge:
-		return http.StatusRequestEntityTooLarge
-	}
-	return http.StatusInternalServerError
+	writeJSON(w, p.Kind.HTTPStatus(), l.Lang(), body)
 }
 
 func writeJSON(w http.ResponseWriter, code int, lang string, v any) {

@@ -70,3 +70,46 @@ func (l List) Err() error {
 	}
 	return l
 }
+
+// HTTPStatus is the status code both the web UI and the API answer a
+// problem of this kind with.
+func (k Kind) HTTPStatus() int {
+	switch k {
+	case Invalid:
+		return 400
+	case Unauthorized:
+		return 401
+	case Forbidden:
+		return 403
+	case NotFound:
+		return 404
+	case Conflict:
+		return 409
+	case TooMany:
+		return 429
+	case Unavailable:
+		return 503
+	case TooLarge:
+		return 413
+	}
+	return 500
+}
+
+// Translator is what renders a message key in one language
+// (*i18n.Localizer).
+type Translator interface {
+	T(id string, args ...any) string
+	N(id string, count int, args ...any) string
+}
+
+// Message renders the problem in the translator's language. A "Count"
+// argument selects the message's plural form.
+func (e *Error) Message(t Translator) string {
+	for i := 0; i+1 < len(e.Args); i += 2 {
+		if n, ok := e.Args[i+1].(int); ok && e.Args[i] == "Count" {
+			rest := append(append([]any{}, e.Args[:i]...), e.Args[i+2:]...)
+			return t.N(e.Key, n, rest...)
+		}
+	}
+	return t.T(e.Key, e.Args...)
+}

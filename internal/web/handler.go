@@ -104,43 +104,6 @@ func stepPath(stage auth.Stage, r *http.Request) string {
 	return "/sign-in?next=" + url.QueryEscape(next)
 }
 
-// status maps a problem's kind to an HTTP status.
-func status(k problem.Kind) int {
-	switch k {
-	case problem.Invalid:
-		return http.StatusBadRequest
-	case problem.Unauthorized:
-		return http.StatusUnauthorized
-	case problem.Forbidden:
-		return http.StatusForbidden
-	case problem.NotFound:
-		return http.StatusNotFound
-	case problem.Conflict:
-		return http.StatusConflict
-	case problem.TooMany:
-		return http.StatusTooManyRequests
-	case problem.Unavailable:
-		return http.StatusServiceUnavailable
-	case problem.TooLarge:
-		return http.StatusRequestEntityTooLarge
-	}
-	return http.StatusInternalServerError
-}
-
-// translate renders a problem's message in the visitor's language.
-func translate(l *i18n.Localizer, p *problem.Error) string {
-	// A "Count" argument selects the message's plural form.
-	for i := 0; i+1 < len(p.Args); i += 2 {
-		if p.Args[i] == "Count" {
-			if n, ok := p.Args[i+1].(int); ok {
-				rest := append(append([]any{}, p.Args[:i]...), p.Args[i+2:]...)
-				return l.N(p.Key, n, rest...)
-			}
-		}
-	}
-	return l.T(p.Key, p.Args...)
-}
-
 // fail answers with the error page: a translated message and the right
 // status for problems, 503 when the database is unreachable, and a generic
 // 500 (details in the log only) for anything else.
@@ -168,7 +131,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.Error("request failed", "ref", ref, "method", r.Method, "path", r.URL.Path, "err", err)
 		p = problem.New(0, "error_internal", "Reference", ref)
 	}
-	s.render(w, r, status(p.Kind), "error", page{TitleKey: "error_title", Error: translate(v.lang, p)})
+	s.render(w, r, p.Kind.HTTPStatus(), "error", page{TitleKey: "error_title", Error: p.Message(v.lang)})
 }
 
 // page is the data every template receives.
@@ -230,13 +193,13 @@ func (s *Server) formError(w http.ResponseWriter, r *http.Request, name string, 
 	p.Errors = map[string]string{}
 	code := http.StatusBadRequest
 	for _, pe := range list {
-		code = status(pe.Kind)
+		code = pe.Kind.HTTPStatus()
 		if pe.Field != "" {
-			msg := translate(v.lang, pe)
+			msg := pe.Message(v.lang)
 			p.Errors[pe.Field] = msg
 			p.Summary = append(p.Summary, fieldError{Field: pe.Field, Message: msg})
 		} else {
-			p.Error = translate(v.lang, pe)
+			p.Error = pe.Message(v.lang)
 		}
 	}
 	if p.Error == "" {
