@@ -7,7 +7,6 @@ package e2e_test
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"html"
 	"io"
@@ -51,8 +50,8 @@ var axeTags = []string{"wcag2a", "wcag2aa", "wcag21a", "wcag21aa"}
 // fails the test quickly instead of hanging until go test's deadline.
 const stepTimeout = 15 * time.Second
 
+// TestMain stops the shared browser after the tests.
 func TestMain(m *testing.M) {
-	flag.Parse()
 	code := m.Run()
 	shutdownBrowser()
 	os.Exit(code)
@@ -198,7 +197,13 @@ func browser(t *testing.T) context.Context {
 	// itself, not a child with a deadline: the browser and its first tab
 	// live as long as the context of that first call. The first tab stays
 	// open for the browser's lifetime; tests open their own.
-	if err := chromedp.Do(ctx); err != nil {
+	// A watchdog cancels the start if the browser does not answer.
+	watchdog := time.AfterFunc(60*time.Second, cancelBrowser)
+	err = chromedp.Do(ctx)
+	if !watchdog.Stop() && err != nil {
+		err = fmt.Errorf("no answer within 60 s: %w", err)
+	}
+	if err != nil {
 		cancelBrowser()
 		cancelAlloc()
 		browserErr = fmt.Errorf("starting %s: %w", path, err)
@@ -303,6 +308,7 @@ type tab struct {
 	shots string
 	n     int
 	noJS  bool
+	seen  map[string]string // problems reported already: key → page
 }
 
 // newTab opens a tab in a fresh browser context. Options: noJS disables
@@ -312,7 +318,7 @@ func newTab(t *testing.T, s *server, noJS bool) *tab {
 	parent := browser(t)
 	ctx, cancel := chromedp.NewContext(parent, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
-	tb := &tab{t: t, ctx: ctx, base: s.URL, shots: screenshotDir(t), noJS: noJS}
+	tb := &tab{t: t, ctx: ctx, base: s.URL, shots: screenshotDir(t), noJS: noJS, seen: map[string]string{}}
 	// The first action opens the tab, which lives as long as the context
 	// of that action: give it ctx itself, not a child with a deadline.
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)); err != nil {
@@ -501,8 +507,8 @@ type axeNode struct {
 	Summary string   `json:"summary"`
 }
 
-// axeViolation is one rule that the page breaks.
-type axeViolation struct {
+// axeRule is one rule that the page breaks, or that axe could not decide.
+type axeRule struct {
 	ID      string    `json:"id"`
 	Impact  string    `json:"impact"`
 	Help    string    `json:"help"`
@@ -511,51 +517,190 @@ type axeViolation struct {
 	Nodes   []axeNode `json:"nodes"`
 }
 
+// axeResult is what axeRun returns.
+type axeResult struct {
+	Violations []axeRule `json:"violations"`
+	Incomplete []axeRule `json:"incomplete"`
+	Passes     int       `json:"passes"`
+}
+
 // axeRun is the script that runs axe-core on the page and returns its
-// violations, with the first few elements of each.
+// violations and undecided rules, with the first few elements of each.
 const axeRun = `(async () => {
-  const r = await axe.run(document, {runOnly: {type: 'tag', values: %s}, resultTypes: ['violations']});
-  return r.violations.map(v => ({
+  const r = await axe.run(document, {runOnly: {type: 'tag', values: %s}});
+  const rules = list => list.map(v => ({
     id: v.id, impact: v.impact || '', help: v.help, helpUrl: v.helpUrl, count: v.nodes.length,
     nodes: v.nodes.slice(0, 4).map(n => ({
       target: n.target.map(x => Array.isArray(x) ? x.join(' >>> ') : String(x)),
       html: n.html,
-      summary: n.failureSummary || ''
+      summary: n.failureSummary || [...n.any, ...n.all, ...n.none].map(c => c.message).join('; ')
     }))
   }));
+  return {violations: rules(r.violations), incomplete: rules(r.incomplete), passes: r.passes.length};
 })()`
 
-// check saves a screenshot of the page and runs axe-core on it (WCAG 2.1
-// A and AA). Each violation fails the test with what a developer needs to
-// fix it; the test goes on, so that one run lists every violation.
+// pageHealth is what healthRun finds wrong with a page apart from axe's
+// rules.
+type pageHealth struct {
+	BrokenImages []string `json:"brokenImages"` // images that did not load
+	FailedLoads  []string `json:"failedLoads"`  // sub-resources answered with an error status
+	NoJSClass    bool     `json:"noJSClass"`    // <html> still has class no-js (app.js did not run)
+	SerifText    []string `json:"serifText"`    // visible text in the browser's default serif font
+}
+
+const healthRun = `(() => {
+  const vis = e => { const r = e.getBoundingClientRect(); return r.width > 1 && r.height > 1 && r.right > 0 && r.bottom > 0; };
+  const brokenImages = [...document.images].filter(i => vis(i) && i.complete && i.naturalWidth === 0)
+    .map(i => i.outerHTML.replace(/src="([^"]{60})[^"]*"/, 'src="$1…"'));
+  // The browser asks for /favicon.ico by itself; the page does not.
+  const failedLoads = performance.getEntriesByType('resource')
+    .filter(e => e.responseStatus >= 400 && !e.name.endsWith('/favicon.ico')).map(e => e.responseStatus + ' ' + e.name);
+  const serifText = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n && serifText.length < 5; n = walker.nextNode()) {
+    const e = n.parentElement;
+    if (!n.textContent.trim() || !e || !vis(e)) continue;
+    const f = getComputedStyle(e).fontFamily.toLowerCase();
+    if (f.startsWith('"times') || f.startsWith('times') || f === 'serif') {
+      const p = e.closest('[class]');
+      serifText.push('<' + e.tagName.toLowerCase() + '> in ' + (p ? p.tagName.toLowerCase() + '.' + [...p.classList].join('.') : 'body') + ': ' + n.textContent.trim().slice(0, 60));
+    }
+  }
+  return {brokenImages, failedLoads, noJSClass: document.documentElement.classList.contains('no-js'), serifText};
+})()`
+
+// check saves a screenshot of the page, looks for broken images and failed
+// loads, and runs axe-core on it (WCAG 2.1 A and AA). Each problem fails
+// the test with what a developer needs to fix it; the test goes on, so that
+// one run lists every problem.
 func (tb *tab) check(name string) {
 	tb.t.Helper()
 	shot := tb.screenshot(name)
-	if tb.noJS {
-		return // axe needs JavaScript
-	}
+	where := fmt.Sprintf("page %q (%s, lang %s; screenshot %s)", name, tb.path(), tb.lang(), shot)
 	ctx, cancel := context.WithTimeout(tb.ctx, 30*time.Second)
 	defer cancel()
+
+	// Chrome still evaluates DevTools expressions when the page's own
+	// scripts are disabled, so these checks work without JavaScript too.
+	h, err := chromedp.Run(ctx, chromedp.Evaluate[pageHealth](healthRun))
+	if err != nil {
+		tb.t.Fatalf("check %s: %v", where, err)
+	}
+	for _, img := range h.BrokenImages {
+		tb.t.Errorf("broken image on %s: %s", where, img)
+	}
+	for _, f := range h.FailedLoads {
+		tb.t.Errorf("failed load on %s: %s", where, f)
+	}
+	if h.NoJSClass != tb.noJS {
+		if tb.noJS {
+			tb.t.Errorf("on %s, JavaScript is disabled but <html> lost its no-js class", where)
+		} else {
+			tb.t.Errorf("on %s, <html> still has class no-js: app.js did not run (CSP nonce? missing asset?)", where)
+		}
+	}
+	for _, s := range h.SerifText {
+		// A style note, not a failure: plain text the CSS gives no font.
+		if tb.firstTime("serif|"+s, name) {
+			tb.t.Logf("style: text in the browser's default serif font on %s: %s", where, s)
+		}
+	}
+
+	if tb.noJS {
+		// axe's promise never settles: its timers do not run while the
+		// page's scripts are disabled.
+		return
+	}
 	loaded, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`typeof window.axe === 'object'`))
 	if err != nil {
-		tb.t.Fatalf("axe on %s: %v", name, err)
+		tb.t.Fatalf("axe on %s: %v", where, err)
 	}
 	if !loaded {
 		if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](axeSource(tb.t))); err != nil {
-			tb.t.Fatalf("axe on %s: inject axe.min.js: %v", name, err)
+			tb.t.Fatalf("axe on %s: inject axe.min.js: %v", where, err)
 		}
 	}
 	tags := `['` + strings.Join(axeTags, `', '`) + `']`
-	vs, err := chromedp.Run(ctx, chromedp.Evaluate[[]axeViolation](fmt.Sprintf(axeRun, tags), chromedp.EvalAwaitPromise))
+	res, err := chromedp.Run(ctx, chromedp.Evaluate[axeResult](fmt.Sprintf(axeRun, tags), chromedp.EvalAwaitPromise))
 	if err != nil {
-		tb.t.Fatalf("axe on %s: %v", name, err)
+		tb.t.Fatalf("axe on %s: %v", where, err)
 	}
-	if len(vs) == 0 {
-		return
+	if res.Passes == 0 {
+		tb.t.Errorf("axe on %s: no rule passed, so axe did not really check the page", where)
 	}
+	// axe leaves text with a 1:1 contrast ratio "incomplete" (it might be
+	// hidden on purpose); on these pages it is invisible text: a violation.
+	for _, r := range res.Incomplete {
+		if r.ID != "color-contrast" {
+			continue
+		}
+		var invisible []axeNode
+		for _, n := range r.Nodes {
+			if strings.Contains(n.Summary, "1:1 contrast ratio") {
+				invisible = append(invisible, n)
+			}
+		}
+		if len(invisible) > 0 {
+			r.Nodes, r.Count = invisible, len(invisible)
+			r.Help += " (axe: incomplete; text with a 1:1 contrast ratio is invisible)"
+			res.Violations = append(res.Violations, r)
+		}
+	}
+	// A violation seen on an earlier page (the same rule on the same
+	// elements, as in the page header) is named again only briefly.
+	var fresh []axeRule
+	for _, v := range res.Violations {
+		if first, ok := tb.seen[ruleKey(v)]; ok {
+			tb.t.Errorf("axe: on %s, rule %s again (%d element(s)): the same violation as on page %q above", where, v.ID, v.Count, first)
+			continue
+		}
+		tb.seen[ruleKey(v)] = name
+		fresh = append(fresh, v)
+	}
+	if len(fresh) > 0 {
+		tb.t.Error(describeRules(fmt.Sprintf("axe: %d accessibility violation(s) on %s:", len(fresh), where), fresh))
+	}
+	var review []axeRule
+	for _, r := range res.Incomplete {
+		if r.ID != "color-contrast" && tb.firstTime("review|"+ruleKey(r), name) {
+			review = append(review, r)
+		}
+	}
+	if testing.Verbose() && len(review) > 0 {
+		tb.t.Log(describeRules(fmt.Sprintf("axe: %d rule(s) need a manual review on %s:", len(review), where), review))
+	}
+}
+
+// firstTime records a problem and reports whether the tab met it first on
+// this page.
+func (tb *tab) firstTime(key, page string) bool {
+	if _, ok := tb.seen[key]; ok {
+		return false
+	}
+	tb.seen[key] = page
+	return true
+}
+
+var (
+	hrefRE    = regexp.MustCompile(`(href|action|value)="[^"]*"`)
+	contentRE = regexp.MustCompile(`>[^<]*<`)
+)
+
+// ruleKey identifies a rule broken by the same elements on several pages:
+// elements that differ only in their URL (like "/language?next=/profile")
+// or in their text (another language) count as the same.
+func ruleKey(r axeRule) string {
+	k := r.ID
+	for _, n := range r.Nodes {
+		k += "|" + contentRE.ReplaceAllString(hrefRE.ReplaceAllString(n.HTML, ""), "><")
+	}
+	return k
+}
+
+func describeRules(title string, rules []axeRule) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "axe: %d accessibility violation(s) on page %q (%s, lang %s; screenshot %s):", len(vs), name, tb.path(), tb.lang(), shot)
-	for _, v := range vs {
+	b.WriteString(title)
+	for _, v := range rules {
 		fmt.Fprintf(&b, "\n  - rule %s [%s]: %s (%d element(s)) %s", v.ID, v.Impact, v.Help, v.Count, v.HelpURL)
 		for _, n := range v.Nodes {
 			fmt.Fprintf(&b, "\n      at %s\n         %s", strings.Join(n.Target, ", "), oneLine(n.HTML, 300))
@@ -564,7 +709,7 @@ func (tb *tab) check(name string) {
 			}
 		}
 	}
-	tb.t.Error(b.String())
+	return b.String()
 }
 
 func oneLine(s string, max int) string {

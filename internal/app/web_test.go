@@ -425,3 +425,14 @@ func TestAnExpiredSessionSaysSoOnTheSignInPage(t *testing.T) {
 		t.Fatalf("%d session-end audit rows", n)
 	}
 }
+
+func TestTheEnrolmentPageShowsTheQRCodeImage(t *testing.T) {
+	s := startSite(t)
+	b := s.browser()
+	b.get("/sign-in")
+	b.post("/sign-in", url.Values{"email": {"anna@example.pl"}, "password": {testPassword}})
+	r := b.get("/sign-in/enrol")
+	if !strings.Contains(r.body, `<img src="data:image/png;base64,`) {
+		t.Fatal("the QR code is not an inline PNG image")
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/openimi/openimi/internal/auth"
@@ -94,6 +95,16 @@ func parseTemplates(fsys fs.FS, assets *static.Assets) (map[string]*template.Tem
 				return u
 			}
 			return assets.URL("logo/positive/logo-ec--en.svg")
+		},
+		// pngDataURL lets a PNG data URL (the enrolment QR code) through
+		// html/template, which blocks data: URLs given as strings. Only
+		// that exact, inert form passes.
+		"pngDataURL": func(s string) (template.URL, error) {
+			const prefix = "data:image/png;base64,"
+			if !strings.HasPrefix(s, prefix) || strings.ContainsAny(s[len(prefix):], "\"'<> ") {
+				return "", fmt.Errorf("not a PNG data URL")
+			}
+			return template.URL(s), nil
 		},
 		"dict": func(kv ...any) map[string]any {
 			m := map[string]any{}
