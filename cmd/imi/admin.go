@@ -56,7 +56,6 @@ func (c commands) createUser(ctx context.Context, args []string) error {
 		fs.StringVar(&email, "email", "", "the user's e-mail address (required)")
 		fs.StringVar(&name, "name", "", "the user's full name (required)")
 		fs.StringVar(&lang, "language", "", "the user's UI language code, e.g. pl (default: from the browser)")
-		fs.StringVar(&password, "password", "", "the initial password; if absent it is read from the first line of standard input")
 	})
 	if err != nil {
 		return err
@@ -65,13 +64,13 @@ func (c commands) createUser(ctx context.Context, args []string) error {
 		fmt.Fprintln(c.stderr, "imi admin create-user: --email and --name are required")
 		return errUsage
 	}
-	if password == "" {
-		line, err := bufio.NewReader(c.stdin).ReadString('\n')
-		if err != nil && line == "" {
-			return errors.New("no password given (use --password or standard input)")
-		}
-		password = strings.TrimRight(line, "\r\n")
+	// The password comes from standard input, never from the command line,
+	// where the process list and shell history would keep it.
+	line, err := bufio.NewReader(c.stdin).ReadString('\n')
+	if err != nil && line == "" {
+		return errors.New("no password given: write it on standard input")
 	}
+	password = strings.TrimRight(line, "\r\n")
 	a, err := c.open(ctx, cfg)
 	if err != nil {
 		return err

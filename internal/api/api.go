@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"mime"
-	"net"
 	"net/http"
 	"strings"
 
@@ -70,20 +69,6 @@ func (a *API) Register(mux *http.ServeMux) {
 	}))
 }
 
-func (a *API) address(r *http.Request) string {
-	if a.trustXFF {
-		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-			first, _, _ := strings.Cut(xff, ",")
-			return strings.TrimSpace(first)
-		}
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
 // handle authenticates the token, limits the body and turns errors into
 // JSON problem responses.
 func (a *API) handle(h handlerFunc) http.Handler {
@@ -96,7 +81,7 @@ func (a *API) handle(h handlerFunc) http.Handler {
 			a.fail(w, r, nil, problem.New(problem.Unauthorized, "error_token_invalid"))
 			return
 		}
-		u, err := a.auth.AuthenticateToken(r.Context(), strings.TrimSpace(token), a.address(r))
+		u, err := a.auth.AuthenticateToken(r.Context(), strings.TrimSpace(token), auth.ClientFromRequest(r, a.trustXFF).Address)
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="openimi", error="invalid_token"`)
 			a.fail(w, r, nil, err)

@@ -171,7 +171,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// cleanUp deletes expired sessions every few minutes.
+// cleanUp deletes expired sessions, counters and links every few minutes.
 func (a *App) cleanUp(ctx context.Context) {
 	t := time.NewTicker(5 * time.Minute)
 	defer t.Stop()
@@ -180,10 +180,8 @@ func (a *App) cleanUp(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if n, err := a.Auth.DeleteExpiredSessions(ctx); err != nil {
-				a.Log.Warn("session clean-up failed", "err", err)
-			} else if n > 0 {
-				a.Log.Debug("expired sessions deleted", "count", n)
+			if err := a.Auth.Purge(ctx); err != nil {
+				a.Log.Warn("clean-up failed", "err", err)
 			}
 		}
 	}

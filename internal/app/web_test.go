@@ -436,3 +436,35 @@ func TestTheEnrolmentPageShowsTheQRCodeImage(t *testing.T) {
 		t.Fatal("the QR code is not an inline PNG image")
 	}
 }
+
+func TestANewPhoneIsSetUpFromTheProfileWithoutLosingTheOldOneFirst(t *testing.T) {
+	s := startSite(t)
+	b := s.enrol()
+	b.get("/profile")
+	r := b.post("/profile/authenticator", url.Values{"code": {b.codes[0]}})
+	m := secretRe.FindStringSubmatch(r.body)
+	if r.code != http.StatusOK || m == nil || !strings.Contains(r.body, `action="/profile/authenticator/confirm"`) {
+		t.Fatalf("replace: %d", r.code)
+	}
+	if again := b.get("/profile/authenticator"); !strings.Contains(again.body, m[1]) {
+		t.Fatal("reloading the page lost the new key")
+	}
+	r = b.post("/profile/authenticator/confirm", url.Values{"code": {code(t, m[1])}})
+	if r.code != http.StatusSeeOther || r.location() != "/profile" {
+		t.Fatalf("confirm: %d %s", r.code, r.body)
+	}
+	if r := b.get("/profile"); !strings.Contains(r.body, "ecl-notification--success") {
+		t.Fatal("no confirmation")
+	}
+}
+
+func TestNextAfterSignInNeverLeavesTheSite(t *testing.T) {
+	s := startSite(t)
+	s.enrol()
+	b := s.browser()
+	b.get("/sign-in")
+	r := b.post("/sign-in", url.Values{"email": {"anna@example.pl"}, "password": {testPassword}, "next": {"/\t/evil.example"}})
+	if r.location() != "/sign-in/code" {
+		t.Fatalf("location %q", r.location())
+	}
+}

@@ -11,7 +11,10 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"net"
+	"net/http"
 	"net/mail"
+	"runtime"
 	"strings"
 	"time"
 
@@ -38,6 +41,9 @@ type Service struct {
 	db       *db.DB
 	settings Settings
 	now      func() time.Time
+	// hashSlots bounds how many argon2id computations (19 MiB each) run at
+	// once, so that a burst of sign-ins cannot exhaust memory.
+	hashSlots chan struct{}
 }
 
 // New returns the service. now is the clock (time.Now in production).
@@ -57,7 +63,39 @@ func New(d *db.DB, s Settings, now func() time.Time) *Service {
 	if s.Issuer == "" {
 		s.Issuer = "OpenIMI"
 	}
-	return &Service{db: d, settings: s, now: now}
+	slots := 2 * runtime.GOMAXPROCS(0)
+	return &Service{db: d, settings: s, now: now, hashSlots: make(chan struct{}, slots)}
+}
+
+// hashWait is how long a password check waits for a free slot before the
+// server answers that it is busy.
+const hashWait = 10 * time.Second
+
+func (s *Service) withHashSlot(ctx context.Context, fn func()) error {
+	ctx, cancel := context.WithTimeout(ctx, hashWait)
+	defer cancel()
+	select {
+	case s.hashSlots <- struct{}{}:
+		defer func() { <-s.hashSlots }()
+		fn()
+		return nil
+	case <-ctx.Done():
+		return problem.New(problem.Unavailable, "error_unavailable")
+	}
+}
+
+func (s *Service) checkPassword(ctx context.Context, hash, password string) (ok bool, err error) {
+	if slotErr := s.withHashSlot(ctx, func() { ok, err = CheckPassword(hash, password) }); slotErr != nil {
+		return false, slotErr
+	}
+	return ok, err
+}
+
+func (s *Service) hashPassword(ctx context.Context, password string) (hash string, err error) {
+	if slotErr := s.withHashSlot(ctx, func() { hash, err = HashPassword(password) }); slotErr != nil {
+		return "", slotErr
+	}
+	return hash, err
 }
 
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
@@ -114,7 +152,7 @@ func (s *Service) CreateUser(ctx context.Context, n NewUser) (User, error) {
 	if err := errs.Err(); err != nil {
 		return User{}, err
 	}
-	hash, err := HashPassword(n.Password)
+	hash, err := s.hashPassword(ctx, n.Password)
 	if err != nil {
 		return User{}, err
 	}
@@ -173,26 +211,36 @@ func (s *Service) Deactivate(ctx context.Context, userID, address string) error 
 	})
 }
 
-// ChangePassword replaces the password after checking the current one, ends
-// the user's other sessions and tells the user by e-mail.
-func (s *Service) ChangePassword(ctx context.Context, sess Session, current, next, address string) error {
+// ChangePassword replaces the password after checking the current one
+// (throttled like sign-in), ends the user's other sessions and tells the
+// user by e-mail.
+func (s *Service) ChangePassword(ctx context.Context, sess Session, current, next string, c Client) error {
 	var hash, email, name, lang string
 	err := s.db.Read().QueryRowContext(ctx, `SELECT password_hash, email, name, language FROM users WHERE id = $1`, sess.UserID).Scan(&hash, &email, &name, &lang)
 	if err := db.Check(err); err != nil {
 		return err
 	}
-	if ok, err := CheckPassword(hash, current); err != nil || !ok {
-		return problem.Field("current_password", "error_password_wrong")
-	}
 	if err := ValidatePassword(next, email); err != nil {
 		return err
 	}
-	newHash, err := HashPassword(next)
+	if err := s.reserve(ctx, email, c.Address); err != nil {
+		return err
+	}
+	if ok, err := s.checkPassword(ctx, hash, current); err != nil {
+		return err
+	} else if !ok {
+		s.recordOnly(ctx, audit.Event{Event: audit.SignInFailed, UserID: sess.UserID, Address: c.Address, Detail: "wrong current password on change"})
+		return problem.Field("current_password", "error_password_wrong")
+	}
+	newHash, err := s.hashPassword(ctx, next)
 	if err != nil {
 		return err
 	}
 	now := s.clock()
 	return s.db.InTx(ctx, func(tx db.Querier) error {
+		if err := settle(ctx, tx, email, c.Address); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = $1, password_changed_at = $2, updated_at = $2 WHERE id = $3`, newHash, now, sess.UserID); err != nil {
 			return err
 		}
@@ -202,7 +250,7 @@ func (s *Service) ChangePassword(ctx context.Context, sess Session, current, nex
 		if err := notify.Enqueue(ctx, tx, now, notify.Message{Kind: notify.KindPasswordChanged, To: email, Language: lang, Data: map[string]string{"Name": name}}); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, s.db.Dialect(), now, audit.Event{Event: audit.PasswordChanged, UserID: sess.UserID, Address: address})
+		return audit.Record(ctx, tx, s.db.Dialect(), now, audit.Event{Event: audit.PasswordChanged, UserID: sess.UserID, Address: c.Address})
 	})
 }
 
@@ -219,4 +267,42 @@ func randomToken(n int) string {
 func tokenHash(token string) []byte {
 	h := sha256.Sum256([]byte(token))
 	return h[:]
+}
+
+// ClientFromRequest identifies the client of an HTTP request. Behind a
+// reverse proxy the operator trusts (trustProxy), the address is the last
+// X-Forwarded-For entry: the one that proxy added. Entries before it come
+// from the client and can be forged.
+func ClientFromRequest(r *http.Request, trustProxy bool) Client {
+	c := Client{UserAgent: r.UserAgent()}
+	if trustProxy {
+		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+			entries := strings.Split(xff[len(xff)-1], ",")
+			if ip := net.ParseIP(strings.TrimSpace(entries[len(entries)-1])); ip != nil {
+				c.Address = ip.String()
+				return c
+			}
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	c.Address = host
+	return c
+}
+
+// Purge deletes what has expired: sessions, throttling counters that no
+// longer count, and reset links a day after they expired. Run periodically.
+func (s *Service) Purge(ctx context.Context) error {
+	if _, err := s.DeleteExpiredSessions(ctx); err != nil {
+		return err
+	}
+	if err := s.PurgeThrottling(ctx); err != nil {
+		return err
+	}
+	return s.db.InTx(ctx, func(tx db.Querier) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM password_resets WHERE expires_at < $1`, s.clock().Add(-24*time.Hour))
+		return err
+	})
 }

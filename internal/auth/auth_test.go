@@ -480,9 +480,9 @@ func TestChangePasswordChecksTheCurrentOneAndEndsOtherSessions(t *testing.T) {
 	mine, _, _ := f.enrol(t)
 	other, _, _ := f.enrol2(t)
 	sess, _, _ := f.svc.SessionByToken(f.ctx, mine)
-	err := f.svc.ChangePassword(f.ctx, sess, "not-the-password", "a-brand-new-passphrase", f.c.Address)
+	err := f.svc.ChangePassword(f.ctx, sess, "not-the-password", "a-brand-new-passphrase", f.c)
 	wantProblem(t, err, "error_password_wrong")
-	if err := f.svc.ChangePassword(f.ctx, sess, password, "a-brand-new-passphrase", f.c.Address); err != nil {
+	if err := f.svc.ChangePassword(f.ctx, sess, password, "a-brand-new-passphrase", f.c); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := f.svc.SessionByToken(f.ctx, mine); err != nil {

@@ -7,6 +7,7 @@ import (
 	"image/png"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
@@ -34,8 +35,14 @@ func (s *Service) BeginEnrolment(ctx context.Context, sess Session) (Enrolment, 
 		return Enrolment{}, problem.New(problem.Forbidden, "error_session_expired")
 	}
 	var email, secret string
-	if err := db.Check(s.db.Read().QueryRowContext(ctx, `SELECT email, totp_secret FROM users WHERE id = $1`, sess.UserID).Scan(&email, &secret)); err != nil {
+	var enabled bool
+	if err := db.Check(s.db.Read().QueryRowContext(ctx, `SELECT email, totp_secret, totp_enabled FROM users WHERE id = $1`, sess.UserID).Scan(&email, &secret, &enabled)); err != nil {
 		return Enrolment{}, err
+	}
+	if enabled {
+		// Enrolled meanwhile (in another session): the secret is never
+		// shown again.
+		return Enrolment{}, problem.New(problem.Forbidden, "error_session_expired")
 	}
 	var key *otp.Key
 	var err error
@@ -57,6 +64,11 @@ func (s *Service) BeginEnrolment(ctx context.Context, sess Session) (Enrolment, 
 			return Enrolment{}, err
 		}
 	}
+	return enrolmentOf(key)
+}
+
+// enrolmentOf renders a key for the enrolment page.
+func enrolmentOf(key *otp.Key) (Enrolment, error) {
 	img, err := key.Image(240, 240)
 	if err != nil {
 		return Enrolment{}, err
@@ -115,7 +127,9 @@ func (s *Service) ConfirmEnrolment(ctx context.Context, sess Session, code strin
 		if err := storeRecoveryCodes(ctx, tx, sess.UserID, codes); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = $1`, sess.hash); err != nil {
+		// This and every other half-finished session of the user end: none
+		// may see the secret or enrol again.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1 AND stage <> $2`, sess.UserID, string(StageFull)); err != nil {
 			return err
 		}
 		if token, err = s.newSession(ctx, tx, sess.UserID, StageFull, c.Address, c.UserAgent, now); err != nil {
@@ -169,17 +183,9 @@ func (s *Service) RecoveryCodesLeft(ctx context.Context, userID string) (int, er
 
 // NewRecoveryCodes replaces the user's recovery codes after checking a
 // current security code, and returns the new ones in clear, once.
-func (s *Service) NewRecoveryCodes(ctx context.Context, sess Session, code string, c Client) ([]string, error) {
-	var secret string
-	if err := db.Check(s.db.Read().QueryRowContext(ctx, `SELECT totp_secret FROM users WHERE id = $1`, sess.UserID).Scan(&secret)); err != nil {
-		return nil, err
-	}
-	now := s.clock()
+func (s *Service) NewRecoveryCodes(ctx context.Context, sess Session, user User, code string, c Client) ([]string, error) {
 	codes := newRecoveryCodes()
-	err := s.db.InTx(ctx, func(tx db.Querier) error {
-		if _, err := checkSecondFactor(ctx, tx, sess.UserID, secret, code, now); err != nil {
-			return err
-		}
+	err := s.withSecondFactor(ctx, sess.UserID, user.Email, code, c, func(tx db.Querier, _ string, now time.Time) error {
 		if err := storeRecoveryCodes(ctx, tx, sess.UserID, codes); err != nil {
 			return err
 		}
@@ -188,30 +194,72 @@ func (s *Service) NewRecoveryCodes(ctx context.Context, sess Session, code strin
 	return codes, err
 }
 
-// ReplaceAuthenticator turns the second factor off after checking a current
-// code and sends the session back to the enrolment step, so that the user
-// enrols a new authenticator before doing anything else.
-func (s *Service) ReplaceAuthenticator(ctx context.Context, sess Session, code string, c Client) error {
-	var secret string
-	if err := db.Check(s.db.Read().QueryRowContext(ctx, `SELECT totp_secret FROM users WHERE id = $1`, sess.UserID).Scan(&secret)); err != nil {
+// ReplaceAuthenticator starts setting up a new authenticator (a new phone)
+// after checking a code of the current one. The current authenticator stays
+// in force until ConfirmAuthenticator receives a code from the new one.
+func (s *Service) ReplaceAuthenticator(ctx context.Context, sess Session, user User, code string, c Client) (Enrolment, error) {
+	key, err := totp.Generate(totp.GenerateOpts{Issuer: s.settings.Issuer, AccountName: user.Email})
+	if err != nil {
+		return Enrolment{}, err
+	}
+	err = s.withSecondFactor(ctx, sess.UserID, user.Email, code, c, func(tx db.Querier, _ string, now time.Time) error {
+		_, err := tx.ExecContext(ctx, `UPDATE users SET totp_pending_secret = $1, updated_at = $2 WHERE id = $3`, key.Secret(), now, sess.UserID)
+		return err
+	})
+	if err != nil {
+		return Enrolment{}, err
+	}
+	return enrolmentOf(key)
+}
+
+// PendingAuthenticator shows the new authenticator being set up again (on a
+// reload, or after a wrong code).
+func (s *Service) PendingAuthenticator(ctx context.Context, user User) (Enrolment, error) {
+	var pending string
+	if err := db.Check(s.db.Read().QueryRowContext(ctx, `SELECT totp_pending_secret FROM users WHERE id = $1`, user.ID).Scan(&pending)); err != nil {
+		return Enrolment{}, err
+	}
+	if pending == "" {
+		return Enrolment{}, problem.New(problem.NotFound, "error_not_found")
+	}
+	key, err := otp.NewKeyFromURL(keyURL(s.settings.Issuer, user.Email, pending))
+	if err != nil {
+		return Enrolment{}, err
+	}
+	return enrolmentOf(key)
+}
+
+// ConfirmAuthenticator switches to the new authenticator once a code from
+// it is given, and ends the user's other sessions.
+func (s *Service) ConfirmAuthenticator(ctx context.Context, sess Session, user User, code string, c Client) error {
+	if err := s.reserve(ctx, user.Email, c.Address); err != nil {
 		return err
 	}
 	now := s.clock()
-	return s.db.InTx(ctx, func(tx db.Querier) error {
-		if _, err := checkSecondFactor(ctx, tx, sess.UserID, secret, code, now); err != nil {
+	err := s.db.InTx(ctx, func(tx db.Querier) error {
+		var pending string
+		if err := tx.QueryRowContext(ctx, `SELECT totp_pending_secret FROM users WHERE id = $1`, sess.UserID).Scan(&pending); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE users SET totp_enabled = FALSE, totp_secret = '', updated_at = $1 WHERE id = $2`, now, sess.UserID); err != nil {
+		step := matchTOTP(pending, normalizeCode(code), now)
+		if step == 0 {
+			return errCodeWrong
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET totp_secret = totp_pending_secret, totp_pending_secret = '', totp_last_step = $1, updated_at = $2 WHERE id = $3`, step, now, sess.UserID); err != nil {
+			return err
+		}
+		if err := settle(ctx, tx, user.Email, c.Address); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2`, sess.UserID, sess.hash); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE sessions SET stage = $1 WHERE token_hash = $2`, string(StageEnrol), sess.hash); err != nil {
-			return err
-		}
-		return audit.Record(ctx, tx, s.db.Dialect(), now, audit.Event{Event: audit.SecondFactorEnrolled, UserID: sess.UserID, Address: c.Address, Detail: "authenticator removed; re-enrolment started"})
+		return audit.Record(ctx, tx, s.db.Dialect(), now, audit.Event{Event: audit.SecondFactorEnrolled, UserID: sess.UserID, Address: c.Address, Detail: "authenticator replaced"})
 	})
+	if p, ok := problem.As(err); ok && p.Field == "code" {
+		s.recordOnly(ctx, audit.Event{Event: audit.SecondFactorFailed, UserID: sess.UserID, Address: c.Address, Detail: "new authenticator: " + p.Key})
+	}
+	return err
 }
 
 func totpGenerate(issuer, account string) (string, error) {

@@ -89,35 +89,20 @@ func (s *Service) CheckResetToken(ctx context.Context, token string) (needsCode 
 
 // ResetPassword sets a new password through a reset link. It never skips
 // the second factor: a user who has one must give a security code or a
-// recovery code. All the user's sessions end.
+// recovery code (throttled like sign-in). All the user's sessions end.
 func (s *Service) ResetPassword(ctx context.Context, token, password, code string, c Client) error {
 	u, err := s.resetUser(ctx, token)
 	if err != nil {
 		return err
 	}
-	if d, err := s.lockedFor(ctx, accountKey(u.Email), addressKey(c.Address)); err != nil {
-		return err
-	} else if d > 0 {
-		return throttled(d)
-	}
 	if err := ValidatePassword(password, u.Email); err != nil {
 		return err
 	}
-	hash, err := HashPassword(password)
+	hash, err := s.hashPassword(ctx, password)
 	if err != nil {
 		return err
 	}
-	var secret string
-	if err := db.Check(s.db.Read().QueryRowContext(ctx, `SELECT totp_secret FROM users WHERE id = $1`, u.ID).Scan(&secret)); err != nil {
-		return err
-	}
-	now := s.clock()
-	err = s.db.InTx(ctx, func(tx db.Querier) error {
-		if u.TOTPEnabled {
-			if _, err := checkSecondFactor(ctx, tx, u.ID, secret, code, now); err != nil {
-				return err
-			}
-		}
+	change := func(tx db.Querier, now time.Time) error {
 		res, err := tx.ExecContext(ctx, `UPDATE password_resets SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL`, now, tokenHash(token))
 		if err != nil {
 			return err
@@ -135,13 +120,12 @@ func (s *Service) ResetPassword(ctx context.Context, token, password, code strin
 			return err
 		}
 		return audit.Record(ctx, tx, s.db.Dialect(), now, audit.Event{Event: audit.PasswordReset, UserID: u.ID, Address: c.Address})
-	})
-	if p, ok := problem.As(err); ok && p.Field == "code" {
-		_ = s.db.InTx(ctx, func(tx db.Querier) error {
-			return recordFailure(ctx, tx, accountKey(u.Email), accountLimit, now)
-		})
 	}
-	return err
+	if u.TOTPEnabled {
+		return s.withSecondFactor(ctx, u.ID, u.Email, code, c, func(tx db.Querier, _ string, now time.Time) error { return change(tx, now) })
+	}
+	// No second factor yet: the next sign-in enrols one.
+	return s.db.InTx(ctx, func(tx db.Querier) error { return change(tx, s.clock()) })
 }
 
 // EnrolForDemo gives a demonstration account a second factor at once, so

@@ -107,10 +107,16 @@ func (s *Service) SessionByToken(ctx context.Context, token string) (Session, Us
 	return sess, u, nil
 }
 
-// SignOut ends every session of the session's user, on every device.
+// SignOut ends every session of the session's user, on every device. A
+// session that has not passed the second factor ends only itself: knowing
+// the password is not enough to sign the user out elsewhere.
 func (s *Service) SignOut(ctx context.Context, sess Session, address string) error {
 	now := s.clock()
 	return s.db.InTx(ctx, func(tx db.Querier) error {
+		if sess.Stage != StageFull {
+			_, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = $1`, sess.hash)
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1`, sess.UserID); err != nil {
 			return err
 		}

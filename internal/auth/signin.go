@@ -37,56 +37,54 @@ var errWrongCredentials = problem.New(problem.Unauthorized, "error_signin_wrong"
 // SignIn checks an e-mail address and password. On success it starts a
 // session at the second-factor step (or the enrolment step for a user with
 // no second factor yet) and returns its token. Wrong credentials, an unknown
-// or deactivated account all give the same answer.
+// or deactivated account all give the same answer in the same time.
 func (s *Service) SignIn(ctx context.Context, email, password string, c Client) (string, Stage, error) {
 	email = NormalizeEmail(email)
 	if email == "" || password == "" || len(email) > 254 || len(password) > 4*MaxPasswordLength {
 		return "", "", errWrongCredentials
 	}
-	if d, err := s.lockedFor(ctx, accountKey(email), addressKey(c.Address)); err != nil {
+	if err := s.reserve(ctx, email, c.Address); err != nil {
 		return "", "", err
-	} else if d > 0 {
-		s.recordOnly(ctx, audit.Event{Event: audit.SignInThrottled, Subject: email, Address: c.Address})
-		return "", "", throttled(d)
 	}
 	var id, hash string
-	var active, enrolled bool
-	err := db.Check(s.db.Read().QueryRowContext(ctx, `SELECT id, password_hash, active, totp_enabled FROM users WHERE email = $1`, email).Scan(&id, &hash, &active, &enrolled))
+	var active bool
+	err := db.Check(s.db.Read().QueryRowContext(ctx, `SELECT id, password_hash, active FROM users WHERE email = $1`, email).Scan(&id, &hash, &active))
 	if err != nil && !errors.Is(err, db.ErrNotFound) {
 		return "", "", err
 	}
-	ok := false
-	if err == nil {
-		ok, _ = CheckPassword(hash, password)
-	} else {
-		_, _ = CheckPassword(dummyHash, password)
+	if err != nil {
+		hash = dummyHash
 	}
+	ok, err := s.checkPassword(ctx, hash, password)
+	if err != nil {
+		return "", "", err
+	}
+	ok = ok && id != ""
 	now := s.clock()
 	if !ok || !active {
-		err := s.db.InTx(ctx, func(tx db.Querier) error {
-			if err := recordFailure(ctx, tx, accountKey(email), accountLimit, now); err != nil {
-				return err
-			}
-			if err := recordFailure(ctx, tx, addressKey(c.Address), addressLimit, now); err != nil {
-				return err
-			}
-			reason := "wrong password"
-			if !active && ok {
-				reason = "account deactivated"
-			}
-			return audit.Record(ctx, tx, s.db.Dialect(), now, audit.Event{Event: audit.SignInFailed, UserID: id, Subject: email, Address: c.Address, Detail: reason})
-		})
-		if err != nil {
-			return "", "", err
+		reason := "wrong password"
+		if ok {
+			reason = "account deactivated"
 		}
+		s.recordOnly(ctx, audit.Event{Event: audit.SignInFailed, UserID: id, Subject: email, Address: c.Address, Detail: reason})
 		return "", "", errWrongCredentials
 	}
-	stage := StageSecondFactor
-	if !enrolled {
-		stage = StageEnrol
-	}
 	var token string
+	var stage Stage
 	err = s.db.InTx(ctx, func(tx db.Querier) error {
+		// The stage is decided inside the transaction, so that it agrees
+		// with the second factor as it is when the session starts.
+		var enrolled bool
+		if err := tx.QueryRowContext(ctx, `SELECT totp_enabled FROM users WHERE id = $1`, id).Scan(&enrolled); err != nil {
+			return err
+		}
+		stage = StageSecondFactor
+		if !enrolled {
+			stage = StageEnrol
+		}
+		if err := passed(ctx, tx, email, c.Address); err != nil {
+			return err
+		}
 		var err error
 		if token, err = s.newSession(ctx, tx, id, stage, c.Address, c.UserAgent, now); err != nil {
 			return err
@@ -122,8 +120,11 @@ func normalizeCode(code string) string {
 var totpOpts = totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1}
 
 // matchTOTP returns the time step at which code is valid for secret, within
-// one step of now either side, or 0.
+// one step of now either side, or 0. An empty secret matches nothing.
 func matchTOTP(secret, code string, now time.Time) int64 {
+	if secret == "" {
+		return 0
+	}
 	for _, skew := range []int64{0, -1, 1} {
 		t := now.Add(time.Duration(skew) * 30 * time.Second)
 		want, err := totp.GenerateCodeCustom(secret, t, totpOpts)
@@ -134,15 +135,27 @@ func matchTOTP(secret, code string, now time.Time) int64 {
 	return 0
 }
 
-// checkSecondFactor accepts a TOTP code once only (its time step must be
-// later than the last one used) or an unused recovery code, inside tx.
-// It returns the audit event to record, or a problem.
-func checkSecondFactor(ctx context.Context, tx db.Querier, userID, secret, code string, now time.Time) (string, error) {
+var errCodeWrong = problem.Field("code", "error_code_wrong")
+
+// checkSecondFactor accepts, inside tx, a TOTP code of the user's active
+// authenticator once only (its time step must be later than the last one
+// used) or an unused recovery code. The secret is read in the transaction,
+// so a factor removed meanwhile cannot be used. It returns the audit event
+// to record, or a problem.
+func checkSecondFactor(ctx context.Context, tx db.Querier, userID, code string, now time.Time) (string, error) {
+	var secret string
+	var enabled bool
+	if err := tx.QueryRowContext(ctx, `SELECT totp_secret, totp_enabled FROM users WHERE id = $1`, userID).Scan(&secret, &enabled); err != nil {
+		return "", err
+	}
+	if !enabled || secret == "" {
+		return "", errCodeWrong
+	}
 	code = normalizeCode(code)
 	if isTOTPCode(code) {
 		step := matchTOTP(secret, code, now)
 		if step == 0 {
-			return "", problem.Field("code", "error_code_wrong")
+			return "", errCodeWrong
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE users SET totp_last_step = $1 WHERE id = $2 AND totp_last_step < $1`, step, userID)
 		if err != nil {
@@ -154,67 +167,66 @@ func checkSecondFactor(ctx context.Context, tx db.Querier, userID, secret, code 
 		return audit.SecondFactorUsed, nil
 	}
 	if len(code) < 8 || len(code) > 40 {
-		return "", problem.Field("code", "error_code_wrong")
+		return "", errCodeWrong
 	}
 	res, err := tx.ExecContext(ctx, `UPDATE recovery_codes SET used_at = $1 WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL`, now, userID, tokenHash(code))
 	if err != nil {
 		return "", err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return "", problem.Field("code", "error_code_wrong")
+		return "", errCodeWrong
 	}
 	return audit.RecoveryCodeUsed, nil
 }
 
+// withSecondFactor runs a change that needs a security code: the attempt is
+// throttled, the code checked, and fn runs in the same transaction as the
+// check. A wrong code is audited and stays counted.
+func (s *Service) withSecondFactor(ctx context.Context, userID, email, code string, c Client, fn func(tx db.Querier, event string, now time.Time) error) error {
+	if err := s.reserve(ctx, email, c.Address); err != nil {
+		return err
+	}
+	now := s.clock()
+	err := s.db.InTx(ctx, func(tx db.Querier) error {
+		event, err := checkSecondFactor(ctx, tx, userID, code, now)
+		if err != nil {
+			return err
+		}
+		if err := settle(ctx, tx, email, c.Address); err != nil {
+			return err
+		}
+		return fn(tx, event, now)
+	})
+	if p, ok := problem.As(err); ok && p.Field == "code" {
+		s.recordOnly(ctx, audit.Event{Event: audit.SecondFactorFailed, UserID: userID, Address: c.Address, Detail: p.Key})
+	}
+	return err
+}
+
 // VerifySecondFactor completes sign-in with a security code (or a recovery
 // code). The half-finished session is replaced by a new full one, whose
-// token is returned. Failed codes count towards the account's throttling.
+// token is returned.
 func (s *Service) VerifySecondFactor(ctx context.Context, sess Session, code string, c Client) (string, error) {
 	if sess.Stage != StageSecondFactor {
 		return "", problem.New(problem.Forbidden, "error_session_expired")
 	}
-	var email, secret string
-	if err := db.Check(s.db.Read().QueryRowContext(ctx, `SELECT email, totp_secret FROM users WHERE id = $1`, sess.UserID).Scan(&email, &secret)); err != nil {
+	var email string
+	if err := db.Check(s.db.Read().QueryRowContext(ctx, `SELECT email FROM users WHERE id = $1`, sess.UserID).Scan(&email)); err != nil {
 		return "", err
 	}
-	if d, err := s.lockedFor(ctx, accountKey(email), addressKey(c.Address)); err != nil {
-		return "", err
-	} else if d > 0 {
-		return "", throttled(d)
-	}
-	now := s.clock()
 	var token string
-	var codeErr error
-	err := s.db.InTx(ctx, func(tx db.Querier) error {
-		event, err := checkSecondFactor(ctx, tx, sess.UserID, secret, code, now)
+	err := s.withSecondFactor(ctx, sess.UserID, email, code, c, func(tx db.Querier, event string, now time.Time) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = $1`, sess.hash)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = $1`, sess.hash); err != nil {
-			return err
-		}
-		if err := clearFailures(ctx, tx, accountKey(email)); err != nil {
-			return err
+		if n, _ := res.RowsAffected(); n == 0 {
+			return problem.New(problem.Unauthorized, "error_session_expired") // ended meanwhile
 		}
 		if token, err = s.newSession(ctx, tx, sess.UserID, StageFull, c.Address, c.UserAgent, now); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, s.db.Dialect(), now, audit.Event{Event: event, UserID: sess.UserID, Address: c.Address})
 	})
-	if p, ok := problem.As(err); ok && p.Field == "code" {
-		codeErr = err
-		err = s.db.InTx(ctx, func(tx db.Querier) error {
-			if err := recordFailure(ctx, tx, accountKey(email), accountLimit, now); err != nil {
-				return err
-			}
-			if err := recordFailure(ctx, tx, addressKey(c.Address), addressLimit, now); err != nil {
-				return err
-			}
-			return audit.Record(ctx, tx, s.db.Dialect(), now, audit.Event{Event: audit.SecondFactorFailed, UserID: sess.UserID, Address: c.Address, Detail: p.Key})
-		})
-		if err == nil {
-			err = codeErr
-		}
-	}
 	return token, err
 }

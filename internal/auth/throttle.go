@@ -2,17 +2,24 @@ package auth
 
 import (
 	"context"
-	"errors"
 	"math"
+	"net"
 	"time"
 
+	"github.com/openimi/openimi/internal/audit"
 	"github.com/openimi/openimi/internal/db"
 )
 
-// Throttling of failed sign-in attempts. After accountLimit failures for one
-// account, or addressLimit from one client address, attempts are refused for
-// a period that doubles with every further failure. Counters live in the
-// database so that every server behind a load balancer sees them.
+// Throttling of sign-in attempts (passwords, security codes, recovery codes,
+// reset codes). After accountLimit failures for one account, or addressLimit
+// from one client address, attempts are refused for a period that doubles
+// with every further failure, up to maxLockout. Counters live in the
+// database, so every server behind a load balancer shares them.
+//
+// An attempt is counted *before* it is checked, in one short transaction
+// that also reads the lock: parallel attempts cannot slip past the limit
+// while the slow password hash runs. A successful attempt takes its count
+// back.
 const (
 	accountLimit  = 5
 	addressLimit  = 20
@@ -21,58 +28,122 @@ const (
 	forgetFailure = 24 * time.Hour // failures older than this no longer count
 )
 
-func accountKey(email string) string   { return "account:" + NormalizeEmail(email) }
-func addressKey(address string) string { return "address:" + address }
+func accountKey(email string) string { return "account:" + NormalizeEmail(email) }
 
-// lockedFor returns how long the longest lock among keys still lasts.
-func (s *Service) lockedFor(ctx context.Context, keys ...string) (time.Duration, error) {
+// addressKey groups IPv6 clients by /64, the block one subscriber usually
+// holds, so that rotating addresses within it does not reset the count.
+func addressKey(address string) string {
+	if ip := net.ParseIP(address); ip != nil && ip.To4() == nil {
+		return "address:" + ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
+	}
+	return "address:" + address
+}
+
+type throttleKey struct {
+	key   string
+	limit int
+}
+
+func keysFor(email, address string) []throttleKey {
+	return []throttleKey{{accountKey(email), accountLimit}, {addressKey(address), addressLimit}}
+}
+
+// lockout is how long a key stays locked after its failures-th failure.
+func lockout(failures, limit int) time.Duration {
+	d := time.Duration(float64(firstLockout) * math.Pow(2, float64(failures-limit)))
+	if d > maxLockout || d <= 0 {
+		return maxLockout
+	}
+	return d
+}
+
+// reserve counts an attempt for the account and the address and refuses it
+// if either is locked. The attempt that reaches a limit locks the key at
+// once, before it is checked, so that attempts running beside it are
+// refused; settle takes the count (and that lock) back if it succeeds.
+func (s *Service) reserve(ctx context.Context, email, address string) error {
 	now := s.clock()
 	var longest time.Duration
-	for _, k := range keys {
-		var until *time.Time
-		err := db.Check(s.db.Read().QueryRowContext(ctx, `SELECT locked_until FROM sign_in_throttle WHERE key = $1`, k).Scan(&until))
-		if errors.Is(err, db.ErrNotFound) {
-			continue
+	err := s.db.InTx(ctx, func(tx db.Querier) error {
+		for _, k := range keysFor(email, address) {
+			var failures int
+			var until *time.Time
+			// The upsert takes the row's lock on PostgreSQL; on SQLite the
+			// single writer serialises it. A locked key is not counted.
+			err := tx.QueryRowContext(ctx, `INSERT INTO sign_in_throttle (key, failures, locked_until, updated_at) VALUES ($1, 1, NULL, $2)
+				ON CONFLICT (key) DO UPDATE SET
+					failures = CASE
+						WHEN sign_in_throttle.locked_until IS NOT NULL AND sign_in_throttle.locked_until > $2 THEN sign_in_throttle.failures
+						WHEN sign_in_throttle.updated_at < $3 THEN 1
+						ELSE sign_in_throttle.failures + 1 END,
+					updated_at = $2
+				RETURNING failures, locked_until`, k.key, now, now.Add(-forgetFailure)).Scan(&failures, &until)
+			if err != nil {
+				return err
+			}
+			if until != nil && until.After(now) {
+				if d := until.Sub(now); d > longest {
+					longest = d
+				}
+				continue
+			}
+			if failures >= k.limit {
+				if _, err := tx.ExecContext(ctx, `UPDATE sign_in_throttle SET locked_until = $1 WHERE key = $2`, now.Add(lockout(failures, k.limit)), k.key); err != nil {
+					return err
+				}
+			}
 		}
-		if err != nil {
-			return 0, err
+		if longest > 0 {
+			return audit.Record(ctx, tx, s.db.Dialect(), now, audit.Event{Event: audit.SignInThrottled, Subject: NormalizeEmail(email), Address: address})
 		}
-		if until != nil && until.After(now) && until.Sub(now) > longest {
-			longest = until.Sub(now)
-		}
-	}
-	return longest, nil
-}
-
-// recordFailure counts a failure against a key inside tx and locks the key
-// when it passes its limit.
-func recordFailure(ctx context.Context, tx db.Querier, key string, limit int, now time.Time) error {
-	failures := 0
-	var updated time.Time
-	err := db.Check(tx.QueryRowContext(ctx, `SELECT failures, updated_at FROM sign_in_throttle WHERE key = $1`, key).Scan(&failures, &updated))
-	if err != nil && !errors.Is(err, db.ErrNotFound) {
+		return nil
+	})
+	if err != nil {
 		return err
 	}
-	if now.Sub(updated) > forgetFailure {
-		failures = 0
+	if longest > 0 {
+		return throttled(longest)
 	}
-	failures++
-	var until *time.Time
-	if failures >= limit {
-		d := time.Duration(float64(firstLockout) * math.Pow(2, float64(failures-limit)))
-		if d > maxLockout || d <= 0 {
-			d = maxLockout
-		}
-		t := now.Add(d)
-		until = &t
-	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO sign_in_throttle (key, failures, locked_until, updated_at) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, locked_until = excluded.locked_until, updated_at = excluded.updated_at`,
-		key, failures, until, now)
+	return nil
+}
+
+// release takes back one attempt's count on a key inside tx, and lifts a
+// lock this attempt set provisionally when the key is back under its limit.
+func release(ctx context.Context, tx db.Querier, k throttleKey) error {
+	_, err := tx.ExecContext(ctx, `UPDATE sign_in_throttle SET
+			failures = CASE WHEN failures > 0 THEN failures - 1 ELSE 0 END,
+			locked_until = CASE WHEN failures - 1 < $2 THEN NULL ELSE locked_until END
+		WHERE key = $1`, k.key, k.limit)
 	return err
 }
 
-func clearFailures(ctx context.Context, tx db.Querier, key string) error {
-	_, err := tx.ExecContext(ctx, `DELETE FROM sign_in_throttle WHERE key = $1`, key)
-	return err
+// passed takes back the count of an attempt that succeeded but did not end
+// sign-in (the password step): earlier failures, such as wrong codes, stay
+// counted.
+func passed(ctx context.Context, tx db.Querier, email, address string) error {
+	for _, k := range keysFor(email, address) {
+		if err := release(ctx, tx, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// settle ends throttling after a complete success (a right security code):
+// the account's failures are forgotten and the address's attempt is taken
+// back.
+func settle(ctx context.Context, tx db.Querier, email, address string) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM sign_in_throttle WHERE key = $1`, accountKey(email)); err != nil {
+		return err
+	}
+	return release(ctx, tx, throttleKey{addressKey(address), addressLimit})
+}
+
+// PurgeThrottling deletes counters that no longer count and are not locked.
+func (s *Service) PurgeThrottling(ctx context.Context) error {
+	now := s.clock()
+	return s.db.InTx(ctx, func(tx db.Querier) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM sign_in_throttle WHERE updated_at < $1 AND (locked_until IS NULL OR locked_until < $2)`, now.Add(-forgetFailure), now)
+		return err
+	})
 }

@@ -37,10 +37,10 @@ func (s *Server) handle(a access, h handlerFunc) http.Handler {
 			s.fail(w, r, err)
 			return
 		}
-		if a != public && a != anonymous || v.session != nil {
-			// Signed-in pages must not be stored by browsers or proxies.
-			w.Header().Set("Cache-Control", "no-store")
-		}
+		// No page may be stored by browsers or proxies: signed-in pages
+		// hold personal data, and anonymous ones carry tokens (CSRF, reset
+		// links). Only the static assets are cached.
+		w.Header().Set("Cache-Control", "no-store")
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			if err := parseForm(r); err != nil {
 				s.fail(w, r, err)
@@ -109,6 +109,11 @@ func stepPath(stage auth.Stage, r *http.Request) string {
 // 500 (details in the log only) for anything else.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, errRedirected) {
+		return
+	}
+	if r.Context().Err() != nil {
+		// The client went away; nobody reads the answer.
+		s.log.Debug("request abandoned", "path", r.URL.Path, "err", err)
 		return
 	}
 	v := visitOf(r)
@@ -227,7 +232,7 @@ const noticeCookie = "imi_notice"
 var notices = map[string]bool{
 	"notice_signed_out": true, "notice_password_changed": true, "notice_language_changed": true,
 	"notice_reset_sent": true, "notice_password_reset": true, "notice_welcome": true,
-	"error_session_expired": true,
+	"error_session_expired": true, "notice_authenticator_replaced": true,
 }
 
 func (s *Server) redirectWithNotice(w http.ResponseWriter, r *http.Request, to, key string) error {
@@ -248,9 +253,20 @@ func (s *Server) takeNotice(w http.ResponseWriter, r *http.Request, l *i18n.Loca
 	return l.T(c.Value)
 }
 
-// safeNext returns a local path to go to after sign-in, never another site.
+// safeNext returns a local path to go to after sign-in, never another site:
+// no scheme, no host, no backslash or control character that a browser
+// might strip or reinterpret ("/\t/evil.example" becomes "//evil.example").
 func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+	if next == "" || next[0] != '/' || strings.HasPrefix(next, "//") {
+		return "/"
+	}
+	for _, r := range next {
+		if r < 0x20 || r == 0x7f || r == '\\' {
+			return "/"
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || !strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") {
 		return "/"
 	}
 	return next

@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"github.com/openimi/openimi/internal/auth"
 	"github.com/openimi/openimi/internal/problem"
 )
 
@@ -68,8 +69,7 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 func (s *Server) identify(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		v := visitOf(r)
-		v.client.Address = s.clientAddress(r)
-		v.client.UserAgent = r.UserAgent()
+		v.client = auth.ClientFromRequest(r, s.cfg.TrustProxyHeaders)
 		if c, err := r.Cookie(s.cookieSes); err == nil && c.Value != "" {
 			sess, u, err := s.auth.SessionByToken(r.Context(), c.Value)
 			switch _, isProblem := problem.As(err); {

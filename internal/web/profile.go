@@ -51,7 +51,7 @@ func (s *Server) profilePassword(w http.ResponseWriter, r *http.Request) error {
 	if r.PostFormValue("new_password") != r.PostFormValue("new_password_again") {
 		return s.profileFormError(w, r, fieldProblem("new_password_again", "error_password_mismatch"))
 	}
-	err := s.auth.ChangePassword(r.Context(), *v.session, r.PostFormValue("current_password"), r.PostFormValue("new_password"), v.client.Address)
+	err := s.auth.ChangePassword(r.Context(), *v.session, r.PostFormValue("current_password"), r.PostFormValue("new_password"), v.client)
 	if p, ok := problem.As(err); ok && p.Field == "password" {
 		p.Field = "new_password"
 	}
@@ -63,7 +63,7 @@ func (s *Server) profilePassword(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) profileRecoveryCodes(w http.ResponseWriter, r *http.Request) error {
 	v := visitOf(r)
-	codes, err := s.auth.NewRecoveryCodes(r.Context(), *v.session, r.PostFormValue("code"), v.client)
+	codes, err := s.auth.NewRecoveryCodes(r.Context(), *v.session, *v.user, r.PostFormValue("code"), v.client)
 	if err != nil {
 		return s.profileFormError(w, r, err)
 	}
@@ -71,11 +71,39 @@ func (s *Server) profileRecoveryCodes(w http.ResponseWriter, r *http.Request) er
 	return nil
 }
 
+// profileAuthenticator starts setting up a new phone after a code from the
+// current one; the current phone keeps working until the new one is
+// confirmed.
 func (s *Server) profileAuthenticator(w http.ResponseWriter, r *http.Request) error {
 	v := visitOf(r)
-	if err := s.auth.ReplaceAuthenticator(r.Context(), *v.session, r.PostFormValue("code"), v.client); err != nil {
+	e, err := s.auth.ReplaceAuthenticator(r.Context(), *v.session, *v.user, r.PostFormValue("code"), v.client)
+	if err != nil {
 		return s.profileFormError(w, r, err)
 	}
-	http.Redirect(w, r, "/sign-in/enrol", http.StatusSeeOther)
+	s.render(w, r, http.StatusOK, "enrol", page{TitleKey: "enrol_title", Data: enrolData{Enrolment: e, Action: replaceAction}})
 	return nil
+}
+
+const replaceAction = "/profile/authenticator/confirm"
+
+func (s *Server) profileAuthenticatorPage(w http.ResponseWriter, r *http.Request) error {
+	e, err := s.auth.PendingAuthenticator(r.Context(), *visitOf(r).user)
+	if err != nil {
+		return err
+	}
+	s.render(w, r, http.StatusOK, "enrol", page{TitleKey: "enrol_title", Data: enrolData{Enrolment: e, Action: replaceAction}})
+	return nil
+}
+
+func (s *Server) profileAuthenticatorConfirm(w http.ResponseWriter, r *http.Request) error {
+	v := visitOf(r)
+	err := s.auth.ConfirmAuthenticator(r.Context(), *v.session, *v.user, r.PostFormValue("code"), v.client)
+	if err != nil {
+		e, err2 := s.auth.PendingAuthenticator(r.Context(), *v.user)
+		if err2 != nil {
+			return err2
+		}
+		return s.formError(w, r, "enrol", page{TitleKey: "enrol_title", Data: enrolData{Enrolment: e, Action: replaceAction}}, err)
+	}
+	return s.redirectWithNotice(w, r, "/profile", "notice_authenticator_replaced")
 }

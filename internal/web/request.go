@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"net"
 	"net/http"
-	"strings"
 
 	"github.com/openimi/openimi/internal/auth"
 	"github.com/openimi/openimi/internal/i18n"
@@ -42,24 +40,6 @@ func randomString(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// clientAddress returns the client's IP address: the connection's peer, or
-// the first X-Forwarded-For entry when the operator trusts the proxy.
-func (s *Server) clientAddress(r *http.Request) string {
-	if s.cfg.TrustProxyHeaders {
-		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-			first, _, _ := strings.Cut(xff, ",")
-			if ip := net.ParseIP(strings.TrimSpace(first)); ip != nil {
-				return ip.String()
-			}
-		}
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // langCookie remembers the language an anonymous visitor chose.

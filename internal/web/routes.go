@@ -2,6 +2,8 @@ package web
 
 import (
 	"net/http"
+
+	"github.com/openimi/openimi/internal/auth"
 )
 
 // Route is one entry of the route table: a ServeMux pattern and who may use
@@ -35,6 +37,8 @@ func (s *Server) routes() []Route {
 		r("POST /profile/password", signedIn, s.profilePassword),
 		r("POST /profile/recovery-codes", signedIn, s.profileRecoveryCodes),
 		r("POST /profile/authenticator", signedIn, s.profileAuthenticator),
+		r("GET /profile/authenticator", signedIn, s.profileAuthenticatorPage),
+		r("POST /profile/authenticator/confirm", signedIn, s.profileAuthenticatorConfirm),
 		r("GET /language", public, s.languagePage),
 		r("POST /language", public, s.chooseLanguage),
 		r("GET /help", public, s.help),
@@ -72,7 +76,7 @@ func (s *Server) identifyExceptStatic(next http.Handler) http.Handler {
 		case len(p) > 8 && p[:8] == "/static/", p == "/healthz", p == "/readyz", p == "/metrics", len(p) > 8 && p[:8] == "/api/v1/":
 			v := visitOf(r)
 			v.lang = s.negotiate(r, nil)
-			v.client.Address = s.clientAddress(r)
+			v.client = auth.ClientFromRequest(r, s.cfg.TrustProxyHeaders)
 			next.ServeHTTP(w, r)
 		default:
 			identified.ServeHTTP(w, r)

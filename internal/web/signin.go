@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/openimi/openimi/internal/auth"
@@ -24,7 +25,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
 		next = "/sign-in/enrol"
 	}
 	if n := safeNext(r.PostFormValue("next")); n != "/" {
-		next += "?next=" + n
+		next += "?next=" + url.QueryEscape(n)
 	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
 	return nil
@@ -61,7 +62,7 @@ func (s *Server) renderEnrol(w http.ResponseWriter, r *http.Request, code int, p
 	if err != nil {
 		return err
 	}
-	p.TitleKey, p.Data = "enrol_title", e
+	p.TitleKey, p.Data = "enrol_title", enrolData{Enrolment: e, Action: "/sign-in/enrol"}
 	s.render(w, r, code, "enrol", p)
 	return nil
 }
@@ -74,12 +75,18 @@ func (s *Server) enrol(w http.ResponseWriter, r *http.Request) error {
 		if err2 != nil {
 			return err2
 		}
-		return s.formError(w, r, "enrol", page{TitleKey: "enrol_title", Data: e}, err)
+		return s.formError(w, r, "enrol", page{TitleKey: "enrol_title", Data: enrolData{Enrolment: e, Action: "/sign-in/enrol"}}, err)
 	}
 	s.startSession(w, token)
 	// The recovery codes are shown once, on this response, never again.
 	s.render(w, r, http.StatusOK, "recovery", page{TitleKey: "recovery_title", Data: recoveryData{Codes: codes, Next: safeNext(r.PostFormValue("next"))}})
 	return nil
+}
+
+// enrolData is the enrolment page: first sign-in, or a new phone.
+type enrolData struct {
+	auth.Enrolment
+	Action string
 }
 
 type recoveryData struct {

@@ -89,7 +89,7 @@ func TestEveryPageRendersInEveryLanguage(t *testing.T) {
 	u := &auth.User{Name: "Μαρία Παπαδοπούλου", Email: "m@example.gr", TOTPEnabled: true}
 	data := map[string]any{
 		"signin": nil, "code": nil, "forgot": nil, "help": nil, "error": nil, "home": homeData{},
-		"enrol":    auth.Enrolment{Secret: "ABC", QRCode: "data:image/png;base64,AA=="},
+		"enrol":    enrolData{Enrolment: auth.Enrolment{Secret: "ABC", QRCode: "data:image/png;base64,AA=="}, Action: "/sign-in/enrol"},
 		"recovery": recoveryData{Codes: []string{"abcde-fghij"}, Next: "/"},
 		"profile":  profileData{Languages: i18n.Languages},
 		"language": languageData{Next: "/"},
