@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 
 	"github.com/openimi/openimi/internal/app"
 	"github.com/openimi/openimi/internal/config"
@@ -44,8 +45,7 @@ func printDemo(c commands, cfg *config.Config, users []app.DemoUser) {
 		}
 		fmt.Fprintf(c.stdout, "  %-34s %-10s %s%s\n", u.Email, u.Language, u.Name, note)
 	}
-	fmt.Fprintf(c.stdout, "\nThen get the security code from another terminal:\n  imi --database %s demo code %s\n", shellQuote(cfg.Database), users[0].Email)
-	fmt.Fprintf(c.stdout, "(or: go run ./cmd/imi --database %s demo code %s)\n\n", shellQuote(cfg.Database), users[0].Email)
+	fmt.Fprintf(c.stdout, "\nThen get the security code from another terminal:\n  %s --database %s demo code %s\n\n", shellQuote(os.Args[0]), shellQuote(cfg.Database), users[0].Email)
 }
 
 func shellQuote(s string) string {
