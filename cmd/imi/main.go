@@ -35,6 +35,7 @@ Commands:
   admin create-user           create a user account
   admin create-token          print a new API token for a user
   admin revoke-token          revoke an API token
+  areas check [DIR]           check legislative area packs (default: the shipped ones and --areas-dir)
   audit verify                check the audit log's hash chain
   version                     print the version
 
@@ -78,6 +79,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = c.admin(ctx, rest)
 	case "audit":
 		err = c.audit(ctx, rest)
+	case "areas":
+		err = c.areas(rest)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "imi", version)
 	case "help", "--help", "-h", "-help":

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/openimi/openimi/internal/areas"
 	"github.com/openimi/openimi/internal/auth"
 	"github.com/openimi/openimi/internal/db"
 	"github.com/openimi/openimi/internal/i18n"
@@ -22,6 +23,8 @@ import (
 // API is the JSON API.
 type API struct {
 	auth     *auth.Service
+	areas    *areas.Registry
+	db       *db.DB
 	catalog  *i18n.Catalog
 	log      *slog.Logger
 	maxBytes int64
@@ -31,11 +34,23 @@ type API struct {
 
 // New returns the API. spec is the OpenAPI document served at
 // /api/v1/openapi.yaml.
-func New(a *auth.Service, c *i18n.Catalog, log *slog.Logger, maxBytes int64, trustProxy bool, spec []byte) *API {
-	if maxBytes <= 0 {
-		maxBytes = 1 << 20
+func New(d Deps) *API {
+	if d.MaxBytes <= 0 {
+		d.MaxBytes = 1 << 20
 	}
-	return &API{auth: a, catalog: c, log: log, maxBytes: maxBytes, spec: spec, trustXFF: trustProxy}
+	return &API{auth: d.Auth, areas: d.Areas, db: d.DB, catalog: d.Catalog, log: d.Log, maxBytes: d.MaxBytes, spec: d.Spec, trustXFF: d.TrustProxy}
+}
+
+// Deps are what the API needs.
+type Deps struct {
+	DB         *db.DB
+	Auth       *auth.Service
+	Areas      *areas.Registry
+	Catalog    *i18n.Catalog
+	Log        *slog.Logger
+	MaxBytes   int64 // largest accepted body
+	TrustProxy bool  // take the client address from X-Forwarded-For
+	Spec       []byte
 }
 
 // handlerFunc is an API handler for an authenticated user.
@@ -56,6 +71,10 @@ func (a *API) Routes() []Route {
 		{"PATCH /api/v1/me", "token", a.handle(a.updateMe)},
 		{"GET /api/v1/me/tokens", "token", a.handle(a.tokens)},
 		{"DELETE /api/v1/me/tokens/{id}", "token", a.handle(a.revokeToken)},
+		{"GET /api/v1/areas", "token", a.handle(a.listAreas)},
+		{"GET /api/v1/areas/{area}", "token", a.handle(a.getArea)},
+		{"GET /api/v1/areas/{area}/question-sets/{set}", "token", a.handle(a.getQuestionSet)},
+		{"GET /api/v1/areas/{area}/vocabularies/{vocabulary}", "token", a.handle(a.getVocabulary)},
 	}
 }
 

@@ -16,7 +16,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	openimi "github.com/openimi/openimi"
+	shipped "github.com/openimi/openimi/areas"
 	"github.com/openimi/openimi/internal/api"
+	"github.com/openimi/openimi/internal/areas"
 	"github.com/openimi/openimi/internal/auth"
 	"github.com/openimi/openimi/internal/config"
 	"github.com/openimi/openimi/internal/db"
@@ -34,6 +36,7 @@ type App struct {
 	DB      *db.DB
 	Catalog *i18n.Catalog
 	Auth    *auth.Service
+	Areas   *areas.Registry
 	Now     func() time.Time
 }
 
@@ -64,7 +67,16 @@ func Open(ctx context.Context, c *config.Config, log *slog.Logger) (*App, error)
 		d.Close()
 		return nil, err
 	}
-	a := &App{Config: c, Log: log, DB: d, Catalog: cat, Now: time.Now}
+	reg, err := areas.Open(shipped.Files, c.AreasDir)
+	if err != nil {
+		d.Close()
+		return nil, fmt.Errorf("legislative area packs:\n%w", err)
+	}
+	if err := reg.Record(ctx, d, time.Now()); err != nil {
+		d.Close()
+		return nil, err
+	}
+	a := &App{Config: c, Log: log, DB: d, Catalog: cat, Areas: reg, Now: time.Now}
 	a.Auth = auth.New(d, auth.Settings{
 		IdleTimeout: c.SessionIdleTimeout,
 		MaxAge:      c.SessionMaxAge,
@@ -88,13 +100,14 @@ func (a *App) Handler(reg *prometheus.Registry) (http.Handler, error) {
 		Secure:            a.Config.Secure(),
 		TrustProxyHeaders: a.Config.TrustProxyHeaders,
 		MaxFormBytes:      a.Config.MaxFormBytes,
-	}, web.Deps{DB: a.DB, Auth: a.Auth, Catalog: a.Catalog, Assets: assets, Log: a.Log, Now: a.Now})
+	}, web.Deps{DB: a.DB, Auth: a.Auth, Areas: a.Areas, Catalog: a.Catalog, Assets: assets, Log: a.Log, Now: a.Now})
 	if err != nil {
 		return nil, err
 	}
 	mux := http.NewServeMux()
 	ui.Register(mux)
-	api.New(a.Auth, a.Catalog, a.Log, a.Config.MaxFormBytes, a.Config.TrustProxyHeaders, openimi.OpenAPI).Register(mux)
+	api.New(api.Deps{DB: a.DB, Auth: a.Auth, Areas: a.Areas, Catalog: a.Catalog, Log: a.Log,
+		MaxBytes: a.Config.MaxFormBytes, TrustProxy: a.Config.TrustProxyHeaders, Spec: openimi.OpenAPI}).Register(mux)
 	a.registerOperations(mux, reg)
 	return ui.Wrap(instrument(reg, mux)), nil
 }

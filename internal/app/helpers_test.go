@@ -196,3 +196,7 @@ func (s *site) count(t *testing.T, query string, args ...any) int {
 	}
 	return n
 }
+
+func openApp(c *config.Config) (*app.App, error) {
+	return app.Open(context.Background(), c, app.NewLogger(c))
+}

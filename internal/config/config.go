@@ -58,6 +58,10 @@ type Config struct {
 
 	// Demo data.
 	Demo bool
+
+	// AreasDir holds legislative area packs that add to or replace the
+	// shipped ones.
+	AreasDir string
 }
 
 // Group selects which settings a subcommand offers.
@@ -99,6 +103,7 @@ var settings = []setting{
 	{"log-format", Common, "log format: text or json", str(func(c *Config) *string { return &c.LogFormat }, "text")},
 	{"log-level", Common, "log level: debug, info, warn or error", str(func(c *Config) *string { return &c.LogLevel }, "info")},
 	{"sqlite-synchronous", Common, "SQLite synchronous mode: FULL (durable against power loss) or NORMAL (durable against process crashes, faster)", str(func(c *Config) *string { return &c.SQLiteSynchronous }, "FULL")},
+	{"areas-dir", Common, "folder of legislative area packs that add to or replace the shipped ones (one sub-folder per pack)", str(func(c *Config) *string { return &c.AreasDir }, "")},
 	{"db-max-connections", Common, "maximum database connections (readers on SQLite)", integer(func(c *Config) *int { return &c.DBMaxConnections }, 16)},
 
 	{"listen", Server, "address to listen on", str(func(c *Config) *string { return &c.Listen }, "127.0.0.1:8080")},

@@ -148,6 +148,7 @@ type page struct {
 	Path      string
 	Languages []i18n.Language
 	TitleKey  string
+	Heading   string            // the page's own name (an area, a question set), instead of TitleKey's text
 	Error     string            // a problem with the whole form
 	Errors    map[string]string // problems with single fields, by field name
 	Summary   []fieldError      // the same, in form order, for the error summary

@@ -42,6 +42,10 @@ func (s *Server) routes() []Route {
 		r("GET /language", public, s.languagePage),
 		r("POST /language", public, s.chooseLanguage),
 		r("GET /help", public, s.help),
+		r("GET /areas", signedIn, s.areasPage),
+		r("GET /areas/{area}", signedIn, s.areaPage),
+		r("GET /areas/{area}/vocabularies/{vocabulary}", signedIn, s.vocabularyPage),
+		r("GET /areas/{area}/question-sets/{set}", signedIn, s.questionSetPage),
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openimi/openimi/internal/areas"
 	"github.com/openimi/openimi/internal/auth"
 	"github.com/openimi/openimi/internal/db"
 	"github.com/openimi/openimi/internal/i18n"
@@ -34,6 +35,7 @@ type Server struct {
 	cfg       Config
 	db        *db.DB
 	auth      *auth.Service
+	areas     *areas.Registry
 	catalog   *i18n.Catalog
 	assets    *static.Assets
 	log       *slog.Logger
@@ -47,6 +49,7 @@ type Server struct {
 type Deps struct {
 	DB      *db.DB
 	Auth    *auth.Service
+	Areas   *areas.Registry
 	Catalog *i18n.Catalog
 	Assets  *static.Assets
 	Log     *slog.Logger
@@ -62,7 +65,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	s := &Server{cfg: cfg, db: d.DB, auth: d.Auth, catalog: d.Catalog, assets: d.Assets, log: d.Log, now: d.Now}
+	s := &Server{cfg: cfg, db: d.DB, auth: d.Auth, areas: d.Areas, catalog: d.Catalog, assets: d.Assets, log: d.Log, now: d.Now}
 	s.cookieSes, s.cookieCSR = "imi_session", "imi_csrf"
 	if cfg.Secure {
 		// The __Host- prefix makes browsers refuse the cookie unless it is
@@ -106,6 +109,8 @@ func parseTemplates(fsys fs.FS, assets *static.Assets) (map[string]*template.Tem
 			}
 			return template.URL(s), nil
 		},
+		"hasPrefix": strings.HasPrefix,
+		"join":      func(list []string) string { return strings.Join(list, ", ") },
 		"dict": func(kv ...any) map[string]any {
 			m := map[string]any{}
 			for i := 0; i+1 < len(kv); i += 2 {

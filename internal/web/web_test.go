@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	shipped "github.com/openimi/openimi/areas"
+	"github.com/openimi/openimi/internal/areas"
 	"github.com/openimi/openimi/internal/auth"
 	"github.com/openimi/openimi/internal/i18n"
 	"github.com/openimi/openimi/internal/web/static"
@@ -87,6 +89,11 @@ func TestSafeNextKeepsRedirectsOnThisSite(t *testing.T) {
 func TestEveryPageRendersInEveryLanguage(t *testing.T) {
 	s := newTestServer(t)
 	u := &auth.User{Name: "Μαρία Παπαδοπούλου", Email: "m@example.gr", TOTPEnabled: true}
+	reg, err := areas.Open(shipped.Files, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pq, _ := reg.Pack("pq")
 	data := map[string]any{
 		"signin": nil, "code": nil, "forgot": nil, "help": nil, "error": nil, "home": homeData{},
 		"enrol":    enrolData{Enrolment: auth.Enrolment{Secret: "ABC", QRCode: "data:image/png;base64,AA=="}, Action: "/sign-in/enrol"},
@@ -97,6 +104,24 @@ func TestEveryPageRendersInEveryLanguage(t *testing.T) {
 	}
 	for name := range s.pages {
 		d, ok := data[name]
+		if a := summarize(pq, "en"); name == "areas" {
+			d, ok = []areaSummary{a}, true
+		} else if name == "area" {
+			d, ok = a, true
+		} else if name == "vocabulary" {
+			d, ok = vocabularyView{Area: a, LocalizedVocabulary: a.Vocabulary("professions")}, true
+		} else if name == "question_set" {
+			set := a.QuestionSet("right_to_practise")
+			v := questionSetView{Area: a, Set: set, Lang: language("en"), Compare: language("ga"), Languages: i18n.Languages}
+			for _, sec := range set.Sections {
+				pair := sectionPair{A: sec, B: sec}
+				for _, q := range sec.Questions {
+					pair.Questions = append(pair.Questions, questionPair{A: q, B: q, Condition: &conditionView{Question: "Q", Answers: []string{"yes"}}})
+				}
+				v.Sections = append(v.Sections, pair)
+			}
+			d, ok = v, true
+		}
 		if !ok {
 			t.Errorf("page %s has no test data", name)
 			continue

@@ -1,0 +1,42 @@
+package api_test
+
+import (
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	openimi "github.com/openimi/openimi"
+	"github.com/openimi/openimi/internal/api"
+)
+
+// TestEveryRouteIsDescribedInTheOpenAPIDocument keeps openapi.yaml and the
+// route table in step: a route without its path and method in the document
+// fails, and so does a documented operation with no route.
+func TestEveryRouteIsDescribedInTheOpenAPIDocument(t *testing.T) {
+	var doc struct {
+		Paths map[string]map[string]any `yaml:"paths"`
+	}
+	if err := yaml.Unmarshal(openimi.OpenAPI, &doc); err != nil {
+		t.Fatalf("openapi.yaml: %v", err)
+	}
+	routes := map[string]bool{}
+	for _, r := range api.New(api.Deps{}).Routes() {
+		method, path, _ := strings.Cut(r.Pattern, " ")
+		path = strings.TrimPrefix(path, "/api/v1")
+		routes[strings.ToLower(method)+" "+path] = true
+		if _, ok := doc.Paths[path][strings.ToLower(method)]; !ok {
+			t.Errorf("route %s is not in openapi.yaml", r.Pattern)
+		}
+	}
+	for path, ops := range doc.Paths {
+		for method := range ops {
+			if method == "parameters" {
+				continue
+			}
+			if !routes[method+" "+path] {
+				t.Errorf("openapi.yaml describes %s %s, which has no route", method, path)
+			}
+		}
+	}
+}
