@@ -184,3 +184,16 @@ func BenchmarkPasswordStep(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkQuestionSetSideBySide is the heaviest area page: a question set
+// in two languages, rendered from the pack.
+func BenchmarkQuestionSetSideBySide(b *testing.B) {
+	f := setUp(b)
+	loop(b, f.client, f.srv.URL+"/areas/pq/question-sets/sanctions?compare=el")
+}
+
+// BenchmarkAPIArea is a whole area (64 professions, 35 questions) as JSON.
+func BenchmarkAPIArea(b *testing.B) {
+	f := setUp(b)
+	loop(b, f.srv.Client(), f.srv.URL+"/api/v1/areas/pq?lang=pl", "Authorization", "Bearer "+f.token)
+}

@@ -1,6 +1,8 @@
 package areas
 
-import "regexp"
+import (
+	"regexp"
+)
 
 // Localized is a pack with its texts in one language: what the pages and
 // the API show.
@@ -84,10 +86,21 @@ var fieldPlaceholder = regexp.MustCompile(`\{([a-z][a-z0-9_]*)\}`)
 
 // In returns the pack with its texts in lang (English where a text is
 // missing, which the validator does not let happen for shipped packs).
+// Packs do not change once loaded, so each language is built once; callers
+// must not modify what they get.
 func (p *Pack) In(lang string) Localized {
 	if _, ok := p.Texts[lang]; !ok {
 		lang = "en"
 	}
+	if l, ok := p.localized.Load(lang); ok {
+		return l.(Localized)
+	}
+	l := p.localize(lang)
+	p.localized.Store(lang, l)
+	return l
+}
+
+func (p *Pack) localize(lang string) Localized {
 	l := Localized{Code: p.Code, Version: p.Version, Language: lang, Name: p.Text(lang, "area.name"),
 		Description: p.Text(lang, "area.description"), LegalBasis: p.LegalBasis, Workflow: p.Workflow}
 	for _, f := range p.Subject {

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"sort"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -46,6 +47,8 @@ type Pack struct {
 	Texts map[string]map[string]string `yaml:"-" json:"texts"`
 	// Hash identifies the content of this version.
 	Hash string `yaml:"-" json:"-"`
+
+	localized sync.Map // language → Localized, built on first use
 }
 
 // Workflow holds an area's workflow options.
