@@ -111,7 +111,19 @@ type User struct {
 	CreatedAt   time.Time
 }
 
-const userColumns = `id, email, name, language, totp_enabled, active, created_at`
+// userColumns are the columns scanUser reads, from "users u" joined with
+// the user's authority as "a": a user is active only while their
+// authority is not deactivated.
+const userColumns = `u.id, u.email, u.name, u.language, u.totp_enabled, ` + activeExpr + `, u.created_at`
+
+// activeExpr tells whether a user may use the system.
+const activeExpr = `(u.active AND (a.status IS NULL OR a.status <> 'deactivated'))`
+
+// authorityJoin adds each user's authority, as "a", to a query on "users u".
+const authorityJoin = `LEFT JOIN authorities a ON a.id = u.authority_id`
+
+// usersJoined is the users table with each user's authority.
+const usersJoined = `users u ` + authorityJoin
 
 func scanUser(row interface{ Scan(...any) error }) (User, error) {
 	var u User
@@ -136,6 +148,14 @@ type NewUser struct {
 func (s *Service) CreateUser(ctx context.Context, n NewUser) (User, error) {
 	n.Email = NormalizeEmail(n.Email)
 	n.Name = strings.TrimSpace(n.Name)
+	if err := checkNewUser(n); err != nil {
+		return User{}, err
+	}
+	return s.createChecked(ctx, n)
+}
+
+// checkNewUser checks what creating an account needs.
+func checkNewUser(n NewUser) error {
 	var errs problem.List
 	if a, err := mail.ParseAddress(n.Email); err != nil || a.Address != n.Email || len(n.Email) > 254 {
 		errs = append(errs, problem.Field("email", "error_email_invalid"))
@@ -149,21 +169,19 @@ func (s *Service) CreateUser(ctx context.Context, n NewUser) (User, error) {
 	if err := ValidatePassword(n.Password, n.Email); err != nil {
 		errs = append(errs, err.(*problem.Error))
 	}
-	if err := errs.Err(); err != nil {
-		return User{}, err
-	}
+	return errs.Err()
+}
+
+func (s *Service) createChecked(ctx context.Context, n NewUser) (User, error) {
 	hash, err := s.hashPassword(ctx, n.Password)
 	if err != nil {
 		return User{}, err
 	}
-	now := s.clock()
-	u := User{ID: uuid.Must(uuid.NewV7()).String(), Email: n.Email, Name: n.Name, Language: n.Language, Active: true, CreatedAt: now}
+	var u User
 	err = s.db.InTx(ctx, func(tx db.Querier) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO users (id, email, name, language, password_hash, password_changed_at, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $6, $6)`, u.ID, u.Email, u.Name, u.Language, hash, now); err != nil {
-			return err
-		}
-		return audit.Record(ctx, tx, s.db.Dialect(), now, audit.Event{Event: audit.UserCreated, UserID: u.ID, Subject: u.Email})
+		var err error
+		u, err = s.insertUser(ctx, tx, n, hash)
+		return err
 	})
 	if errors.Is(err, db.ErrConflict) {
 		return User{}, problem.Field("email", "error_email_taken")
@@ -171,14 +189,44 @@ func (s *Service) CreateUser(ctx context.Context, n NewUser) (User, error) {
 	return u, err
 }
 
+// CreateUserIn creates an account inside the caller's transaction, so that
+// another service can create a user together with its own rows (an
+// authority's new member). The input is checked as by CreateUser.
+func (s *Service) CreateUserIn(ctx context.Context, tx db.Querier, n NewUser) (User, error) {
+	n.Email = NormalizeEmail(n.Email)
+	n.Name = strings.TrimSpace(n.Name)
+	if err := checkNewUser(n); err != nil {
+		return User{}, err
+	}
+	hash, err := s.hashPassword(ctx, n.Password)
+	if err != nil {
+		return User{}, err
+	}
+	u, err := s.insertUser(ctx, tx, n, hash)
+	if errors.Is(db.Check(err), db.ErrConflict) {
+		return User{}, problem.Field("email", "error_email_taken")
+	}
+	return u, err
+}
+
+func (s *Service) insertUser(ctx context.Context, tx db.Querier, n NewUser, hash string) (User, error) {
+	now := s.clock()
+	u := User{ID: uuid.Must(uuid.NewV7()).String(), Email: n.Email, Name: n.Name, Language: n.Language, Active: true, CreatedAt: now}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO users (id, email, name, language, password_hash, password_changed_at, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $6, $6)`, u.ID, u.Email, u.Name, u.Language, hash, now); err != nil {
+		return User{}, db.Check(err)
+	}
+	return u, audit.Record(ctx, tx, s.db.Dialect(), now, audit.Event{Event: audit.UserCreated, UserID: u.ID, Subject: u.Email})
+}
+
 // UserByEmail returns the account with that address.
 func (s *Service) UserByEmail(ctx context.Context, email string) (User, error) {
-	return scanUser(s.db.Read().QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE email = $1`, NormalizeEmail(email)))
+	return scanUser(s.db.Read().QueryRowContext(ctx, `SELECT `+userColumns+` FROM `+usersJoined+` WHERE u.email = $1`, NormalizeEmail(email)))
 }
 
 // UserByID returns the account with that id.
 func (s *Service) UserByID(ctx context.Context, id string) (User, error) {
-	return scanUser(s.db.Read().QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+	return scanUser(s.db.Read().QueryRowContext(ctx, `SELECT `+userColumns+` FROM `+usersJoined+` WHERE u.id = $1`, id))
 }
 
 // SetLanguage stores the user's UI language ("" to follow the browser).

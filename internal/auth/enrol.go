@@ -135,6 +135,9 @@ func (s *Service) ConfirmEnrolment(ctx context.Context, sess Session, code strin
 		if token, err = s.newSession(ctx, tx, sess.UserID, StageFull, c.Address, c.UserAgent, now); err != nil {
 			return err
 		}
+		if err := recordSignIn(ctx, tx, sess.UserID, now); err != nil {
+			return err
+		}
 		return audit.Record(ctx, tx, s.db.Dialect(), now, audit.Event{Event: audit.SecondFactorEnrolled, UserID: sess.UserID, Address: c.Address})
 	})
 	if err != nil {

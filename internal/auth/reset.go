@@ -64,8 +64,8 @@ func (s *Service) resetUser(ctx context.Context, token string) (User, error) {
 	var expires time.Time
 	var used *time.Time
 	var u User
-	err := db.Check(s.db.Read().QueryRowContext(ctx, `SELECT r.expires_at, r.used_at, `+prefixed("u.", userColumns)+`
-		FROM password_resets r JOIN users u ON u.id = r.user_id WHERE r.token_hash = $1`, tokenHash(token)).
+	err := db.Check(s.db.Read().QueryRowContext(ctx, `SELECT r.expires_at, r.used_at, `+userColumns+`
+		FROM password_resets r JOIN users u ON u.id = r.user_id `+authorityJoin+` WHERE r.token_hash = $1`, tokenHash(token)).
 		Scan(&expires, &used, &u.ID, &u.Email, &u.Name, &u.Language, &u.TOTPEnabled, &u.Active, &u.CreatedAt))
 	if errors.Is(err, db.ErrNotFound) {
 		return User{}, invalid

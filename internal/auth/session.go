@@ -61,8 +61,8 @@ func (s *Service) SessionByToken(ctx context.Context, token string) (Session, Us
 	var sess Session
 	var stage string
 	row := s.db.Read().QueryRowContext(ctx, `SELECT s.user_id, s.stage, s.csrf_token, s.created_at, s.last_seen_at, s.expires_at,
-		u.id, u.email, u.name, u.language, u.totp_enabled, u.active, u.created_at
-		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1`, h)
+		`+userColumns+`
+		FROM sessions s JOIN users u ON u.id = s.user_id `+authorityJoin+` WHERE s.token_hash = $1`, h)
 	var u User
 	err := db.Check(row.Scan(&sess.UserID, &stage, &sess.CSRFToken, &sess.CreatedAt, &sess.LastSeenAt, &sess.ExpiresAt,
 		&u.ID, &u.Email, &u.Name, &u.Language, &u.TOTPEnabled, &u.Active, &u.CreatedAt))

@@ -48,7 +48,7 @@ func (s *Service) SignIn(ctx context.Context, email, password string, c Client) 
 	}
 	var id, hash string
 	var active bool
-	err := db.Check(s.db.Read().QueryRowContext(ctx, `SELECT id, password_hash, active FROM users WHERE email = $1`, email).Scan(&id, &hash, &active))
+	err := db.Check(s.db.Read().QueryRowContext(ctx, `SELECT u.id, u.password_hash, `+activeExpr+` FROM `+usersJoined+` WHERE u.email = $1`, email).Scan(&id, &hash, &active))
 	if err != nil && !errors.Is(err, db.ErrNotFound) {
 		return "", "", err
 	}
@@ -226,7 +226,17 @@ func (s *Service) VerifySecondFactor(ctx context.Context, sess Session, code str
 		if token, err = s.newSession(ctx, tx, sess.UserID, StageFull, c.Address, c.UserAgent, now); err != nil {
 			return err
 		}
+		if err := recordSignIn(ctx, tx, sess.UserID, now); err != nil {
+			return err
+		}
 		return audit.Record(ctx, tx, s.db.Dialect(), now, audit.Event{Event: event, UserID: sess.UserID, Address: c.Address})
 	})
 	return token, err
+}
+
+// recordSignIn notes when a user last completed sign-in (coordinators see
+// which authorities never use the system).
+func recordSignIn(ctx context.Context, tx db.Querier, userID string, now time.Time) error {
+	_, err := tx.ExecContext(ctx, `UPDATE users SET last_sign_in_at = $1 WHERE id = $2`, now, userID)
+	return err
 }

@@ -72,8 +72,8 @@ func (s *Service) AuthenticateToken(ctx context.Context, secret, address string)
 	var id string
 	var revoked, lastUsed *time.Time
 	var u User
-	err := db.Check(s.db.Read().QueryRowContext(ctx, `SELECT t.id, t.revoked_at, t.last_used_at, `+prefixed("u.", userColumns)+`
-		FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1`, tokenHash(secret)).
+	err := db.Check(s.db.Read().QueryRowContext(ctx, `SELECT t.id, t.revoked_at, t.last_used_at, `+userColumns+`
+		FROM api_tokens t JOIN users u ON u.id = t.user_id `+authorityJoin+` WHERE t.token_hash = $1`, tokenHash(secret)).
 		Scan(&id, &revoked, &lastUsed, &u.ID, &u.Email, &u.Name, &u.Language, &u.TOTPEnabled, &u.Active, &u.CreatedAt))
 	if errors.Is(err, db.ErrNotFound) {
 		return User{}, unauthorized
@@ -131,12 +131,4 @@ func (s *Service) Tokens(ctx context.Context, userID string) ([]APIToken, error)
 		out = append(out, t)
 	}
 	return out, db.Check(rows.Err())
-}
-
-func prefixed(prefix, columns string) string {
-	parts := strings.Split(columns, ", ")
-	for i, p := range parts {
-		parts[i] = prefix + p
-	}
-	return strings.Join(parts, ", ")
 }

@@ -41,6 +41,12 @@ const (
 	KindPasswordReset   = "password_reset"   // Data: Name, Link, Minutes
 	KindPasswordChanged = "password_changed" // Data: Name
 	KindAccountCreated  = "account_created"  // Data: Name, Link
+	// KindUserInvitation invites someone to become a user of an authority.
+	KindUserInvitation = "user_invitation" // Data: Name, Authority, Link, Days
+	// KindAuthorityInvitation invites an authority to register itself.
+	KindAuthorityInvitation = "authority_invitation" // Data: Coordinator, Link, Days
+	// KindNeverUsedReminder reminds an authority that no one has used IMI yet.
+	KindNeverUsedReminder = "never_used_reminder" // Data: Authority, Coordinator, Link
 )
 
 // placeholders returns the Data entries a kind needs and whether the kind is
@@ -53,6 +59,12 @@ func placeholders(kind string) ([]string, bool) {
 		return []string{"Name"}, true
 	case KindAccountCreated:
 		return []string{"Name", "Link"}, true
+	case KindUserInvitation:
+		return []string{"Name", "Authority", "Link", "Days"}, true
+	case KindAuthorityInvitation:
+		return []string{"Coordinator", "Link", "Days"}, true
+	case KindNeverUsedReminder:
+		return []string{"Authority", "Coordinator", "Link"}, true
 	}
 	return nil, false
 }

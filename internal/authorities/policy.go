@@ -1,0 +1,121 @@
+package authorities
+
+import "slices"
+
+// Actor is a signed-in user acting on the registry, with the authority they
+// belong to and their roles.
+type Actor struct {
+	UserID    string
+	Authority *Authority // nil for a user of no authority (an operator account)
+	Roles     []UserRole
+}
+
+// Has reports whether the actor holds role for area (a role for every area
+// counts).
+func (a Actor) Has(role, area string) bool {
+	for _, r := range a.Roles {
+		if r.Role == role && (r.Area == "" || r.Area == area) {
+			return true
+		}
+	}
+	return false
+}
+
+// HasAny reports whether the actor holds role for any area.
+func (a Actor) HasAny(role string) bool {
+	for _, r := range a.Roles {
+		if r.Role == role {
+			return true
+		}
+	}
+	return false
+}
+
+// IsCommission reports whether the actor acts for the European Commission,
+// which oversees the whole network.
+func (a Actor) IsCommission() bool {
+	return a.Authority != nil && a.Authority.Kind == Commission && a.Authority.Status != Deactivated && a.HasAny(Coordinator)
+}
+
+// coordinates reports whether the actor is a coordinator whose scope covers
+// target: its country, and for a delegated coordinator its regions and
+// areas (every area of target must be in scope, so that a delegated
+// coordinator cannot reach beyond its areas through a shared one).
+func (a Actor) coordinates(target *Authority) bool {
+	if a.IsCommission() {
+		return true
+	}
+	me := a.Authority
+	if me == nil || me.Status == Deactivated || !a.HasAny(Coordinator) || target.Country != me.Country {
+		return false
+	}
+	switch me.Kind {
+	case NationalCoordinator:
+		return true
+	case DelegatedCoordinator:
+		if target.ID == me.ID {
+			return false // a delegated coordinator does not supervise itself
+		}
+		if len(me.Scope.Regions) > 0 && !slices.Contains(me.Scope.Regions, target.Region) {
+			return false
+		}
+		if len(me.Scope.Areas) > 0 {
+			if len(target.Areas) == 0 {
+				return false
+			}
+			for _, area := range target.Areas {
+				if !slices.Contains(me.Scope.Areas, area) {
+					return false
+				}
+			}
+		}
+		if target.Kind == NationalCoordinator || target.Kind == DelegatedCoordinator {
+			return false // only the national coordinator manages coordinators
+		}
+		return true
+	}
+	return false
+}
+
+// isAdministratorOf reports whether the actor is a local data
+// administrator of target.
+func (a Actor) isAdministratorOf(target *Authority) bool {
+	return a.Authority != nil && a.Authority.ID == target.ID && target.Status != Deactivated && a.HasAny(LocalDataAdministrator)
+}
+
+// CanRegister reports whether the actor may register target (which does not
+// exist yet) in the registry.
+func (a Actor) CanRegister(target *Authority) bool {
+	if target.Kind == NationalCoordinator || target.Kind == Commission {
+		return a.IsCommission()
+	}
+	return a.coordinates(target)
+}
+
+// CanEdit reports whether the actor may change target's data.
+func (a Actor) CanEdit(target *Authority) bool {
+	return a.coordinates(target) || a.isAdministratorOf(target)
+}
+
+// CanValidate reports whether the actor may validate, deactivate or
+// reactivate target.
+func (a Actor) CanValidate(target *Authority) bool { return a.coordinates(target) }
+
+// CanManageUsers reports whether the actor may invite target's users and
+// change their roles: its local data administrators, and its coordinators
+// (who invite the first user).
+func (a Actor) CanManageUsers(target *Authority) bool {
+	return target.Status != Deactivated && (a.isAdministratorOf(target) || a.coordinates(target))
+}
+
+// CanSeeHistory reports whether the actor may read target's change history.
+func (a Actor) CanSeeHistory(target *Authority) bool { return a.CanEdit(target) }
+
+// CanSeeCountry reports whether the actor coordinates in a country, for the
+// lists of a country's authorities (never used, statistics by country).
+func (a Actor) CanSeeCountry(country string) bool {
+	if a.IsCommission() {
+		return true
+	}
+	return a.Authority != nil && a.Authority.Kind.IsCoordinator() && a.Authority.Country == country && a.HasAny(Coordinator) && a.Authority.Status != Deactivated
+}

@@ -1,0 +1,59 @@
+package countries
+
+import (
+	"testing"
+
+	"github.com/openimi/openimi/internal/i18n"
+)
+
+func TestThirtyCountriesParticipate(t *testing.T) {
+	if n := len(Current()); n != 30 {
+		t.Fatalf("%d countries", n)
+	}
+	eu := 0
+	for _, c := range Current() {
+		if c.EU {
+			eu++
+		}
+	}
+	if eu != 27 {
+		t.Fatalf("%d EU countries", eu)
+	}
+}
+
+func TestGreeceIsELAndGRIsAnAlias(t *testing.T) {
+	cases := map[string]string{"EL": "EL", "gr": "EL", " de ": "DE", "GB": "UK", "UK": "UK", "US": "", "": "", "EC": "EC", "XX": ""}
+	for in, want := range cases {
+		if got := Normalize(in); got != want {
+			t.Errorf("Normalize(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if IsCurrent("UK") || !IsCurrent("NO") {
+		t.Error("the UK is a former participant; Norway a current one")
+	}
+}
+
+func TestEveryCountryHasANameInEveryLanguage(t *testing.T) {
+	for _, l := range i18n.Languages {
+		for _, c := range Current() {
+			if n := Name(c.Code, l.Code, ""); n == "" || n == c.Code {
+				t.Errorf("%s has no name in %s", c.Code, l.Code)
+			}
+		}
+	}
+	if Name("EL", "el", "") != "Ελλάδα" || Name("DE", "pl", "") != "Niemcy" || Name("EC", "de", "Europäische Kommission") != "Europäische Kommission" {
+		t.Error("wrong names")
+	}
+}
+
+func TestCountriesSortByTheirNameInTheReadersLanguage(t *testing.T) {
+	list := Sorted("de")
+	if list[0].Code != "BE" { // Belgien before Bulgarien, Dänemark, …
+		t.Fatalf("first in German: %s", list[0].Code)
+	}
+	for i, c := range Sorted("cs") {
+		if c.Code == "CZ" && i < 2 {
+			t.Fatal("Česko must sort after Chorvatsko in Czech")
+		}
+	}
+}
