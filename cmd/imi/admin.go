@@ -10,6 +10,7 @@ import (
 
 	"github.com/openimi/openimi/internal/audit"
 	"github.com/openimi/openimi/internal/auth"
+	"github.com/openimi/openimi/internal/authorities"
 	"github.com/openimi/openimi/internal/config"
 	"github.com/openimi/openimi/internal/problem"
 )
@@ -51,8 +52,11 @@ func explain(err error) error {
 }
 
 func (c commands) createUser(ctx context.Context, args []string) error {
-	var email, name, lang, password string
+	var email, name, lang, password, authority string
+	var roles roleList
 	cfg, _, err := c.load("admin create-user", config.Common, args, func(fs *flag.FlagSet) {
+		fs.StringVar(&authority, "authority", "", "the user's authority: its id or external_id")
+		fs.Var(&roles, "role", "a role, ROLE or ROLE:AREA (repeatable): request_handler, allocator, alert_handler, local_data_administrator, coordinator")
 		fs.StringVar(&email, "email", "", "the user's e-mail address (required)")
 		fs.StringVar(&name, "name", "", "the user's full name (required)")
 		fs.StringVar(&lang, "language", "", "the user's UI language code, e.g. pl (default: from the browser)")
@@ -76,13 +80,44 @@ func (c commands) createUser(ctx context.Context, args []string) error {
 		return err
 	}
 	defer a.Close()
+	if len(roles) > 0 && authority == "" {
+		fmt.Fprintln(c.stderr, "imi admin create-user: --role needs --authority")
+		return errUsage
+	}
+	var parsed []authorities.UserRole
+	for _, r := range roles {
+		role, err := authorities.ParseRole(r)
+		if err != nil {
+			return explain(err)
+		}
+		parsed = append(parsed, role)
+	}
+	if authority != "" {
+		if _, err := a.Authorities.Find(ctx, authority); err != nil {
+			return fmt.Errorf("no authority %q", authority)
+		}
+		if err := a.Authorities.CheckAssignment(ctx, authority, parsed); err != nil {
+			return explain(err) // before the account exists: a refusal leaves nothing behind
+		}
+	}
 	u, err := a.Auth.CreateUser(ctx, auth.NewUser{Email: email, Name: name, Password: password, Language: lang})
 	if err != nil {
 		return explain(err)
 	}
+	if authority != "" {
+		if err := a.Authorities.Assign(ctx, u.ID, authority, parsed); err != nil {
+			return explain(err)
+		}
+	}
 	fmt.Fprintf(c.stdout, "created user %s (%s); the security code is set up at first sign-in\n", u.Email, u.ID)
 	return nil
 }
+
+// roleList collects repeated --role flags.
+type roleList []string
+
+func (r *roleList) String() string     { return strings.Join(*r, ",") }
+func (r *roleList) Set(v string) error { *r = append(*r, v); return nil }
 
 func (c commands) createToken(ctx context.Context, args []string) error {
 	var email, name string

@@ -36,6 +36,9 @@ Commands:
   admin create-token          print a new API token for a user
   admin revoke-token          revoke an API token
   areas check [DIR]           check legislative area packs (default: the shipped ones and --areas-dir)
+  import authorities FILE     add or update authorities from a CSV or JSON file (--skip-invalid)
+  export authorities          write every authority as CSV or JSON (--format, --output)
+  stats authorities           authorities per country and area (--format csv|json)
   audit verify                check the audit log's hash chain
   version                     print the version
 
@@ -81,6 +84,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = c.audit(ctx, rest)
 	case "areas":
 		err = c.areas(rest)
+	case "import":
+		err = c.importCmd(ctx, rest)
+	case "export":
+		err = c.exportCmd(ctx, rest)
+	case "stats":
+		err = c.statsCmd(ctx, rest)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "imi", version)
 	case "help", "--help", "-h", "-help":

@@ -268,3 +268,38 @@ func TestDemoLoadsAccountsWhoseCodesWork(t *testing.T) {
 		t.Fatalf("demo code: %d %q %s", code, c, errOut)
 	}
 }
+
+func TestCreateUserPlacesTheUserInAnAuthorityWithRoles(t *testing.T) {
+	loc := dbtest.Location(t)
+	// The demo puts authorities with external ids in the database.
+	d, err := sql.Open(driverFor(loc), dsnFor(loc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if code, _, errOut := imi(t, "correct-horse-battery-9\n", "--database", loc, "admin", "create-user", "--email", "x@example.eu", "--name", "X"); code != 0 {
+		t.Fatal(errOut)
+	}
+	if _, err := d.Exec(`INSERT INTO authorities (id, external_id, country, name, language, role, status, created_at, updated_at)
+		VALUES ('a1', 'LT-VMVT', 'LT', 'Valstybinė maisto ir veterinarijos tarnyba', 'lt', 'competent_authority', 'validated', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Exec(`INSERT INTO authority_areas (authority_id, area) VALUES ('a1', 'pq')`); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := imi(t, "correct-horse-battery-9\n", "--database", loc, "admin", "create-user", "--email", "ruta@vmvt.lt.example", "--name", "Rūta",
+		"--authority", "LT-VMVT", "--role", "request_handler:pq", "--role", "local_data_administrator")
+	if code != 0 {
+		t.Fatalf("%d %s %s", code, out, errOut)
+	}
+	var n int
+	if err := d.QueryRow(`SELECT COUNT(*) FROM user_roles r JOIN users u ON u.id = r.user_id WHERE u.email = 'ruta@vmvt.lt.example' AND u.authority_id = 'a1'`).Scan(&n); err != nil || n != 2 {
+		t.Fatalf("%d roles, %v", n, err)
+	}
+	if code, _, errOut := imi(t, "correct-horse-battery-9\n", "--database", loc, "admin", "create-user", "--email", "y@example.eu", "--name", "Y", "--authority", "NOPE", "--role", "allocator"); code != 1 || !strings.Contains(errOut, "no authority") {
+		t.Fatalf("unknown authority: %d %s", code, errOut)
+	}
+	if code, _, _ := imi(t, "correct-horse-battery-9\n", "--database", loc, "admin", "create-user", "--email", "z@example.eu", "--name", "Z", "--role", "allocator"); code != 2 {
+		t.Fatal("--role without --authority accepted")
+	}
+}

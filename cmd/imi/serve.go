@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 
 	"github.com/openimi/openimi/internal/app"
 	"github.com/openimi/openimi/internal/config"
@@ -43,7 +44,7 @@ func printDemo(c commands, cfg *config.Config, users []app.DemoUser) {
 		if !u.Enrolled {
 			note = "  (not enrolled yet: sign in to set up the security code with your own authenticator app)"
 		}
-		fmt.Fprintf(c.stdout, "  %-34s %-10s %s%s\n", u.Email, u.Language, u.Name, note)
+		fmt.Fprintf(c.stdout, "  %-34s %-4s %-38s %s — %s%s\n", u.Email, u.Language, u.Name, strings.Join(u.Roles, ", "), u.Authority, note)
 	}
 	fmt.Fprintf(c.stdout, "\nThen get the security code from another terminal:\n  %s --database %s demo code %s\n\n", shellQuote(os.Args[0]), shellQuote(cfg.Database), users[0].Email)
 }

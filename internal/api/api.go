@@ -15,6 +15,7 @@ import (
 
 	"github.com/openimi/openimi/internal/areas"
 	"github.com/openimi/openimi/internal/auth"
+	"github.com/openimi/openimi/internal/authorities"
 	"github.com/openimi/openimi/internal/db"
 	"github.com/openimi/openimi/internal/i18n"
 	"github.com/openimi/openimi/internal/problem"
@@ -22,14 +23,15 @@ import (
 
 // API is the JSON API.
 type API struct {
-	auth     *auth.Service
-	areas    *areas.Registry
-	db       *db.DB
-	catalog  *i18n.Catalog
-	log      *slog.Logger
-	maxBytes int64
-	spec     []byte
-	trustXFF bool
+	auth        *auth.Service
+	areas       *areas.Registry
+	authorities *authorities.Service
+	db          *db.DB
+	catalog     *i18n.Catalog
+	log         *slog.Logger
+	maxBytes    int64
+	spec        []byte
+	trustXFF    bool
 }
 
 // New returns the API. spec is the OpenAPI document served at
@@ -38,19 +40,20 @@ func New(d Deps) *API {
 	if d.MaxBytes <= 0 {
 		d.MaxBytes = 1 << 20
 	}
-	return &API{auth: d.Auth, areas: d.Areas, db: d.DB, catalog: d.Catalog, log: d.Log, maxBytes: d.MaxBytes, spec: d.Spec, trustXFF: d.TrustProxy}
+	return &API{auth: d.Auth, areas: d.Areas, authorities: d.Authorities, db: d.DB, catalog: d.Catalog, log: d.Log, maxBytes: d.MaxBytes, spec: d.Spec, trustXFF: d.TrustProxy}
 }
 
 // Deps are what the API needs.
 type Deps struct {
-	DB         *db.DB
-	Auth       *auth.Service
-	Areas      *areas.Registry
-	Catalog    *i18n.Catalog
-	Log        *slog.Logger
-	MaxBytes   int64 // largest accepted body
-	TrustProxy bool  // take the client address from X-Forwarded-For
-	Spec       []byte
+	DB          *db.DB
+	Auth        *auth.Service
+	Areas       *areas.Registry
+	Authorities *authorities.Service
+	Catalog     *i18n.Catalog
+	Log         *slog.Logger
+	MaxBytes    int64 // largest accepted body
+	TrustProxy  bool  // take the client address from X-Forwarded-For
+	Spec        []byte
 }
 
 // handlerFunc is an API handler for an authenticated user.
@@ -71,6 +74,19 @@ func (a *API) Routes() []Route {
 		{"PATCH /api/v1/me", "token", a.handle(a.updateMe)},
 		{"GET /api/v1/me/tokens", "token", a.handle(a.tokens)},
 		{"DELETE /api/v1/me/tokens/{id}", "token", a.handle(a.revokeToken)},
+		{"GET /api/v1/authorities", "token", a.handle(a.listAuthorities)},
+		{"POST /api/v1/authorities", "token", a.handle(a.createAuthority)},
+		{"GET /api/v1/authorities/statistics", "token", a.handle(a.registryStats)},
+		{"POST /api/v1/authorities/import", "token", a.handleLimit(a.importAuthorities, maxImportBytes)},
+		{"GET /api/v1/authorities/export", "token", a.handle(a.exportAuthorities)},
+		{"GET /api/v1/authorities/never-used", "token", a.handle(a.neverUsed)},
+		{"GET /api/v1/authorities/{id}", "token", a.handle(a.getAuthority)},
+		{"PUT /api/v1/authorities/{id}", "token", a.handle(a.updateAuthority)},
+		{"POST /api/v1/authorities/{id}/status", "token", a.handle(a.setAuthorityStatus)},
+		{"GET /api/v1/authorities/{id}/history", "token", a.handle(a.authorityHistory)},
+		{"GET /api/v1/authorities/{id}/users", "token", a.handle(a.listMembers)},
+		{"POST /api/v1/authorities/{id}/users", "token", a.handle(a.inviteMember)},
+		{"PUT /api/v1/authorities/{id}/users/{user}/roles", "token", a.handle(a.setMemberRoles)},
 		{"GET /api/v1/areas", "token", a.handle(a.listAreas)},
 		{"GET /api/v1/areas/{area}", "token", a.handle(a.getArea)},
 		{"GET /api/v1/areas/{area}/question-sets/{set}", "token", a.handle(a.getQuestionSet)},
@@ -90,10 +106,16 @@ func (a *API) Register(mux *http.ServeMux) {
 
 // handle authenticates the token, limits the body and turns errors into
 // JSON problem responses.
-func (a *API) handle(h handlerFunc) http.Handler {
+func (a *API) handle(h handlerFunc) http.Handler { return a.handleLimit(h, a.maxBytes) }
+
+// maxImportBytes bounds an import file: 100,000 authorities fit well.
+const maxImportBytes = 64 << 20
+
+// handleLimit is handle with a body limit of its own.
+func (a *API) handleLimit(h handlerFunc, limit int64) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
-		r.Body = http.MaxBytesReader(w, r.Body, a.maxBytes)
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="openimi"`)

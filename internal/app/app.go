@@ -20,6 +20,7 @@ import (
 	"github.com/openimi/openimi/internal/api"
 	"github.com/openimi/openimi/internal/areas"
 	"github.com/openimi/openimi/internal/auth"
+	"github.com/openimi/openimi/internal/authorities"
 	"github.com/openimi/openimi/internal/config"
 	"github.com/openimi/openimi/internal/db"
 	"github.com/openimi/openimi/internal/i18n"
@@ -37,7 +38,9 @@ type App struct {
 	Catalog *i18n.Catalog
 	Auth    *auth.Service
 	Areas   *areas.Registry
-	Now     func() time.Time
+	// Authorities is the registry of the network.
+	Authorities *authorities.Service
+	Now         func() time.Time
 }
 
 // NewLogger returns the process's logger as configured.
@@ -84,6 +87,7 @@ func Open(ctx context.Context, c *config.Config, log *slog.Logger) (*App, error)
 		Issuer:      c.TOTPIssuer,
 		PublicURL:   c.PublicURL,
 	}, a.Now)
+	a.Authorities = authorities.New(d, reg, a.Auth, c.PublicURL, a.Now)
 	return a, nil
 }
 
@@ -100,13 +104,13 @@ func (a *App) Handler(reg *prometheus.Registry) (http.Handler, error) {
 		Secure:            a.Config.Secure(),
 		TrustProxyHeaders: a.Config.TrustProxyHeaders,
 		MaxFormBytes:      a.Config.MaxFormBytes,
-	}, web.Deps{DB: a.DB, Auth: a.Auth, Areas: a.Areas, Catalog: a.Catalog, Assets: assets, Log: a.Log, Now: a.Now})
+	}, web.Deps{DB: a.DB, Auth: a.Auth, Areas: a.Areas, Authorities: a.Authorities, Catalog: a.Catalog, Assets: assets, Log: a.Log, Now: a.Now})
 	if err != nil {
 		return nil, err
 	}
 	mux := http.NewServeMux()
 	ui.Register(mux)
-	api.New(api.Deps{DB: a.DB, Auth: a.Auth, Areas: a.Areas, Catalog: a.Catalog, Log: a.Log,
+	api.New(api.Deps{DB: a.DB, Auth: a.Auth, Areas: a.Areas, Authorities: a.Authorities, Catalog: a.Catalog, Log: a.Log,
 		MaxBytes: a.Config.MaxFormBytes, TrustProxy: a.Config.TrustProxyHeaders, Spec: openimi.OpenAPI}).Register(mux)
 	a.registerOperations(mux, reg)
 	return ui.Wrap(instrument(reg, mux)), nil

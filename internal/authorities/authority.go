@@ -116,11 +116,11 @@ type UserRole struct {
 
 // Member is a user of an authority, as its administrators see it.
 type Member struct {
-	ID          string
-	Email       string
-	Name        string
-	Active      bool
-	Roles       []UserRole
-	LastSignIn  *time.Time
-	CreatedAt   time.Time
+	ID         string
+	Email      string
+	Name       string
+	Active     bool
+	Roles      []UserRole
+	LastSignIn *time.Time
+	CreatedAt  time.Time
 }

@@ -234,6 +234,8 @@ var notices = map[string]bool{
 	"notice_signed_out": true, "notice_password_changed": true, "notice_language_changed": true,
 	"notice_reset_sent": true, "notice_password_reset": true, "notice_welcome": true,
 	"error_session_expired": true, "notice_authenticator_replaced": true,
+	"notice_authority_registered": true, "notice_authority_saved": true, "notice_invitation_sent": true, "notice_roles_saved": true,
+	"notice_reminder_sent": true, "notice_account_ready": true, "notice_authority_submitted": true,
 }
 
 func (s *Server) redirectWithNotice(w http.ResponseWriter, r *http.Request, to, key string) error {

@@ -58,7 +58,11 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 func (s *Server) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body != nil {
-			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxFormBytes)
+			limit := s.cfg.MaxFormBytes
+			if r.URL.Path == "/authorities/import" {
+				limit = maxImportBytes // a file of authorities, not a form
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -127,7 +131,12 @@ func (s *Server) checkCSRF(r *http.Request) error {
 // parseForm parses the request's form and maps a too-large body to a
 // problem.
 func parseForm(r *http.Request) error {
-	if err := r.ParseForm(); err != nil {
+	parse := r.ParseForm
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+		// A file upload: files above 8 MiB go to temporary files.
+		parse = func() error { return r.ParseMultipartForm(8 << 20) }
+	}
+	if err := parse(); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			return problem.New(problem.TooLarge, "error_too_large")

@@ -14,6 +14,7 @@ import (
 
 	"github.com/openimi/openimi/internal/areas"
 	"github.com/openimi/openimi/internal/auth"
+	"github.com/openimi/openimi/internal/authorities"
 	"github.com/openimi/openimi/internal/db"
 	"github.com/openimi/openimi/internal/i18n"
 	"github.com/openimi/openimi/internal/web/static"
@@ -32,28 +33,30 @@ type Config struct {
 
 // Server is the web UI.
 type Server struct {
-	cfg       Config
-	db        *db.DB
-	auth      *auth.Service
-	areas     *areas.Registry
-	catalog   *i18n.Catalog
-	assets    *static.Assets
-	log       *slog.Logger
-	pages     map[string]*template.Template
-	now       func() time.Time
-	cookieSes string
-	cookieCSR string
+	cfg         Config
+	db          *db.DB
+	auth        *auth.Service
+	areas       *areas.Registry
+	authorities *authorities.Service
+	catalog     *i18n.Catalog
+	assets      *static.Assets
+	log         *slog.Logger
+	pages       map[string]*template.Template
+	now         func() time.Time
+	cookieSes   string
+	cookieCSR   string
 }
 
 // Deps are the services the web UI calls.
 type Deps struct {
-	DB      *db.DB
-	Auth    *auth.Service
-	Areas   *areas.Registry
-	Catalog *i18n.Catalog
-	Assets  *static.Assets
-	Log     *slog.Logger
-	Now     func() time.Time
+	DB          *db.DB
+	Auth        *auth.Service
+	Areas       *areas.Registry
+	Authorities *authorities.Service
+	Catalog     *i18n.Catalog
+	Assets      *static.Assets
+	Log         *slog.Logger
+	Now         func() time.Time
 }
 
 // New parses every template (failing fast on a mistake) and returns the
@@ -65,7 +68,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	s := &Server{cfg: cfg, db: d.DB, auth: d.Auth, areas: d.Areas, catalog: d.Catalog, assets: d.Assets, log: d.Log, now: d.Now}
+	s := &Server{cfg: cfg, db: d.DB, auth: d.Auth, areas: d.Areas, authorities: d.Authorities, catalog: d.Catalog, assets: d.Assets, log: d.Log, now: d.Now}
 	s.cookieSes, s.cookieCSR = "imi_session", "imi_csrf"
 	if cfg.Secure {
 		// The __Host- prefix makes browsers refuse the cookie unless it is
@@ -110,6 +113,7 @@ func parseTemplates(fsys fs.FS, assets *static.Assets) (map[string]*template.Tem
 			return template.URL(s), nil
 		},
 		"hasPrefix": strings.HasPrefix,
+		"pct":       func(f float64) float64 { return f * 100 },
 		"join":      func(list []string) string { return strings.Join(list, ", ") },
 		"dict": func(kv ...any) map[string]any {
 			m := map[string]any{}

@@ -6,12 +6,15 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	shipped "github.com/openimi/openimi/areas"
 	"github.com/openimi/openimi/internal/areas"
 	"github.com/openimi/openimi/internal/auth"
+	"github.com/openimi/openimi/internal/authorities"
 	"github.com/openimi/openimi/internal/i18n"
 	"github.com/openimi/openimi/internal/web/static"
 	"github.com/openimi/openimi/locales"
@@ -102,6 +105,26 @@ func TestEveryPageRendersInEveryLanguage(t *testing.T) {
 		"language": languageData{Next: "/"},
 		"reset":    resetData{Token: "t", NeedsCode: true},
 	}
+	auth1 := &authorities.Authority{ID: "a1", Country: "EL", Name: "Υπουργείο Υγείας", Language: "el", Kind: authorities.CompetentAuthority, Status: authorities.Active,
+		Areas: []string{"pq"}, Names: map[string]string{"en": "Ministry of Health"}, Email: "x@example.eu", Website: "https://example.eu"}
+	av := authorityView{Authority: auth1, DisplayName: "Ministry of Health", ShowOriginal: true, CountryName: "Ελλάδα", CanEdit: true, CanValidate: true, CanUsers: true,
+		AreaNames: []areaName{{Code: "pq", Name: "PQ"}}, Competences: []competenceGroup{{Area: "PQ", Vocabulary: "Professions", Terms: []string{"Doctor"}}}}
+	now := time.Now()
+	data["authorities"] = authorityListView{Items: []authorityView{av}, Total: 1, Page: 1, Pages: 2, NextURL: "/authorities?page=2", Filter: url.Values{}, CanInvite: true,
+		Countries: []countryOption{{Code: "EL", Name: "Ελλάδα"}}, Areas: []areaName{{Code: "pq", Name: "PQ"}}, Statuses: []string{"active"}}
+	data["authority"] = av
+	data["authority_form"] = authorityForm{Action: "/authorities/new", Register: true, Coordinates: true, Countries: []countryOption{{Code: "EL", Name: "Ελλάδα"}},
+		Languages: i18n.Languages, Kinds: authorities.Kinds, Values: url.Values{"areas": {"pq"}},
+		Areas: []formArea{{Code: "pq", Name: "PQ", Checked: true, Vocabs: []formVocab{{Code: "professions", Name: "Professions", Terms: []formTerm{{Value: "pq/professions/doctor", Name: "Doctor"}}}}}}}
+	data["authority_history"] = historyView{Authority: auth1, Changes: []authorities.Change{{At: now, UserName: "X", Field: "city", Old: "A", New: "B"}}}
+	data["members"] = membersView{Authority: auth1, Members: []authorities.Member{{ID: "u1", Name: "N", Email: "n@example.eu", Active: true, LastSignIn: &now,
+		Roles: []authorities.UserRole{{Role: "request_handler"}}}}, Roles: authorities.UserRoles, Languages: i18n.Languages}
+	data["never_used"] = neverUsedView{Country: "EL", Countries: []countryOption{{Code: "EL", Name: "Ελλάδα"}}, Items: []authorityView{av}}
+	data["registry_stats"] = statsView{Stats: authorities.Stats{Areas: []string{"pq"}, Countries: []authorities.CountryStats{{Country: "EL", PerArea: map[string]int{"pq": 1}, Total: 1}},
+		Total: authorities.CountryStats{Country: "TOTAL", PerArea: map[string]int{"pq": 1}, Total: 1}, ByAreas: map[int]int{1: 1}},
+		Countries: map[string]string{"EL": "Ελλάδα"}, AreaNames: map[string]string{"pq": "PQ"}, ByAreas: []byAreasRow{{Areas: 1, Authorities: 1}}}
+	data["invitation"] = invitationView{Token: "t", PendingInvitation: authorities.PendingInvitation{Email: "x@example.eu", Authority: "A"}}
+	data["import"] = importView{Done: true, Result: authorities.ImportResult{Created: 1}, Lines: []importLine{{Line: 2, Column: "country", Reason: "R"}}}
 	for name := range s.pages {
 		d, ok := data[name]
 		if a := summarize(pq, "en"); name == "areas" {

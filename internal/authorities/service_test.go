@@ -1,0 +1,351 @@
+package authorities_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	shipped "github.com/openimi/openimi/areas"
+	"github.com/openimi/openimi/internal/areas"
+	"github.com/openimi/openimi/internal/auth"
+	"github.com/openimi/openimi/internal/authorities"
+	"github.com/openimi/openimi/internal/db"
+	"github.com/openimi/openimi/internal/db/dbtest"
+	"github.com/openimi/openimi/internal/problem"
+)
+
+type world struct {
+	t    *testing.T
+	ctx  context.Context
+	db   *db.DB
+	auth *auth.Service
+	svc  *authorities.Service
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	d := dbtest.Open(t)
+	reg, err := areas.Open(shipped.Files, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := auth.New(d, auth.Settings{PublicURL: "http://imi.test"}, nil)
+	return &world{t: t, ctx: context.Background(), db: d, auth: a, svc: authorities.New(d, reg, a, "http://imi.test", nil)}
+}
+
+// authority registers an authority as the operator.
+func (w *world) authority(country, name string, kind authorities.Kind, areas ...string) *authorities.Authority {
+	w.t.Helper()
+	a, err := w.svc.Register(w.ctx, authorities.System(), authorities.Input{Country: country, Name: name, Language: "de", Kind: kind, Areas: areas, Email: "office@" + strings.ToLower(country) + ".example"})
+	if err != nil {
+		w.t.Fatalf("register %s: %v", name, err)
+	}
+	return a
+}
+
+// user creates a user in an authority with roles and returns its actor.
+func (w *world) user(a *authorities.Authority, email string, roles ...string) authorities.Actor {
+	w.t.Helper()
+	u, err := w.auth.CreateUser(w.ctx, auth.NewUser{Email: email, Name: email, Password: "correct-horse-battery-9"})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	var rs []authorities.UserRole
+	for _, r := range roles {
+		role, _ := authorities.ParseRole(r)
+		rs = append(rs, role)
+	}
+	if err := w.svc.Assign(w.ctx, u.ID, a.ID, rs); err != nil {
+		w.t.Fatal(err)
+	}
+	act, err := w.svc.ActorFor(w.ctx, u.ID)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return act
+}
+
+func (w *world) count(query string, args ...any) int {
+	w.t.Helper()
+	var n int
+	if err := w.db.Read().QueryRowContext(w.ctx, query, args...).Scan(&n); err != nil {
+		w.t.Fatal(err)
+	}
+	return n
+}
+
+func wantKey(t *testing.T, err error, key string) {
+	t.Helper()
+	var list problem.List
+	if p, ok := problem.As(err); ok && p.Key == key {
+		return
+	}
+	if errorsAs(err, &list) {
+		for _, p := range list {
+			if p.Key == key {
+				return
+			}
+		}
+	}
+	t.Fatalf("err = %v, want %s", err, key)
+}
+
+func TestACoordinatorRegistersAndValidatesInItsScopeOnly(t *testing.T) {
+	w := newWorld(t)
+	de := w.authority("DE", "Bundesministerium für Wirtschaft", authorities.NationalCoordinator, "pq", "services")
+	fr := w.authority("FR", "Ministère de l'Économie", authorities.NationalCoordinator, "pq")
+	coord := w.user(de, "nc@de.example", "coordinator")
+	a, err := w.svc.Register(w.ctx, coord, authorities.Input{Country: "DE", Name: "Bundesärztekammer", Language: "de", Areas: []string{"pq"},
+		Competences: []authorities.Competence{{Area: "pq", Vocabulary: "professions", Term: "doctor"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Status != authorities.Registered || a.ParentID != de.ID {
+		t.Fatalf("%+v", a)
+	}
+	before := w.count(`SELECT COUNT(*) FROM authorities`)
+	_, err = w.svc.Register(w.ctx, coord, authorities.Input{Country: "FR", Name: "Ordre national des médecins", Language: "fr", Areas: []string{"pq"}})
+	wantKey(t, err, "error_forbidden")
+	if w.count(`SELECT COUNT(*) FROM authorities`) != before {
+		t.Fatal("a refused registration left a row")
+	}
+	if err := w.svc.SetStatus(w.ctx, coord, a.ID, authorities.Validated); err != nil {
+		t.Fatal(err)
+	}
+	frCoord := w.user(fr, "nc@fr.example", "coordinator")
+	wantKey(t, w.svc.SetStatus(w.ctx, frCoord, a.ID, authorities.Deactivated), "error_forbidden")
+	got, _ := w.svc.Get(w.ctx, a.ID)
+	if got.Status != authorities.Validated {
+		t.Fatalf("status %s", got.Status)
+	}
+}
+
+func TestBadInputIsReportedPerFieldAndStoresNothing(t *testing.T) {
+	w := newWorld(t)
+	_, err := w.svc.Register(w.ctx, authorities.System(), authorities.Input{Country: "XX", Name: "", Language: "xx", Areas: []string{"nope"}, Email: "not-mail", Website: "javascript:alert(1)"})
+	var list problem.List
+	if !errorsAs(err, &list) {
+		t.Fatalf("err = %v", err)
+	}
+	fields := map[string]bool{}
+	for _, p := range list {
+		fields[p.Field] = true
+	}
+	for _, f := range []string{"country", "name", "language", "areas", "email", "website"} {
+		if !fields[f] {
+			t.Errorf("no problem for %s in %v", f, list)
+		}
+	}
+	if w.count(`SELECT COUNT(*) FROM authorities`) != 0 {
+		t.Fatal("stored")
+	}
+}
+
+func TestGreeceIsAcceptedAsGR(t *testing.T) {
+	w := newWorld(t)
+	a := w.authority("gr", "Υπουργείο Υγείας", authorities.CompetentAuthority, "pq")
+	if a.Country != "EL" {
+		t.Fatalf("country %s", a.Country)
+	}
+}
+
+func TestOneNationalCoordinatorPerCountry(t *testing.T) {
+	w := newWorld(t)
+	w.authority("PL", "Ministerstwo Rozwoju i Technologii", authorities.NationalCoordinator, "pq")
+	_, err := w.svc.Register(w.ctx, authorities.System(), authorities.Input{Country: "PL", Name: "Drugi koordynator", Language: "pl", Kind: authorities.NationalCoordinator, Areas: []string{"pq"}})
+	wantKey(t, err, "error_national_coordinator_exists")
+}
+
+func TestEditsAreRecordedFieldByField(t *testing.T) {
+	w := newWorld(t)
+	de := w.authority("DE", "BMWK", authorities.NationalCoordinator, "pq")
+	a := w.authority("DE", "Ärztekammer Berlin", authorities.CompetentAuthority, "pq")
+	admin := w.user(a, "lda@aekb.example", "local_data_administrator")
+	in := authorities.Input{Country: "DE", Name: "Ärztekammer Berlin", Language: "de", Areas: []string{"pq"}, City: "Berlin", Email: "office@de.example"}
+	if _, err := w.svc.Update(w.ctx, admin, a.ID, in); err != nil {
+		t.Fatal(err)
+	}
+	changes, err := w.svc.History(w.ctx, admin, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, c := range changes {
+		found = found || (c.Field == "city" && c.New == "Berlin" && c.UserName == "lda@aekb.example")
+	}
+	if !found {
+		t.Fatalf("no history line for city in %+v", changes)
+	}
+	n := len(changes)
+	if _, err := w.svc.Update(w.ctx, admin, a.ID, in); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := w.svc.History(w.ctx, admin, a.ID); len(again) != n {
+		t.Fatal("an edit that changed nothing was recorded")
+	}
+	// The administrator cannot move the authority in the network.
+	in.Kind, in.ParentID = authorities.DelegatedCoordinator, de.ID
+	if got, err := w.svc.Update(w.ctx, admin, a.ID, in); err != nil || got.Kind != authorities.CompetentAuthority {
+		t.Fatalf("kind %s err %v", got.Kind, err)
+	}
+	other := w.authority("DE", "Zahnärztekammer", authorities.CompetentAuthority, "pq")
+	_, err = w.svc.Update(w.ctx, admin, other.ID, in)
+	wantKey(t, err, "error_forbidden")
+}
+
+func TestAnInvitedUserJoinsAndTheFirstOneAdministers(t *testing.T) {
+	w := newWorld(t)
+	de := w.authority("DE", "BMWK", authorities.NationalCoordinator, "pq")
+	coord := w.user(de, "nc@de.example", "coordinator")
+	a := w.authority("DE", "Landesprüfungsamt", authorities.CompetentAuthority, "pq")
+	if err := w.svc.SetStatus(w.ctx, coord, a.ID, authorities.Validated); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.svc.InviteUser(w.ctx, coord, a.ID, authorities.Invitation{Email: "First@LPA.example", Name: "Erika Muster", Roles: []authorities.UserRole{{Role: "request_handler", Area: "pq"}}}); err != nil {
+		t.Fatal(err)
+	}
+	var payload string
+	if err := w.db.Read().QueryRowContext(w.ctx, `SELECT payload FROM outbox WHERE kind = 'user_invitation'`).Scan(&payload); err != nil {
+		t.Fatal(err)
+	}
+	i := strings.Index(payload, "/invitation/")
+	token := payload[i+len("/invitation/"):]
+	token = token[:strings.IndexAny(token, `"\`)]
+	if _, err := w.svc.AcceptInvitation(w.ctx, token, "short"); err == nil {
+		t.Fatal("weak password accepted")
+	}
+	if n := w.count(`SELECT COUNT(*) FROM users WHERE email = 'first@lpa.example'`); n != 0 {
+		t.Fatal("a failed acceptance created the user")
+	}
+	u, err := w.svc.AcceptInvitation(w.ctx, token, "correct-horse-battery-9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.svc.AcceptInvitation(w.ctx, token, "correct-horse-battery-9"); err == nil {
+		t.Fatal("an invitation worked twice")
+	}
+	act, _ := w.svc.ActorFor(w.ctx, u.ID)
+	if !act.Has("local_data_administrator", "") || !act.Has("request_handler", "pq") || act.Authority.ID != a.ID {
+		t.Fatalf("actor %+v", act)
+	}
+	if got, _ := w.svc.Get(w.ctx, a.ID); got.Status != authorities.Active {
+		t.Fatalf("status %s", got.Status)
+	}
+}
+
+func TestUsersOfOneAuthorityCannotTouchAnothersUsers(t *testing.T) {
+	w := newWorld(t)
+	a := w.authority("AT", "Österreichische Ärztekammer", authorities.CompetentAuthority, "pq")
+	b := w.authority("AT", "Österreichische Zahnärztekammer", authorities.CompetentAuthority, "pq")
+	adminA := w.user(a, "lda@a.example", "local_data_administrator")
+	adminB := w.user(b, "lda@b.example", "local_data_administrator")
+	wantKey(t, w.svc.SetRoles(w.ctx, adminA, b.ID, adminB.UserID, nil), "error_forbidden")
+	wantKey(t, w.svc.DeactivateMember(w.ctx, adminA, b.ID, adminB.UserID, "x"), "error_forbidden")
+	wantKey(t, w.svc.InviteUser(w.ctx, adminA, b.ID, authorities.Invitation{Email: "x@b.example", Name: "X"}), "error_forbidden")
+	// Naming another authority's user through one's own authority fails too.
+	if err := w.svc.SetRoles(w.ctx, adminA, a.ID, adminB.UserID, []authorities.UserRole{{Role: "request_handler"}}); err == nil {
+		t.Fatal("changed the roles of another authority's user")
+	}
+	if act, _ := w.svc.ActorFor(w.ctx, adminB.UserID); !act.Has("local_data_administrator", "") {
+		t.Fatal("the refused change took effect")
+	}
+	wantKey(t, w.svc.SetRoles(w.ctx, adminA, a.ID, adminA.UserID, []authorities.UserRole{{Role: "request_handler"}}), "error_last_administrator")
+}
+
+func TestUsersOfADeactivatedAuthorityCannotSignIn(t *testing.T) {
+	w := newWorld(t)
+	cy := w.authority("CY", "Υπουργείο Εμπορίου", authorities.NationalCoordinator, "pq")
+	coord := w.user(cy, "nc@cy.example", "coordinator")
+	a := w.authority("CY", "Ιατρικός Σύλλογος", authorities.CompetentAuthority, "pq")
+	w.user(a, "doc@cy.example", "request_handler")
+	if _, _, err := w.auth.SignIn(w.ctx, "doc@cy.example", "correct-horse-battery-9", auth.Client{Address: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.svc.SetStatus(w.ctx, coord, a.ID, authorities.Deactivated); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := w.auth.SignIn(w.ctx, "doc@cy.example", "correct-horse-battery-9", auth.Client{Address: "y"})
+	wantKey(t, err, "error_signin_wrong")
+	if err := w.svc.SetStatus(w.ctx, coord, a.ID, authorities.Active); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := w.auth.SignIn(w.ctx, "doc@cy.example", "correct-horse-battery-9", auth.Client{Address: "z"}); err != nil {
+		t.Fatalf("after reactivation: %v", err)
+	}
+}
+
+func TestNeverUsedAuthoritiesAndStatistics(t *testing.T) {
+	w := newWorld(t)
+	de := w.authority("DE", "BMWK", authorities.NationalCoordinator, "pq", "services", "pw")
+	coord := w.user(de, "nc@de.example", "coordinator")
+	used := w.authority("DE", "Genutzt", authorities.CompetentAuthority, "pq")
+	idle := w.authority("DE", "Ungenutzt", authorities.CompetentAuthority, "pq", "services")
+	u := w.user(used, "u@used.example", "request_handler")
+	err := w.db.InTx(w.ctx, func(tx db.Querier) error {
+		_, err := tx.ExecContext(w.ctx, `UPDATE users SET last_sign_in_at = $1 WHERE id IN ($2, $3)`, time.Now().UTC(), u.UserID, coord.UserID)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := w.svc.NeverUsed(w.ctx, coord, "DE")
+	if err != nil || len(list) != 1 || list[0].ID != idle.ID {
+		t.Fatalf("never used: %v %v", list, err)
+	}
+	if err := w.svc.Remind(w.ctx, coord, idle.ID); err != nil {
+		t.Fatal(err)
+	}
+	if w.count(`SELECT COUNT(*) FROM outbox WHERE kind = 'never_used_reminder'`) != 1 {
+		t.Fatal("no reminder queued")
+	}
+	if _, err := w.svc.NeverUsed(w.ctx, u, "DE"); err == nil {
+		t.Fatal("a request handler saw the coordinators' list")
+	}
+	st, err := w.svc.Stats(w.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var deStats authorities.CountryStats
+	for _, c := range st.Countries {
+		if c.Country == "DE" {
+			deStats = c
+		}
+	}
+	if deStats.Total != 3 || deStats.PerArea["pq"] != 3 || deStats.PerArea["services"] != 2 || st.Total.Total != 3 {
+		t.Fatalf("stats %+v total %+v", deStats, st.Total)
+	}
+	if st.ByAreas[1] != 1 || st.ByAreas[2] != 1 || st.ByAreas[3] != 1 {
+		t.Fatalf("by areas %v", st.ByAreas)
+	}
+	if deStats.NeverUsed != 1 {
+		t.Fatalf("never used %d", deStats.NeverUsed)
+	}
+}
+
+func TestPerAreaSupervisorsMustBeCoordinatorsOfTheSameCountry(t *testing.T) {
+	w := newWorld(t)
+	it := w.authority("IT", "Dipartimento per le politiche europee", authorities.NationalCoordinator, "pq", "services")
+	lazio, err := w.svc.Register(w.ctx, authorities.System(), authorities.Input{Country: "IT", Name: "Regione Lazio", Language: "it", Kind: authorities.DelegatedCoordinator,
+		Areas: []string{"services"}, Region: "Lazio", ParentID: it.ID, AlertCoordinator: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := w.authority("ES", "Secretaría de Estado de Economía", authorities.NationalCoordinator, "services")
+	in := authorities.Input{Country: "IT", Name: "Camera di Commercio di Roma", Language: "it", Areas: []string{"services"}, Region: "Lazio",
+		Supervisors: map[string]string{"services": es.ID}}
+	_, err = w.svc.Register(w.ctx, authorities.System(), in)
+	wantKey(t, err, "error_parent_invalid")
+	in.Supervisors = map[string]string{"services": lazio.ID}
+	a, err := w.svc.Register(w.ctx, authorities.System(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := w.svc.Get(w.ctx, a.ID)
+	if got.Supervisors["services"] != lazio.ID {
+		t.Fatalf("supervisors %v", got.Supervisors)
+	}
+	if l, _ := w.svc.Get(w.ctx, lazio.ID); !l.AlertCoordinator {
+		t.Fatal("the alert coordinator flag was not stored")
+	}
+}
