@@ -22,6 +22,7 @@ import (
 
 	"github.com/openimi/openimi/internal/app"
 	"github.com/openimi/openimi/internal/auth"
+	"github.com/openimi/openimi/internal/authorities"
 	"github.com/openimi/openimi/internal/config"
 	"github.com/openimi/openimi/internal/db/dbtest"
 )
@@ -196,4 +197,25 @@ func BenchmarkQuestionSetSideBySide(b *testing.B) {
 func BenchmarkAPIArea(b *testing.B) {
 	f := setUp(b)
 	loop(b, f.srv.Client(), f.srv.URL+"/api/v1/areas/pq?lang=pl", "Authorization", "Bearer "+f.token)
+}
+
+// BenchmarkAuthoritiesListPage is a page of 50 authorities of the demo
+// registry (466 authorities), with their areas and competences.
+func BenchmarkAuthoritiesListPage(b *testing.B) {
+	f := setUp(b)
+	if _, err := app.LoadDemo(context.Background(), f.app); err != nil {
+		b.Fatal(err)
+	}
+	ec, err := f.app.Authorities.EnsureCommission(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	u, err := f.app.Auth.UserByEmail(context.Background(), "bench@example.eu")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := f.app.Authorities.Assign(context.Background(), u.ID, ec.ID, []authorities.UserRole{{Role: authorities.Coordinator}}); err != nil {
+		b.Fatal(err)
+	}
+	loop(b, f.client, f.srv.URL+"/authorities?page=2")
 }

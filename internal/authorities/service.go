@@ -61,71 +61,7 @@ func scanAuthority(row interface{ Scan(...any) error }) (*Authority, error) {
 
 // load fills an authority's texts, areas, competences and scope.
 func (s *Service) load(ctx context.Context, q db.Querier, a *Authority) error {
-	a.Names, a.Descriptions, a.Supervisors = map[string]string{}, map[string]string{}, map[string]string{}
-	rows, err := q.QueryContext(ctx, `SELECT language, name, description FROM authority_texts WHERE authority_id = $1`, a.ID)
-	if err != nil {
-		return db.Check(err)
-	}
-	for rows.Next() {
-		var lang, name, desc string
-		if err := rows.Scan(&lang, &name, &desc); err != nil {
-			rows.Close()
-			return db.Check(err)
-		}
-		if name != "" {
-			a.Names[lang] = name
-		}
-		if desc != "" {
-			a.Descriptions[lang] = desc
-		}
-	}
-	rows.Close()
-	rows, err = q.QueryContext(ctx, `SELECT area, COALESCE(supervisor_id, '') FROM authority_areas WHERE authority_id = $1 ORDER BY area`, a.ID)
-	if err != nil {
-		return db.Check(err)
-	}
-	for rows.Next() {
-		var area, sup string
-		if err := rows.Scan(&area, &sup); err != nil {
-			rows.Close()
-			return db.Check(err)
-		}
-		a.Areas = append(a.Areas, area)
-		if sup != "" {
-			a.Supervisors[area] = sup
-		}
-	}
-	rows.Close()
-	rows, err = q.QueryContext(ctx, `SELECT area, vocabulary, term FROM authority_competences WHERE authority_id = $1 ORDER BY area, vocabulary, term`, a.ID)
-	if err != nil {
-		return db.Check(err)
-	}
-	for rows.Next() {
-		var c Competence
-		if err := rows.Scan(&c.Area, &c.Vocabulary, &c.Term); err != nil {
-			rows.Close()
-			return db.Check(err)
-		}
-		a.Competences = append(a.Competences, c)
-	}
-	rows.Close()
-	rows, err = q.QueryContext(ctx, `SELECT kind, value FROM coordinator_scopes WHERE authority_id = $1 ORDER BY kind, value`, a.ID)
-	if err != nil {
-		return db.Check(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var kind, value string
-		if err := rows.Scan(&kind, &value); err != nil {
-			return db.Check(err)
-		}
-		if kind == "area" {
-			a.Scope.Areas = append(a.Scope.Areas, value)
-		} else {
-			a.Scope.Regions = append(a.Scope.Regions, value)
-		}
-	}
-	return db.Check(rows.Err())
+	return s.loadMany(ctx, q, []*Authority{a})
 }
 
 // Get returns an authority by id.
@@ -249,10 +185,8 @@ func (s *Service) List(ctx context.Context, f Filter) ([]*Authority, int, error)
 		out = append(out, a)
 	}
 	rows.Close()
-	for _, a := range out {
-		if err := s.load(ctx, s.db.Read(), a); err != nil {
-			return nil, 0, err
-		}
+	if err := s.loadMany(ctx, s.db.Read(), out); err != nil {
+		return nil, 0, err
 	}
 	return out, total, db.Check(rows.Err())
 }

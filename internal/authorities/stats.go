@@ -126,11 +126,11 @@ func (s *Service) NeverUsed(ctx context.Context, actor Actor, country string) ([
 		out = append(out, a)
 	}
 	rows.Close()
+	if err := s.loadMany(ctx, s.db.Read(), out); err != nil {
+		return nil, err
+	}
 	var visible []*Authority
 	for _, a := range out {
-		if err := s.load(ctx, s.db.Read(), a); err != nil {
-			return nil, err
-		}
 		if actor.coordinates(a) {
 			visible = append(visible, a)
 		}

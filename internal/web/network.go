@@ -102,8 +102,13 @@ func (s *Server) viewAuthority(r *http.Request, a *authorities.Authority, actor 
 	for _, k := range keys {
 		v.Competences = append(v.Competences, *groups[k])
 	}
-	if a.ParentID != "" {
-		v.Parent, _ = s.authorities.Get(r.Context(), a.ParentID)
+	return v
+}
+
+// withParent adds the coordinator an authority reports to, for its page.
+func (s *Server) withParent(r *http.Request, v authorityView) authorityView {
+	if v.ParentID != "" {
+		v.Parent, _ = s.authorities.Get(r.Context(), v.ParentID)
 	}
 	return v
 }
@@ -174,7 +179,7 @@ func (s *Server) authorityPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	v := s.viewAuthority(r, a, actor)
+	v := s.withParent(r, s.viewAuthority(r, a, actor))
 	s.render(w, r, http.StatusOK, "authority", page{TitleKey: "authority_title", Heading: v.DisplayName, Data: v})
 	return nil
 }
