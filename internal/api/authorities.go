@@ -104,8 +104,20 @@ func (in AuthorityInput) input() authorities.Input {
 	return out
 }
 
-func (a *API) actor(r *http.Request, u auth.User) (authorities.Actor, error) {
-	return a.authorities.ActorFor(r.Context(), u.ID)
+// actingFunc is an API handler that acts on the registry as the token's
+// user.
+type actingFunc func(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error
+
+// acting finds the token user's actor (authority and roles) once, for every
+// handler of the network.
+func (a *API) acting(h actingFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, u auth.User) error {
+		actor, err := a.authorities.ActorFor(r.Context(), u.ID)
+		if err != nil {
+			return err
+		}
+		return h(w, r, actor)
+	}
 }
 
 func (a *API) listAuthorities(w http.ResponseWriter, r *http.Request, u auth.User) error {
@@ -134,13 +146,9 @@ func (a *API) getAuthority(w http.ResponseWriter, r *http.Request, u auth.User) 
 	return nil
 }
 
-func (a *API) createAuthority(w http.ResponseWriter, r *http.Request, u auth.User) error {
+func (a *API) createAuthority(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
 	var in AuthorityInput
 	if err := decode(r, &in); err != nil {
-		return err
-	}
-	actor, err := a.actor(r, u)
-	if err != nil {
 		return err
 	}
 	x, err := a.authorities.Register(r.Context(), actor, in.input())
@@ -151,13 +159,9 @@ func (a *API) createAuthority(w http.ResponseWriter, r *http.Request, u auth.Use
 	return nil
 }
 
-func (a *API) updateAuthority(w http.ResponseWriter, r *http.Request, u auth.User) error {
+func (a *API) updateAuthority(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
 	var in AuthorityInput
 	if err := decode(r, &in); err != nil {
-		return err
-	}
-	actor, err := a.actor(r, u)
-	if err != nil {
 		return err
 	}
 	x, err := a.authorities.Update(r.Context(), actor, r.PathValue("id"), in.input())
@@ -173,19 +177,20 @@ type StatusChange struct {
 	Status string `json:"status"`
 }
 
-func (a *API) setAuthorityStatus(w http.ResponseWriter, r *http.Request, u auth.User) error {
+func (a *API) setAuthorityStatus(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
 	var in StatusChange
 	if err := decode(r, &in); err != nil {
-		return err
-	}
-	actor, err := a.actor(r, u)
-	if err != nil {
 		return err
 	}
 	if err := a.authorities.SetStatus(r.Context(), actor, r.PathValue("id"), authorities.Status(in.Status)); err != nil {
 		return err
 	}
-	return a.getAuthority(w, r, u)
+	x, err := a.authorities.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, "", authorityJSON(x))
+	return nil
 }
 
 // Member is a user of an authority, as its administrators see it.
@@ -198,11 +203,7 @@ type Member struct {
 	LastSignIn *time.Time `json:"last_sign_in"`
 }
 
-func (a *API) listMembers(w http.ResponseWriter, r *http.Request, u auth.User) error {
-	actor, err := a.actor(r, u)
-	if err != nil {
-		return err
-	}
+func (a *API) listMembers(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
 	members, err := a.authorities.Members(r.Context(), actor, r.PathValue("id"))
 	if err != nil {
 		return err
@@ -243,16 +244,12 @@ func parseRoles(list []string) ([]authorities.UserRole, error) {
 	return out, nil
 }
 
-func (a *API) inviteMember(w http.ResponseWriter, r *http.Request, u auth.User) error {
+func (a *API) inviteMember(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
 	var in InvitationInput
 	if err := decode(r, &in); err != nil {
 		return err
 	}
 	roles, err := parseRoles(in.Roles)
-	if err != nil {
-		return err
-	}
-	actor, err := a.actor(r, u)
 	if err != nil {
 		return err
 	}
@@ -268,16 +265,12 @@ type RolesInput struct {
 	Roles []string `json:"roles"`
 }
 
-func (a *API) setMemberRoles(w http.ResponseWriter, r *http.Request, u auth.User) error {
+func (a *API) setMemberRoles(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
 	var in RolesInput
 	if err := decode(r, &in); err != nil {
 		return err
 	}
 	roles, err := parseRoles(in.Roles)
-	if err != nil {
-		return err
-	}
-	actor, err := a.actor(r, u)
 	if err != nil {
 		return err
 	}
@@ -297,11 +290,7 @@ type HistoryLine struct {
 	New    string    `json:"new"`
 }
 
-func (a *API) authorityHistory(w http.ResponseWriter, r *http.Request, u auth.User) error {
-	actor, err := a.actor(r, u)
-	if err != nil {
-		return err
-	}
+func (a *API) authorityHistory(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
 	changes, err := a.authorities.History(r.Context(), actor, r.PathValue("id"))
 	if err != nil {
 		return err
@@ -314,11 +303,7 @@ func (a *API) authorityHistory(w http.ResponseWriter, r *http.Request, u auth.Us
 	return nil
 }
 
-func (a *API) neverUsed(w http.ResponseWriter, r *http.Request, u auth.User) error {
-	actor, err := a.actor(r, u)
-	if err != nil {
-		return err
-	}
+func (a *API) neverUsed(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
 	list, err := a.authorities.NeverUsed(r.Context(), actor, countries.Normalize(r.URL.Query().Get("country")))
 	if err != nil {
 		return err

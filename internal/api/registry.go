@@ -3,8 +3,8 @@ package api
 import (
 	"bytes"
 	"net/http"
+	"strings"
 
-	"github.com/openimi/openimi/internal/auth"
 	"github.com/openimi/openimi/internal/authorities"
 	"github.com/openimi/openimi/internal/problem"
 )
@@ -44,17 +44,13 @@ func importFormat(r *http.Request) string {
 // importAuthorities imports a CSV or JSON file of authorities: all or
 // nothing, or, with ?skip_invalid=true, the valid rows. Each row is checked
 // against the caller's scope.
-func (a *API) importAuthorities(w http.ResponseWriter, r *http.Request, u auth.User) error {
-	actor, err := a.actor(r, u)
-	if err != nil {
-		return err
-	}
+func (a *API) importAuthorities(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
 	format := importFormat(r)
 	if format != "csv" && format != "json" {
 		return problem.Field("format", "error_format_unknown")
 	}
 	res, err := a.authorities.ImportFile(r.Context(), actor, r.Body, format, authorities.ImportOptions{SkipInvalid: r.URL.Query().Get("skip_invalid") == "true"})
-	l := a.catalog.Localizer(a.catalog.Negotiate(u.Language, r.Header.Get("Accept-Language")))
+	l := a.catalog.Localizer(a.catalog.Negotiate(actor.Language, r.Header.Get("Accept-Language")))
 	lines := func(list []authorities.ImportError) []ImportLine {
 		out := []ImportLine{}
 		for _, e := range list {
@@ -76,31 +72,20 @@ func (a *API) importAuthorities(w http.ResponseWriter, r *http.Request, u auth.U
 
 // exportAuthorities writes the whole registry in the import format. The
 // data is not personal, but a full export is for coordinators.
-func (a *API) exportAuthorities(w http.ResponseWriter, r *http.Request, u auth.User) error {
-	actor, err := a.actor(r, u)
-	if err != nil {
-		return err
-	}
-	if !actor.IsCommission() && (actor.Authority == nil || !actor.Authority.Kind.IsCoordinator() || !actor.HasAny(authorities.Coordinator)) {
+func (a *API) exportAuthorities(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
+	if !actor.CanExport() {
 		return problem.New(problem.Forbidden, "error_forbidden")
 	}
-	format := r.URL.Query().Get("format")
-	if format == "" {
-		format = "csv"
-	}
-	if format != "csv" && format != "json" {
+	ct, name, ok := authorities.ExportMedia(r.URL.Query().Get("format"))
+	if !ok {
 		return problem.Field("format", "error_format_unknown")
 	}
 	var buf bytes.Buffer
-	if err := a.authorities.Export(r.Context(), &buf, format); err != nil {
+	if err := a.authorities.Export(r.Context(), &buf, strings.TrimPrefix(name, "authorities.")); err != nil {
 		return err
 	}
-	ct := "text/csv; charset=utf-8"
-	if format == "json" {
-		ct = "application/json; charset=utf-8"
-	}
 	w.Header().Set("Content-Type", ct)
-	w.Header().Set("Content-Disposition", `attachment; filename="authorities.`+format+`"`)
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
 	_, _ = w.Write(buf.Bytes())
 	return nil
 }

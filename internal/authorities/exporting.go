@@ -134,3 +134,15 @@ func writeJSON(w io.Writer, rows []Row) error {
 	bw.WriteString("\n]\n")
 	return bw.Flush() // bufio keeps the first write error until here
 }
+
+// ExportMedia returns the content type and file name of an export in a
+// format ("" means csv), and false for an unknown format.
+func ExportMedia(format string) (contentType, filename string, ok bool) {
+	switch format {
+	case "", "csv":
+		return "text/csv; charset=utf-8", "authorities.csv", true
+	case "json":
+		return "application/json; charset=utf-8", "authorities.json", true
+	}
+	return "", "", false
+}

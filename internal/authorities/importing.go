@@ -927,22 +927,10 @@ func (s *Service) updateMany(ctx context.Context, tx db.Querier, userID string, 
 	updated := 0
 	for _, r := range rows {
 		old, next := r.old, r.next
-		before, after := fields(old), fields(next)
-		var changed []string
-		for k, v := range after {
-			if before[k] != v {
-				changed = append(changed, k)
-			}
-		}
-		for k := range before {
-			if _, ok := after[k]; !ok {
-				changed = append(changed, k)
-			}
-		}
+		before, after, changed := diff(old, next)
 		if len(changed) == 0 {
 			continue
 		}
-		sort.Strings(changed)
 		updated++
 		next.UpdatedAt = now
 		_, err := tx.ExecContext(ctx, `UPDATE authorities SET external_id = $1, country = $2, name = $3, language = $4, acronym = $5, region = $6, street = $7,

@@ -6,6 +6,7 @@ import "slices"
 // belong to and their roles.
 type Actor struct {
 	UserID    string
+	Language  string     // the user's UI language, for messages ("" to negotiate)
 	Authority *Authority // nil for a user of no authority (an operator account)
 	Roles     []UserRole
 	system    bool
@@ -126,4 +127,10 @@ func (a Actor) CanSeeCountry(country string) bool {
 		return true
 	}
 	return a.Authority != nil && a.Authority.Kind.IsCoordinator() && a.Authority.Country == country && a.HasAny(Coordinator) && a.Authority.Status != Deactivated
+}
+
+// CanExport reports whether the actor may import files or download the
+// whole registry: coordinators and the Commission.
+func (a Actor) CanExport() bool {
+	return a.IsCommission() || (a.Authority != nil && a.Authority.Kind.IsCoordinator() && a.Authority.Status != Deactivated && a.HasAny(Coordinator))
 }

@@ -98,7 +98,7 @@ func (s *Service) get(ctx context.Context, q db.Querier, where string, arg any) 
 func (s *Service) ActorFor(ctx context.Context, userID string) (Actor, error) {
 	a := Actor{UserID: userID}
 	var authorityID string
-	err := db.Check(s.db.Read().QueryRowContext(ctx, `SELECT COALESCE(authority_id, '') FROM users WHERE id = $1`, userID).Scan(&authorityID))
+	err := db.Check(s.db.Read().QueryRowContext(ctx, `SELECT COALESCE(authority_id, ''), language FROM users WHERE id = $1`, userID).Scan(&authorityID, &a.Language))
 	if err != nil {
 		return a, err
 	}
@@ -359,10 +359,7 @@ func (s *Service) Register(ctx context.Context, actor Actor, in Input) (*Authori
 	}
 	a.ID, a.Status = uuid.Must(uuid.NewV7()).String(), Registered
 	err := s.db.InTx(ctx, func(tx db.Querier) error {
-		if err := s.insert(ctx, tx, a); err != nil {
-			return err
-		}
-		return s.record(ctx, tx, a.ID, actor.UserID, "created", "", a.Name)
+		return s.insertMany(ctx, tx, actor, []*Authority{a})
 	})
 	return a, s.conflict(err)
 }
@@ -383,19 +380,6 @@ func nullable(s string) any {
 		return nil
 	}
 	return s
-}
-
-func (s *Service) insert(ctx context.Context, tx db.Querier, a *Authority) error {
-	now := s.clock()
-	a.CreatedAt, a.UpdatedAt = now, now
-	_, err := tx.ExecContext(ctx, `INSERT INTO authorities (id, external_id, country, name, language, acronym, region, street, postcode, city, email, phone, website,
-		role, alert_coordinator, status, parent_id, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$18)`,
-		a.ID, nullable(a.ExternalID), a.Country, a.Name, a.Language, a.Acronym, a.Region, a.Street, a.Postcode, a.City, a.Email, a.Phone, a.Website,
-		string(a.Kind), a.AlertCoordinator, string(a.Status), nullable(a.ParentID), now)
-	if err != nil {
-		return db.Check(err)
-	}
-	return s.writeDetails(ctx, tx, a)
 }
 
 // writeDetails replaces an authority's texts, areas, competences and scope.
@@ -478,6 +462,24 @@ func competenceList(cs []Competence) string {
 	return strings.Join(parts, ";")
 }
 
+// diff returns both authorities' fields and, sorted, the names of the
+// fields that differ: what the change history records.
+func diff(old, next *Authority) (before, after map[string]string, changed []string) {
+	before, after = fields(old), fields(next)
+	for k, v := range after {
+		if before[k] != v {
+			changed = append(changed, k)
+		}
+	}
+	for k := range before {
+		if _, ok := after[k]; !ok {
+			changed = append(changed, k)
+		}
+	}
+	sort.Strings(changed)
+	return before, after, changed
+}
+
 // Update changes an authority's data and records every changed field in its
 // history. Unchanged input changes nothing (and records nothing).
 func (s *Service) Update(ctx context.Context, actor Actor, id string, in Input) (*Authority, error) {
@@ -521,22 +523,10 @@ func (s *Service) Update(ctx context.Context, actor Actor, id string, in Input) 
 // save writes next over old inside tx, with a history line per changed
 // field, and reports whether anything changed.
 func (s *Service) save(ctx context.Context, tx db.Querier, userID string, old, next *Authority) (bool, error) {
-	before, after := fields(old), fields(next)
-	var changed []string
-	for k, v := range after {
-		if before[k] != v {
-			changed = append(changed, k)
-		}
-	}
-	for k := range before {
-		if _, ok := after[k]; !ok {
-			changed = append(changed, k)
-		}
-	}
+	before, after, changed := diff(old, next)
 	if len(changed) == 0 {
 		return false, nil
 	}
-	sort.Strings(changed)
 	next.UpdatedAt = s.clock()
 	_, err := tx.ExecContext(ctx, `UPDATE authorities SET external_id = $1, country = $2, name = $3, language = $4, acronym = $5, region = $6, street = $7,
 		postcode = $8, city = $9, email = $10, phone = $11, website = $12, role = $13, alert_coordinator = $14, parent_id = $15, updated_at = $16 WHERE id = $17`,
@@ -652,10 +642,7 @@ func (s *Service) EnsureCommission(ctx context.Context) (*Authority, error) {
 		a.Areas = append(a.Areas, p.Code)
 	}
 	err := s.db.InTx(ctx, func(tx db.Querier) error {
-		if err := s.insert(ctx, tx, a); err != nil {
-			return err
-		}
-		return s.record(ctx, tx, a.ID, "", "created", "", a.Name)
+		return s.insertMany(ctx, tx, System(), []*Authority{a})
 	})
 	if errors.Is(err, db.ErrConflict) {
 		return s.GetByExternalID(ctx, CommissionExternalID)

@@ -18,8 +18,19 @@ import (
 // registry's statistics. Every rule about who may do what is in
 // authorities' policy; these handlers only ask it.
 
-func (s *Server) actor(r *http.Request) (authorities.Actor, error) {
-	return s.authorities.ActorFor(r.Context(), visitOf(r).user.ID)
+// actingFunc is a handler that acts on the registry as the signed-in user.
+type actingFunc func(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error
+
+// acting finds the signed-in user's actor (authority and roles) once, for
+// every handler of the network.
+func (s *Server) acting(h actingFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		actor, err := s.authorities.ActorFor(r.Context(), visitOf(r).user.ID)
+		if err != nil {
+			return err
+		}
+		return h(w, r, actor)
+	}
 }
 
 // countryOption is a country in a select, named in the reader's language.
@@ -127,11 +138,7 @@ type authorityListView struct {
 	CanInvite bool
 }
 
-func (s *Server) authoritiesPage(w http.ResponseWriter, r *http.Request) error {
-	actor, err := s.actor(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) authoritiesPage(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
 	q := r.URL.Query()
 	n, _ := strconv.Atoi(q.Get("page"))
 	if n < 1 {
@@ -170,11 +177,7 @@ func (s *Server) authoritiesPage(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) authorityPage(w http.ResponseWriter, r *http.Request) error {
-	actor, err := s.actor(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) authorityPage(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
 	a, err := s.authorities.Get(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
@@ -278,11 +281,7 @@ func (s *Server) form(r *http.Request, action string, values url.Values) authori
 	return f
 }
 
-func (s *Server) newAuthorityPage(w http.ResponseWriter, r *http.Request) error {
-	actor, err := s.actor(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) newAuthorityPage(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
 	if actor.Authority == nil || !actor.HasAny(authorities.Coordinator) {
 		return problem.New(problem.Forbidden, "error_forbidden")
 	}
@@ -293,11 +292,7 @@ func (s *Server) newAuthorityPage(w http.ResponseWriter, r *http.Request) error 
 	return nil
 }
 
-func (s *Server) createAuthority(w http.ResponseWriter, r *http.Request) error {
-	actor, err := s.actor(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) createAuthority(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
 	a, err := s.authorities.Register(r.Context(), actor, inputFrom(r.PostForm))
 	if err != nil {
 		f := s.form(r, "/authorities/new", r.PostForm)
@@ -307,11 +302,7 @@ func (s *Server) createAuthority(w http.ResponseWriter, r *http.Request) error {
 	return s.redirectWithNotice(w, r, "/authorities/"+a.ID, "notice_authority_registered")
 }
 
-func (s *Server) editAuthorityPage(w http.ResponseWriter, r *http.Request) error {
-	actor, err := s.actor(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) editAuthorityPage(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
 	a, err := s.authorities.Get(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
@@ -325,11 +316,7 @@ func (s *Server) editAuthorityPage(w http.ResponseWriter, r *http.Request) error
 	return nil
 }
 
-func (s *Server) updateAuthority(w http.ResponseWriter, r *http.Request) error {
-	actor, err := s.actor(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) updateAuthority(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
 	id := r.PathValue("id")
 	if _, err := s.authorities.Update(r.Context(), actor, id, inputFrom(r.PostForm)); err != nil {
 		a, err2 := s.authorities.Get(r.Context(), id)
@@ -343,11 +330,7 @@ func (s *Server) updateAuthority(w http.ResponseWriter, r *http.Request) error {
 	return s.redirectWithNotice(w, r, "/authorities/"+id, "notice_authority_saved")
 }
 
-func (s *Server) authorityStatus(w http.ResponseWriter, r *http.Request) error {
-	actor, err := s.actor(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) authorityStatus(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
 	id := r.PathValue("id")
 	to := map[string]authorities.Status{"validate": authorities.Validated, "deactivate": authorities.Deactivated, "reactivate": authorities.Active}[r.PathValue("action")]
 	if to == "" {
@@ -364,11 +347,7 @@ type historyView struct {
 	Changes   []authorities.Change
 }
 
-func (s *Server) authorityHistory(w http.ResponseWriter, r *http.Request) error {
-	actor, err := s.actor(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) authorityHistory(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
 	a, err := s.authorities.Get(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
@@ -406,11 +385,7 @@ func (s *Server) membersData(r *http.Request, actor authorities.Actor, id string
 	return membersView{Authority: a, Members: members, Roles: roles, Areas: a.Areas, Languages: i18n.Languages, Self: actor.UserID}, nil
 }
 
-func (s *Server) membersPage(w http.ResponseWriter, r *http.Request) error {
-	actor, err := s.actor(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) membersPage(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
 	v, err := s.membersData(r, actor, r.PathValue("id"))
 	if err != nil {
 		return err
@@ -429,11 +404,7 @@ func rolesFrom(form url.Values) []authorities.UserRole {
 	return out
 }
 
-func (s *Server) inviteMember(w http.ResponseWriter, r *http.Request) error {
-	actor, err := s.actor(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) inviteMember(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
 	id := r.PathValue("id")
 	inv := authorities.Invitation{Email: r.PostFormValue("email"), Name: r.PostFormValue("name"), Language: r.PostFormValue("language"), Roles: rolesFrom(r.PostForm)}
 	if err := s.authorities.InviteUser(r.Context(), actor, id, inv); err != nil {
@@ -446,11 +417,7 @@ func (s *Server) inviteMember(w http.ResponseWriter, r *http.Request) error {
 	return s.redirectWithNotice(w, r, "/authorities/"+id+"/users", "notice_invitation_sent")
 }
 
-func (s *Server) memberRoles(w http.ResponseWriter, r *http.Request) error {
-	actor, err := s.actor(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) memberRoles(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
 	id := r.PathValue("id")
 	if err := s.authorities.SetRoles(r.Context(), actor, id, r.PathValue("user"), rolesFrom(r.PostForm)); err != nil {
 		v, err2 := s.membersData(r, actor, id)
@@ -462,11 +429,7 @@ func (s *Server) memberRoles(w http.ResponseWriter, r *http.Request) error {
 	return s.redirectWithNotice(w, r, "/authorities/"+id+"/users", "notice_roles_saved")
 }
 
-func (s *Server) deactivateMember(w http.ResponseWriter, r *http.Request) error {
-	actor, err := s.actor(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) deactivateMember(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
 	id := r.PathValue("id")
 	if err := s.authorities.DeactivateMember(r.Context(), actor, id, r.PathValue("user"), visitOf(r).client.Address); err != nil {
 		return err
@@ -480,11 +443,7 @@ type neverUsedView struct {
 	Items     []authorityView
 }
 
-func (s *Server) neverUsedPage(w http.ResponseWriter, r *http.Request) error {
-	actor, err := s.actor(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) neverUsedPage(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
 	country := countries.Normalize(r.URL.Query().Get("country"))
 	if country == "" && actor.Authority != nil {
 		country = actor.Authority.Country
@@ -501,22 +460,14 @@ func (s *Server) neverUsedPage(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) remindAuthority(w http.ResponseWriter, r *http.Request) error {
-	actor, err := s.actor(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) remindAuthority(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
 	if err := s.authorities.Remind(r.Context(), actor, r.PathValue("id")); err != nil {
 		return err
 	}
 	return s.redirectWithNotice(w, r, "/authorities/never-used?country="+url.QueryEscape(r.PostFormValue("country")), "notice_reminder_sent")
 }
 
-func (s *Server) inviteAuthority(w http.ResponseWriter, r *http.Request) error {
-	actor, err := s.actor(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) inviteAuthority(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
 	if err := s.authorities.InviteAuthority(r.Context(), actor, r.PostFormValue("email"), r.PostFormValue("language")); err != nil {
 		return err
 	}

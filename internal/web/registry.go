@@ -12,33 +12,21 @@ import (
 // maxImportBytes bounds an uploaded import file.
 const maxImportBytes = 64 << 20
 
-// canExport reports whether the actor may download the whole registry.
-func canExport(a authorities.Actor) bool {
-	return a.IsCommission() || (a.Authority != nil && a.Authority.Kind.IsCoordinator() && a.HasAny(authorities.Coordinator))
-}
-
-func (s *Server) exportAuthorities(w http.ResponseWriter, r *http.Request) error {
-	actor, err := s.actor(r)
-	if err != nil {
-		return err
-	}
-	if !canExport(actor) {
+func (s *Server) exportAuthorities(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
+	if !actor.CanExport() {
 		return problem.New(problem.Forbidden, "error_forbidden")
 	}
 	format := r.URL.Query().Get("format")
-	if format != "json" {
-		format = "csv"
+	ct, name, ok := authorities.ExportMedia(format)
+	if !ok {
+		return problem.Field("format", "error_format_unknown")
 	}
 	var buf bytes.Buffer
-	if err := s.authorities.Export(r.Context(), &buf, format); err != nil {
+	if err := s.authorities.Export(r.Context(), &buf, strings.TrimPrefix(name, "authorities.")); err != nil {
 		return err
 	}
-	ct := "text/csv; charset=utf-8"
-	if format == "json" {
-		ct = "application/json; charset=utf-8"
-	}
 	w.Header().Set("Content-Type", ct)
-	w.Header().Set("Content-Disposition", `attachment; filename="authorities.`+format+`"`)
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
 	_, _ = w.Write(buf.Bytes())
 	return nil
 }
@@ -54,12 +42,8 @@ type importLine struct {
 	Column, Reason string
 }
 
-func (s *Server) importPage(w http.ResponseWriter, r *http.Request) error {
-	actor, err := s.actor(r)
-	if err != nil {
-		return err
-	}
-	if !canExport(actor) {
+func (s *Server) importPage(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
+	if !actor.CanExport() {
 		return problem.New(problem.Forbidden, "error_forbidden")
 	}
 	s.render(w, r, http.StatusOK, "import", page{TitleKey: "import_title"})
@@ -68,12 +52,8 @@ func (s *Server) importPage(w http.ResponseWriter, r *http.Request) error {
 
 // importAuthorities takes an uploaded CSV or JSON file. All or nothing,
 // unless the coordinator asks to skip invalid rows.
-func (s *Server) importAuthorities(w http.ResponseWriter, r *http.Request) error {
-	actor, err := s.actor(r)
-	if err != nil {
-		return err
-	}
-	if !canExport(actor) {
+func (s *Server) importAuthorities(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
+	if !actor.CanExport() {
 		return problem.New(problem.Forbidden, "error_forbidden")
 	}
 	file, header, err := r.FormFile("file")
