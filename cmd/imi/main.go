@@ -39,6 +39,7 @@ Commands:
   import authorities FILE     add or update authorities from a CSV or JSON file (--skip-invalid)
   export authorities          write every authority as CSV or JSON (--format, --output)
   stats authorities           authorities per country and area (--format csv|json)
+  search reindex              rebuild the search index of authorities
   audit verify                check the audit log's hash chain
   version                     print the version
 
@@ -84,6 +85,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = c.audit(ctx, rest)
 	case "areas":
 		err = c.areas(rest)
+	case "search":
+		err = c.search(ctx, rest)
 	case "import":
 		err = c.importCmd(ctx, rest)
 	case "export":

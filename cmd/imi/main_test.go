@@ -303,3 +303,14 @@ func TestCreateUserPlacesTheUserInAnAuthorityWithRoles(t *testing.T) {
 		t.Fatal("--role without --authority accepted")
 	}
 }
+
+func TestSearchReindexRebuildsTheIndex(t *testing.T) {
+	loc := dbtest.Location(t)
+	if code, _, errOut := imi(t, "", "--database", loc, "import", "authorities", "../../internal/authorities/testdata/authorities.csv"); code != 0 {
+		t.Fatalf("import: %s", errOut)
+	}
+	code, out, errOut := imi(t, "", "--database", loc, "search", "reindex")
+	if code != 0 || !strings.Contains(out, "search index rebuilt:") || strings.Contains(out, "rebuilt: 0 ") {
+		t.Fatalf("%d %q %s", code, out, errOut)
+	}
+}

@@ -3,11 +3,13 @@ package api
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/openimi/openimi/internal/auth"
 	"github.com/openimi/openimi/internal/authorities"
 	"github.com/openimi/openimi/internal/countries"
+	"github.com/openimi/openimi/internal/problem"
 )
 
 // Authority is an authority as the API shows it.
@@ -36,8 +38,13 @@ type Authority struct {
 	Supervisors      map[string]string `json:"supervisors,omitempty"`
 	ScopeAreas       []string          `json:"scope_areas,omitempty"`
 	ScopeRegions     []string          `json:"scope_regions,omitempty"`
-	CreatedAt        time.Time         `json:"created_at"`
-	UpdatedAt        time.Time         `json:"updated_at"`
+	// In search results, texts in the requested language.
+	DisplayName      string    `json:"display_name,omitempty"`
+	CountryName      string    `json:"country_name,omitempty"`
+	AreaNames        []string  `json:"area_names,omitempty"`
+	CompetenceLabels []string  `json:"competence_labels,omitempty"`
+	CreatedAt        time.Time `json:"created_at"`
+	UpdatedAt        time.Time `json:"updated_at"`
 }
 
 // Competence is a vocabulary term an authority is competent for.
@@ -120,20 +127,60 @@ func (a *API) acting(h actingFunc) handlerFunc {
 	}
 }
 
+// listAuthorities searches authorities: free text in any language (names,
+// acronyms, city, region, competences through the vocabularies' labels)
+// and filters, ranked by relevance; texts come in the requested language.
 func (a *API) listAuthorities(w http.ResponseWriter, r *http.Request, u auth.User) error {
 	q := r.URL.Query()
-	page, _ := strconv.Atoi(q.Get("page"))
-	perPage, _ := strconv.Atoi(q.Get("per_page"))
-	list, total, err := a.authorities.List(r.Context(), authorities.Filter{Country: countries.Normalize(q.Get("country")), Area: q.Get("area"),
-		Status: authorities.Status(q.Get("status")), Kind: authorities.Kind(q.Get("role")), Page: page, PerPage: perPage})
+	lang, err := a.language(r, u)
 	if err != nil {
 		return err
 	}
+	page, perPage := 1, 20
+	if v := q.Get("page"); v != "" {
+		if page, err = strconv.Atoi(v); err != nil || page < 1 {
+			return problem.Field("page", "error_page_invalid")
+		}
+	}
+	if v := q.Get("per_page"); v != "" {
+		if perPage, err = strconv.Atoi(v); err != nil || perPage < 1 || perPage > 100 {
+			return problem.Field("per_page", "error_page_invalid")
+		}
+	}
+	var countryList []string
+	for _, c := range q["country"] {
+		for _, part := range strings.Split(c, ",") {
+			code := countries.Normalize(part)
+			if code == "" {
+				return problem.Field("country", "error_country_unknown")
+			}
+			countryList = append(countryList, code)
+		}
+	}
+	list, total, err := a.authorities.Search(r.Context(), authorities.Query{Text: q.Get("q"), Countries: countryList, Area: q.Get("area"),
+		Competence: q.Get("competence"), Region: q.Get("region"), Kind: authorities.Kind(q.Get("role")), Page: page, PerPage: perPage})
+	if err != nil {
+		return err
+	}
+	l := a.catalog.Localizer(lang)
 	items := make([]Authority, 0, len(list))
 	for _, x := range list {
-		items = append(items, authorityJSON(x))
+		j := authorityJSON(x)
+		j.DisplayName = x.NameIn(lang)
+		j.CountryName = countries.Name(x.Country, lang, l.T("logo_alt"))
+		for _, c := range x.Competences {
+			if p, err := a.areas.Pack(c.Area); err == nil {
+				j.CompetenceLabels = append(j.CompetenceLabels, p.Text(lang, "vocabularies."+c.Vocabulary+".terms."+c.Term))
+			}
+		}
+		for _, code := range x.Areas {
+			if p, err := a.areas.Pack(code); err == nil {
+				j.AreaNames = append(j.AreaNames, p.In(lang).Name)
+			}
+		}
+		items = append(items, j)
 	}
-	writeJSON(w, http.StatusOK, "", map[string]any{"items": items, "total": total})
+	writeJSON(w, http.StatusOK, lang, map[string]any{"items": items, "total": total, "page": page, "per_page": perPage})
 	return nil
 }
 

@@ -88,6 +88,10 @@ func Open(ctx context.Context, c *config.Config, log *slog.Logger) (*App, error)
 		PublicURL:   c.PublicURL,
 	}, a.Now)
 	a.Authorities = authorities.New(d, reg, a.Auth, c.PublicURL, a.Now)
+	if err := a.Authorities.EnsureIndex(ctx); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("search index: %w", err)
+	}
 	return a, nil
 }
 

@@ -251,3 +251,35 @@ func TestACoordinatorImportsAFileInTheBrowser(t *testing.T) {
 		t.Fatalf("export %d: the formula is not neutralised", r.code)
 	}
 }
+
+func TestTheSearchPageFindsByCompetenceInAnotherLanguageAndSurvivesBadInput(t *testing.T) {
+	s := startSite(t)
+	if _, err := app.LoadDemo(context.Background(), s.app); err != nil {
+		t.Fatal(err)
+	}
+	b := s.enrol()
+	b.lang = "pt"
+	r := b.get("/authorities?" + url.Values{"q": {"enfermeiro"}, "country": {"PL"}}.Encode())
+	if r.code != http.StatusOK || !strings.Contains(r.body, "Naczelna Izba Pielęgniarek i Położnych") {
+		t.Fatalf("%d: the Polish nursing chamber is not found by a Portuguese word", r.code)
+	}
+	for _, q := range []string{`"`, `*`, `NEAR(`, `:`, `'`, `'; DROP TABLE authorities; --`, "Ärzte Υπουργείο Минист"} {
+		if r := b.get("/authorities?" + url.Values{"q": {q}}.Encode()); r.code != http.StatusOK {
+			t.Errorf("%q: %d", q, r.code)
+		}
+	}
+	r = b.get("/authorities?" + url.Values{"q": {strings.Repeat("é", 201)}}.Encode())
+	if r.code != http.StatusBadRequest || !strings.Contains(r.body, `id="f-q-error"`) {
+		t.Fatalf("long query: %d", r.code)
+	}
+	if r := b.get("/authorities?page=-3&q=kammer"); r.code != http.StatusOK {
+		t.Fatalf("bad page: %d", r.code)
+	}
+	r = s.api(t, "GET", "/api/v1/authorities?q=lekarz&country=PL&lang=fr", s.token(t), "")
+	if r.code != http.StatusOK || !strings.Contains(r.body, `"country_name":"Pologne"`) || !strings.Contains(r.body, `"competence_labels"`) {
+		t.Fatalf("API: %d %.300s", r.code, r.body)
+	}
+	if r := s.api(t, "GET", "/api/v1/authorities?page=x", s.token(t), ""); r.code != http.StatusBadRequest {
+		t.Fatalf("API bad page: %d", r.code)
+	}
+}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/openimi/openimi/internal/db"
 	"github.com/openimi/openimi/internal/problem"
+	"github.com/openimi/openimi/internal/search"
 )
 
 // Columns are the columns of the import and export formats, in the order
@@ -906,8 +907,13 @@ func (s *Service) insertMany(ctx context.Context, tx db.Querier, actor Actor, li
 			a.Email, a.Phone, a.Website, string(a.Kind), a.AlertCoordinator, string(a.Status), nullable(a.ParentID), now, now})
 		history = append(history, []any{uuid.Must(uuid.NewV7()).String(), a.ID, now, actor.UserID, "created", "", a.Name})
 	}
+	// New authorities have no search document yet: theirs go in batches.
+	docs := make([][]any, len(list))
+	for i, a := range list {
+		docs[i] = []any{a.ID, search.Normalize(document(a))}
+	}
 	tables := []tableRows{{"authorities", "id, external_id, country, name, language, acronym, region, street, postcode, city, email, phone, website, role, alert_coordinator, status, parent_id, created_at, updated_at", main}}
-	tables = append(append(tables, detailRows(list)...), tableRows{"authority_history", historyColumns, history})
+	tables = append(append(tables, detailRows(list)...), tableRows{"authority_history", historyColumns, history}, tableRows{"authority_fts", "id, document", docs})
 	for _, t := range tables {
 		if err := s.insertRows(ctx, tx, t.table, t.cols, t.rows); err != nil {
 			return err
@@ -923,7 +929,7 @@ func (s *Service) insertMany(ctx context.Context, tx db.Querier, actor Actor, li
 func (s *Service) updateMany(ctx context.Context, tx db.Querier, userID string, rows []*importRow) (int, error) {
 	now := s.clock()
 	var history [][]any
-	var details []*Authority
+	var details, reindex []*Authority
 	updated := 0
 	for _, r := range rows {
 		old, next := r.old, r.next
@@ -940,6 +946,7 @@ func (s *Service) updateMany(ctx context.Context, tx db.Querier, userID string, 
 		if err != nil {
 			return 0, db.Check(err)
 		}
+		reindex = append(reindex, next)
 		if slices.ContainsFunc(changed, isDetail) {
 			details = append(details, next)
 		}
@@ -963,7 +970,7 @@ func (s *Service) updateMany(ctx context.Context, tx db.Querier, userID string, 
 			return 0, err
 		}
 	}
-	return updated, nil
+	return updated, s.indexMany(ctx, tx, reindex)
 }
 
 // isDetail reports whether a field of fields is kept beside the

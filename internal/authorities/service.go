@@ -20,6 +20,7 @@ import (
 	"github.com/openimi/openimi/internal/db"
 	"github.com/openimi/openimi/internal/i18n"
 	"github.com/openimi/openimi/internal/problem"
+	"github.com/openimi/openimi/internal/search"
 )
 
 // Service is the registry of the network.
@@ -29,6 +30,8 @@ type Service struct {
 	auth      *auth.Service
 	now       func() time.Time
 	publicURL string
+	index     *search.Index
+	labels    labelIndex
 }
 
 // New returns the registry service.
@@ -36,7 +39,8 @@ func New(d *db.DB, reg *areas.Registry, a *auth.Service, publicURL string, now f
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{db: d, areas: reg, auth: a, now: now, publicURL: publicURL}
+	return &Service{db: d, areas: reg, auth: a, now: now, publicURL: publicURL,
+		index: search.NewIndex(d.Dialect(), "authority"), labels: newLabelIndex(reg)}
 }
 
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
@@ -536,6 +540,9 @@ func (s *Service) save(ctx context.Context, tx db.Querier, userID string, old, n
 		return false, s.conflict(db.Check(err))
 	}
 	if err := s.writeDetails(ctx, tx, next); err != nil {
+		return false, err
+	}
+	if err := s.indexMany(ctx, tx, []*Authority{next}); err != nil {
 		return false, err
 	}
 	for _, k := range changed {

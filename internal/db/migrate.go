@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"regexp"
 	"strings"
 	"testing/fstest"
 
@@ -17,19 +18,34 @@ import (
 var migrationFiles embed.FS
 
 // The migrations are written once, in PostgreSQL's type names. For SQLite the
-// few types it spells differently are rewritten here: this table is the only
-// place where the two schemas differ.
+// few types it spells differently are rewritten here; with the dialect
+// blocks below, this file is the only place where the two schemas differ.
 var sqliteTypes = strings.NewReplacer(
 	"TIMESTAMPTZ", "TIMESTAMP",
 	"BYTEA", "BLOB",
 	"BIGSERIAL", "INTEGER",
 )
 
+// dialectBlock matches a block of statements for one engine only:
+//
+//	-- sqlite:begin … -- sqlite:end  or  -- postgres:begin … -- postgres:end
+//
+// Full-text search is the one thing written twice (FTS5 / tsvector).
+var dialectBlock = regexp.MustCompile(`(?s)-- (sqlite|postgres):begin\n(.*?)-- (?:sqlite|postgres):end\n`)
+
+// forDialect keeps the blocks for dialect d and drops the others.
+func forDialect(sql string, d Dialect) string {
+	return dialectBlock.ReplaceAllStringFunc(sql, func(block string) string {
+		m := dialectBlock.FindStringSubmatch(block)
+		if Dialect(m[1]) == d {
+			return m[2]
+		}
+		return ""
+	})
+}
+
 // migrationsFor returns the migration set in the dialect's spelling.
 func migrationsFor(d Dialect) (fs.FS, error) {
-	if d == Postgres {
-		return fs.Sub(migrationFiles, "migrations")
-	}
 	out := fstest.MapFS{}
 	err := fs.WalkDir(migrationFiles, "migrations", func(path string, e fs.DirEntry, err error) error {
 		if err != nil || e.IsDir() {
@@ -44,7 +60,11 @@ func migrationsFor(d Dialect) (fs.FS, error) {
 		if err != nil {
 			return err
 		}
-		out[strings.TrimPrefix(path, "migrations/")] = &fstest.MapFile{Data: []byte(sqliteTypes.Replace(string(b)))}
+		sql := forDialect(string(b), d)
+		if d == SQLite {
+			sql = sqliteTypes.Replace(sql)
+		}
+		out[strings.TrimPrefix(path, "migrations/")] = &fstest.MapFile{Data: []byte(sql)}
 		return nil
 	})
 	return out, err

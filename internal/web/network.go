@@ -125,33 +125,70 @@ func (s *Server) withParent(r *http.Request, v authorityView) authorityView {
 }
 
 type authorityListView struct {
-	Items     []authorityView
-	Total     int
-	Page      int
-	Pages     int
-	Filter    url.Values
-	Countries []countryOption
-	Areas     []areaName
-	Statuses  []string
-	PrevURL   string
-	NextURL   string
-	CanInvite bool
+	Items       []authorityView
+	Total       int
+	Page        int
+	Pages       int
+	Filter      url.Values
+	Countries   []countryOption
+	Areas       []areaName
+	Statuses    []string
+	Competences []competenceOptions
+	PrevURL     string
+	NextURL     string
+	CanInvite   bool
 }
 
+// competenceOptions are the terms of one vocabulary, for the competence
+// picker, in the reader's language.
+type competenceOptions struct {
+	Label string
+	Terms []areas.LocalizedTerm
+	Area  string
+	Vocab string
+}
+
+func (s *Server) competencePicker(lang string) []competenceOptions {
+	var out []competenceOptions
+	for _, p := range s.areas.Packs() {
+		l := p.In(lang)
+		for _, v := range l.Vocabularies {
+			terms := append([]areas.LocalizedTerm{}, v.Terms...)
+			for _, g := range v.Groups {
+				terms = append(terms, g.Terms...)
+			}
+			slices.SortFunc(terms, func(a, b areas.LocalizedTerm) int {
+				return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name))
+			})
+			out = append(out, competenceOptions{Label: l.Name + " – " + v.Name, Terms: terms, Area: p.Code, Vocab: v.Code})
+		}
+	}
+	return out
+}
+
+// authoritiesPage is the search for authorities: free text in the reader's
+// language (or any other), filters, results ranked by relevance.
 func (s *Server) authoritiesPage(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
 	q := r.URL.Query()
 	n, _ := strconv.Atoi(q.Get("page"))
 	if n < 1 {
 		n = 1
 	}
-	f := authorities.Filter{Country: countries.Normalize(q.Get("country")), Area: q.Get("area"), Status: authorities.Status(q.Get("status")), Page: n, PerPage: 50}
-	list, total, err := s.authorities.List(r.Context(), f)
+	lang := visitOf(r).lang.Lang()
+	var countryList []string
+	if c := countries.Normalize(q.Get("country")); c != "" {
+		countryList = []string{c}
+	}
+	list, total, err := s.authorities.Search(r.Context(), authorities.Query{Text: q.Get("q"), Countries: countryList, Area: q.Get("area"),
+		Competence: q.Get("competence"), Status: authorities.Status(q.Get("status")), Page: n, PerPage: 20})
+	if p, ok := problem.As(err); ok && p.Field == "q" {
+		return s.formError(w, r, "authorities", page{TitleKey: "authorities_title", Data: authorityListView{Filter: q, Countries: s.countryOptions(lang)}}, err)
+	}
 	if err != nil {
 		return err
 	}
-	lang := visitOf(r).lang.Lang()
-	v := authorityListView{Total: total, Page: n, Pages: (total + 49) / 50, Filter: q, Countries: s.countryOptions(lang),
-		Statuses:  []string{"registered", "validated", "active", "deactivated"},
+	v := authorityListView{Total: total, Page: n, Pages: (total + 19) / 20, Filter: q, Countries: s.countryOptions(lang),
+		Statuses: []string{"registered", "validated", "active", "deactivated"}, Competences: s.competencePicker(lang),
 		CanInvite: actor.Authority != nil && actor.Authority.Kind.IsCoordinator() && actor.HasAny(authorities.Coordinator)}
 	for _, p := range s.areas.Packs() {
 		v.Areas = append(v.Areas, areaName{Code: p.Code, Name: p.In(lang).Name})

@@ -1,0 +1,141 @@
+package authorities_test
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/openimi/openimi/internal/authorities"
+	"github.com/openimi/openimi/internal/problem"
+)
+
+// demo loads the demonstration registry (466 authorities) into a world.
+func demo(t *testing.T) *world {
+	t.Helper()
+	w := newWorld(t)
+	f, err := os.Open("../app/demodata/authorities.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, errs := authorities.ParseCSV(f)
+	if len(errs) > 0 {
+		t.Fatal(errs[0])
+	}
+	if _, err := w.svc.Import(w.ctx, authorities.System(), rows, authorities.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func (w *world) search(q authorities.Query) []*authorities.Authority {
+	w.t.Helper()
+	list, _, err := w.svc.Search(w.ctx, q)
+	if err != nil {
+		w.t.Fatalf("%+v: %v", q, err)
+	}
+	return list
+}
+
+func names(list []*authorities.Authority) string {
+	var out []string
+	for _, a := range list {
+		out = append(out, a.Name)
+	}
+	return strings.Join(out, " | ")
+}
+
+func TestSearchIgnoresCaseAndDiacriticsAndMatchesPrefixes(t *testing.T) {
+	w := demo(t)
+	for _, c := range []struct {
+		q       string
+		country []string
+		want    string
+	}{
+		{"arztekammer", []string{"DE"}, "Ärztekammer"},
+		{"NACZELNA IZB", []string{"PL"}, "Naczelna Izba"},
+		{"poznan", []string{"PL"}, "Poznań"},
+		{"υπουργειο", []string{"EL"}, "Υπουργείο"},
+		{"ΥΠΟΥΡΓΕΊΟ", []string{"EL"}, "Υπουργείο"},
+	} {
+		list := w.search(authorities.Query{Text: c.q, Countries: c.country})
+		if len(list) == 0 {
+			t.Errorf("%q found nothing", c.q)
+			continue
+		}
+		found := false
+		for _, a := range list[:min(3, len(list))] {
+			found = found || strings.Contains(a.Name+" "+a.City+" "+a.Region, c.want)
+		}
+		if !found {
+			t.Errorf("%q: top 3 %s lack %q", c.q, names(list[:min(3, len(list))]), c.want)
+		}
+	}
+}
+
+func TestACompetenceWordInAnyLanguageFindsTheAuthoritiesHoldingIt(t *testing.T) {
+	w := demo(t)
+	for _, q := range []string{"lekarz", "médecin", "Arzt", "γιατρός", "doctor"} {
+		list := w.search(authorities.Query{Text: q, Countries: []string{"PL"}})
+		if len(list) == 0 {
+			t.Errorf("%q found no Polish authority", q)
+			continue
+		}
+		holds := false
+		for _, c := range list[0].Competences {
+			holds = holds || c.Term == "doctor"
+		}
+		if !holds {
+			t.Errorf("%q: the first result %q is not competent for doctors", q, list[0].Name)
+		}
+	}
+}
+
+func TestBadQueriesGiveSensibleAnswersNotErrors(t *testing.T) {
+	w := demo(t)
+	for _, q := range []string{"", `"`, `*`, `NEAR(`, `:`, `'`, `" OR 1=1 --`, `'); DROP TABLE authorities; --`, "Ärzte Υπουργείο Минист", "!!!", "a*b:c"} {
+		if _, _, err := w.svc.Search(w.ctx, authorities.Query{Text: q}); err != nil {
+			t.Errorf("%q: %v", q, err)
+		}
+	}
+	_, _, err := w.svc.Search(w.ctx, authorities.Query{Text: strings.Repeat("x", 201)})
+	if p, ok := problem.As(err); !ok || p.Key != "error_query_too_long" {
+		t.Errorf("long query: %v", err)
+	}
+	list, total, err := w.svc.Search(w.ctx, authorities.Query{Text: "ministry", Page: 99999})
+	if err != nil || len(list) != 0 || total == 0 {
+		t.Errorf("far page: %d results of %d, %v", len(list), total, err)
+	}
+	if n := w.count(`SELECT COUNT(*) FROM authorities`); n < 400 {
+		t.Fatal("a query changed the data")
+	}
+}
+
+func TestFiltersAloneListByName(t *testing.T) {
+	w := demo(t)
+	list, total, err := w.svc.Search(w.ctx, authorities.Query{Countries: []string{"LT", "LV"}, Kind: authorities.NationalCoordinator})
+	if err != nil || total != 2 || len(list) != 2 {
+		t.Fatalf("%d %v", total, err)
+	}
+	list, _, _ = w.svc.Search(w.ctx, authorities.Query{Countries: []string{"PL"}, Competence: "pq/professions/doctor"})
+	if len(list) == 0 {
+		t.Fatal("no Polish authority competent for doctors")
+	}
+}
+
+func TestTheIndexFollowsEdits(t *testing.T) {
+	w := newWorld(t)
+	a := w.authority("HU", "Magyar Orvosi Kamara", authorities.CompetentAuthority, "pq")
+	if len(w.search(authorities.Query{Text: "orvosi"})) != 1 {
+		t.Fatal("not found after registration")
+	}
+	if _, err := w.svc.Update(w.ctx, authorities.System(), a.ID, authorities.Input{Country: "HU", Name: "Magyar Gyógyszerészi Kamara", Language: "hu", Areas: []string{"pq"}, Email: "office@hu.example"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.search(authorities.Query{Text: "orvosi"})) != 0 || len(w.search(authorities.Query{Text: "gyogyszereszi"})) != 1 {
+		t.Fatal("the index did not follow the edit")
+	}
+	if n, err := w.svc.Reindex(w.ctx); err != nil || n != 1 {
+		t.Fatalf("reindex %d %v", n, err)
+	}
+}
