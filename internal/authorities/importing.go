@@ -907,12 +907,14 @@ func (s *Service) insertMany(ctx context.Context, tx db.Querier, actor Actor, li
 			a.Email, a.Phone, a.Website, string(a.Kind), a.AlertCoordinator, string(a.Status), nullable(a.ParentID), now, now})
 		history = append(history, []any{uuid.Must(uuid.NewV7()).String(), a.ID, now, actor.UserID, "created", "", a.Name})
 	}
-	// New authorities have no search document yet: theirs go in batches.
+	// New authorities have no search document yet: theirs go in batches,
+	// in the text index and on the authority.
 	docs := make([][]any, len(list))
 	for i, a := range list {
 		docs[i] = []any{a.ID, search.Normalize(document(a))}
+		main[i] = append(main[i], docs[i][1])
 	}
-	tables := []tableRows{{"authorities", "id, external_id, country, name, language, acronym, region, street, postcode, city, email, phone, website, role, alert_coordinator, status, parent_id, created_at, updated_at", main}}
+	tables := []tableRows{{"authorities", "id, external_id, country, name, language, acronym, region, street, postcode, city, email, phone, website, role, alert_coordinator, status, parent_id, created_at, updated_at, search_document", main}}
 	tables = append(append(tables, detailRows(list)...), tableRows{"authority_history", historyColumns, history}, tableRows{"authority_fts", "id, document", docs})
 	for _, t := range tables {
 		if err := s.insertRows(ctx, tx, t.table, t.cols, t.rows); err != nil {

@@ -31,10 +31,15 @@ func document(a *Authority) string {
 	return strings.Join(parts, " ")
 }
 
-// indexMany writes the search documents of authorities inside tx.
+// indexMany writes the search documents of authorities inside tx: in the
+// text index, and on the authority for ranking.
 func (s *Service) indexMany(ctx context.Context, tx db.Querier, list []*Authority) error {
 	for _, a := range list {
-		if err := s.index.Put(ctx, tx, a.ID, document(a)); err != nil {
+		doc := search.Normalize(document(a))
+		if err := s.index.Put(ctx, tx, a.ID, doc); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE authorities SET search_document = $1 WHERE id = $2`, doc, a.ID); err != nil {
 			return err
 		}
 	}
@@ -44,14 +49,14 @@ func (s *Service) indexMany(ctx context.Context, tx db.Querier, list []*Authorit
 // EnsureIndex fills the search index when it is empty but authorities
 // exist (a database made before search existed).
 func (s *Service) EnsureIndex(ctx context.Context) error {
-	var indexed, total int
+	var indexed, missing int
 	if err := s.db.Read().QueryRowContext(ctx, `SELECT COUNT(*) FROM authority_fts`).Scan(&indexed); err != nil {
 		return db.Check(err)
 	}
-	if err := s.db.Read().QueryRowContext(ctx, `SELECT COUNT(*) FROM authorities`).Scan(&total); err != nil {
+	if err := s.db.Read().QueryRowContext(ctx, `SELECT COUNT(*) FROM authorities WHERE search_document = ''`).Scan(&missing); err != nil {
 		return db.Check(err)
 	}
-	if indexed == 0 && total > 0 {
+	if missing > 0 {
 		_, err := s.Reindex(ctx)
 		return err
 	}
@@ -257,19 +262,19 @@ func (s *Service) Search(ctx context.Context, q Query) ([]*Authority, int, error
 		}
 		where = append(where, cond)
 	}
-	rows, err := s.db.Read().QueryContext(ctx, `SELECT a.id, a.name FROM authorities a WHERE `+strings.Join(where, " AND ")+fmt.Sprintf(` LIMIT %d`, maxCandidates), args...)
+	rows, err := s.db.Read().QueryContext(ctx, `SELECT a.id, a.name, a.search_document FROM authorities a WHERE `+strings.Join(where, " AND ")+fmt.Sprintf(` LIMIT %d`, maxCandidates), args...)
 	if err != nil {
 		return nil, 0, db.Check(err)
 	}
 	type candidate struct {
-		id, name string
-		score    float64
+		id, name, doc string
+		score         float64
 	}
 	var cands []candidate
 	var ids []string
 	for rows.Next() {
 		var c candidate
-		if err := rows.Scan(&c.id, &c.name); err != nil {
+		if err := rows.Scan(&c.id, &c.name, &c.doc); err != nil {
 			rows.Close()
 			return nil, 0, db.Check(err)
 		}
@@ -280,17 +285,13 @@ func (s *Service) Search(ctx context.Context, q Query) ([]*Authority, int, error
 	if err := rows.Err(); err != nil {
 		return nil, 0, db.Check(err)
 	}
-	docs, err := s.index.Documents(ctx, s.db.Read(), ids)
-	if err != nil {
-		return nil, 0, err
-	}
 	held, err := s.competenceKeys(ctx, ids, matched)
 	if err != nil {
 		return nil, 0, err
 	}
 	for i := range cands {
 		c := &cands[i]
-		c.score = search.Score(docs[c.id], tokens, func(t string) float64 {
+		c.score = search.Score(c.doc, tokens, func(t string) float64 {
 			idx := slices.Index(tokens, t)
 			best := 0.0
 			for k := range held[c.id] {

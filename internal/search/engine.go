@@ -27,7 +27,7 @@ func (x *Index) Put(ctx context.Context, tx db.Querier, id, text string) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM `+x.name+`_fts WHERE id = $1`, id); err != nil {
 		return err
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO `+x.name+`_fts (id, document) VALUES ($1, $2)`, id, Normalize(text))
+	_, err := tx.ExecContext(ctx, `INSERT INTO `+x.name+`_fts (id, document) VALUES ($1, $2)`, id, Normalize(text)) // Normalize is idempotent
 	return err
 }
 
@@ -53,31 +53,4 @@ func (x *Index) Match(prefixes []string, arg int) (string, any) {
 		parts[i] = `'` + strings.ReplaceAll(p, `'`, ``) + `':*`
 	}
 	return fmt.Sprintf(`SELECT id FROM %s_fts WHERE tsv @@ to_tsquery('simple', $%d)`, x.name, arg), strings.Join(parts, " | ")
-}
-
-// Documents returns the stored text of documents, by id.
-func (x *Index) Documents(ctx context.Context, q db.Querier, ids []string) (map[string]string, error) {
-	out := make(map[string]string, len(ids))
-	for start := 0; start < len(ids); start += 500 {
-		chunk := ids[start:min(start+500, len(ids))]
-		args := make([]any, len(chunk))
-		marks := make([]string, len(chunk))
-		for i, id := range chunk {
-			args[i], marks[i] = id, fmt.Sprintf("$%d", i+1)
-		}
-		rows, err := q.QueryContext(ctx, `SELECT id, document FROM `+x.name+`_fts WHERE id IN (`+strings.Join(marks, ",")+`)`, args...)
-		if err != nil {
-			return nil, db.Check(err)
-		}
-		for rows.Next() {
-			var id, doc string
-			if err := rows.Scan(&id, &doc); err != nil {
-				rows.Close()
-				return nil, db.Check(err)
-			}
-			out[id] = doc
-		}
-		rows.Close()
-	}
-	return out, nil
 }
