@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/openimi/openimi/internal/app"
 	"github.com/openimi/openimi/internal/audit"
 	"github.com/openimi/openimi/internal/auth"
 	"github.com/openimi/openimi/internal/authorities"
@@ -180,23 +181,16 @@ func (c commands) audit(ctx context.Context, args []string) error {
 		fmt.Fprintln(c.stderr, "usage: imi audit verify [settings]")
 		return errUsage
 	}
-	cfg, _, err := c.load("audit verify", config.Common, args[1:], nil)
-	if err != nil {
-		return err
-	}
-	a, err := c.open(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	n, err := audit.Verify(ctx, a.DB.Read())
-	if err != nil {
-		var bad *audit.BadRow
-		if errors.As(err, &bad) {
-			return fmt.Errorf("audit log broken after %d good rows: first bad row is %d: %s", n, bad.Seq, bad.Reason)
+	return c.withApp(ctx, "audit verify", args[1:], nil, func(a *app.App, _ *flag.FlagSet) error {
+		n, err := audit.Verify(ctx, a.DB.Read())
+		if err != nil {
+			var bad *audit.BadRow
+			if errors.As(err, &bad) {
+				return fmt.Errorf("audit log broken after %d good rows: first bad row is %d: %s", n, bad.Seq, bad.Reason)
+			}
+			return err
 		}
-		return err
-	}
-	fmt.Fprintf(c.stdout, "audit log intact: %d rows verified\n", n)
-	return nil
+		fmt.Fprintf(c.stdout, "audit log intact: %d rows verified\n", n)
+		return nil
+	})
 }

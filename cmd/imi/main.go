@@ -168,3 +168,18 @@ func (c commands) load(name string, groups config.Group, args []string, extra fu
 func (c commands) open(ctx context.Context, cfg *config.Config) (*app.App, error) {
 	return app.Open(ctx, cfg, app.NewLogger(cfg))
 }
+
+// withApp loads a command's settings (common ones plus extra), opens the
+// application on the configured database, runs fn and closes it again.
+func (c commands) withApp(ctx context.Context, name string, args []string, extra func(*flag.FlagSet), fn func(a *app.App, fs *flag.FlagSet) error) error {
+	cfg, fs, err := c.load(name, config.Common, args, extra)
+	if err != nil {
+		return err
+	}
+	a, err := c.open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return fn(a, fs)
+}

@@ -2,9 +2,10 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 
-	"github.com/openimi/openimi/internal/config"
+	"github.com/openimi/openimi/internal/app"
 )
 
 // search runs `imi search reindex`: rebuilds the text index of authorities
@@ -15,19 +16,12 @@ func (c commands) search(ctx context.Context, args []string) error {
 		fmt.Fprintln(c.stderr, "usage: imi search reindex [settings]")
 		return errUsage
 	}
-	cfg, _, err := c.load("search reindex", config.Common, args[1:], nil)
-	if err != nil {
-		return err
-	}
-	a, err := c.open(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	n, err := a.Authorities.Reindex(ctx)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(c.stdout, "search index rebuilt: %d authorities\n", n)
-	return nil
+	return c.withApp(ctx, "search reindex", args[1:], nil, func(a *app.App, _ *flag.FlagSet) error {
+		n, err := a.Authorities.Reindex(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "search index rebuilt: %d authorities\n", n)
+		return nil
+	})
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -59,17 +60,11 @@ func shellQuote(s string) string {
 }
 
 func (c commands) migrate(ctx context.Context, args []string) error {
-	cfg, _, err := c.load("migrate", config.Common, args, nil)
-	if err != nil {
-		return err
-	}
-	a, err := c.open(ctx, cfg) // opening migrates
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	fmt.Fprintln(c.stdout, "database is up to date:", a.DB.Location)
-	return nil
+	// Opening the application migrates the database.
+	return c.withApp(ctx, "migrate", args, nil, func(a *app.App, _ *flag.FlagSet) error {
+		fmt.Fprintln(c.stdout, "database is up to date:", a.DB.Location)
+		return nil
+	})
 }
 
 func (c commands) demoCode(ctx context.Context, args []string) error {
