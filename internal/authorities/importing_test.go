@@ -9,12 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	shipped "github.com/openimi/openimi/areas"
-	"github.com/openimi/openimi/internal/areas"
-	"github.com/openimi/openimi/internal/auth"
 	"github.com/openimi/openimi/internal/authorities"
 	"github.com/openimi/openimi/internal/db"
-	"github.com/openimi/openimi/internal/db/dbtest"
 	"github.com/openimi/openimi/internal/problem"
 )
 
@@ -27,12 +23,8 @@ type importRegistry struct {
 
 func newImportRegistry(t *testing.T) *importRegistry {
 	t.Helper()
-	d := dbtest.Open(t)
-	reg, err := areas.Open(shipped.Files, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &importRegistry{t: t, db: d, svc: authorities.New(d, reg, auth.New(d, auth.Settings{}, nil), "http://imi.test", nil)}
+	w := newWorld(t)
+	return &importRegistry{t: t, db: w.db, svc: w.svc}
 }
 
 func (r *importRegistry) importFile(actor authorities.Actor, format, text string, opts authorities.ImportOptions) (authorities.ImportResult, error) {

@@ -441,15 +441,20 @@ func rolesFrom(form url.Values) []authorities.UserRole {
 	return out
 }
 
+// membersFormError shows the users page again with a form's problem.
+func (s *Server) membersFormError(w http.ResponseWriter, r *http.Request, actor authorities.Actor, id string, err error) error {
+	v, err2 := s.membersData(r, actor, id)
+	if err2 != nil {
+		return err2
+	}
+	return s.formError(w, r, "members", page{TitleKey: "members_title", Heading: v.Authority.Name, Data: v}, err)
+}
+
 func (s *Server) inviteMember(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
 	id := r.PathValue("id")
 	inv := authorities.Invitation{Email: r.PostFormValue("email"), Name: r.PostFormValue("name"), Language: r.PostFormValue("language"), Roles: rolesFrom(r.PostForm)}
 	if err := s.authorities.InviteUser(r.Context(), actor, id, inv); err != nil {
-		v, err2 := s.membersData(r, actor, id)
-		if err2 != nil {
-			return err2
-		}
-		return s.formError(w, r, "members", page{TitleKey: "members_title", Heading: v.Authority.Name, Data: v}, err)
+		return s.membersFormError(w, r, actor, id, err)
 	}
 	return s.redirectWithNotice(w, r, "/authorities/"+id+"/users", "notice_invitation_sent")
 }
@@ -457,11 +462,7 @@ func (s *Server) inviteMember(w http.ResponseWriter, r *http.Request, actor auth
 func (s *Server) memberRoles(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
 	id := r.PathValue("id")
 	if err := s.authorities.SetRoles(r.Context(), actor, id, r.PathValue("user"), rolesFrom(r.PostForm)); err != nil {
-		v, err2 := s.membersData(r, actor, id)
-		if err2 != nil {
-			return err2
-		}
-		return s.formError(w, r, "members", page{TitleKey: "members_title", Heading: v.Authority.Name, Data: v}, err)
+		return s.membersFormError(w, r, actor, id, err)
 	}
 	return s.redirectWithNotice(w, r, "/authorities/"+id+"/users", "notice_roles_saved")
 }
