@@ -180,7 +180,8 @@ func (a *API) listAuthorities(w http.ResponseWriter, r *http.Request, u auth.Use
 		}
 		items = append(items, j)
 	}
-	writeJSON(w, http.StatusOK, lang, map[string]any{"items": items, "total": total, "page": page, "per_page": perPage})
+	shown := min(total, authorities.MaxResults)
+	writeJSON(w, http.StatusOK, lang, map[string]any{"items": items, "total": shown, "more": total > shown, "page": page, "per_page": perPage})
 	return nil
 }
 

@@ -17,7 +17,6 @@ import (
 
 	"github.com/openimi/openimi/internal/db"
 	"github.com/openimi/openimi/internal/problem"
-	"github.com/openimi/openimi/internal/search"
 )
 
 // Columns are the columns of the import and export formats, in the order
@@ -547,8 +546,19 @@ func (s *Service) importRows(ctx context.Context, actor Actor, rows []Row, parse
 	if err != nil {
 		return ImportResult{}, s.conflict(err)
 	}
+	if res.Created+res.Updated >= bulkChange {
+		// Searches would otherwise be slow until the database
+		// tidies up by itself.
+		if err := s.db.AfterBulkChange(ctx, "authorities", "authority_texts", "authority_areas", "authority_competences", "authority_fts"); err != nil {
+			return res, err
+		}
+	}
 	return res, nil
 }
+
+// bulkChange is how many authorities an import must write for the
+// database's statistics to be refreshed after it.
+const bulkChange = 1000
 
 // errSkipWrite rolls back an import that found invalid rows.
 var errSkipWrite = errors.New("invalid rows")
@@ -907,15 +917,9 @@ func (s *Service) insertMany(ctx context.Context, tx db.Querier, actor Actor, li
 			a.Email, a.Phone, a.Website, string(a.Kind), a.AlertCoordinator, string(a.Status), nullable(a.ParentID), now, now})
 		history = append(history, []any{uuid.Must(uuid.NewV7()).String(), a.ID, now, actor.UserID, "created", "", a.Name})
 	}
-	// New authorities have no search document yet: theirs go in batches,
-	// in the text index and on the authority.
-	docs := make([][]any, len(list))
-	for i, a := range list {
-		docs[i] = []any{a.ID, search.Normalize(document(a))}
-		main[i] = append(main[i], docs[i][1])
-	}
-	tables := []tableRows{{"authorities", "id, external_id, country, name, language, acronym, region, street, postcode, city, email, phone, website, role, alert_coordinator, status, parent_id, created_at, updated_at, search_document", main}}
-	tables = append(append(tables, detailRows(list)...), tableRows{"authority_history", historyColumns, history}, tableRows{"authority_fts", "id, document", docs})
+	tables := []tableRows{{"authorities", "id, external_id, country, name, language, acronym, region, street, postcode, city, email, phone, website, role, alert_coordinator, status, parent_id, created_at, updated_at", main}}
+	// New authorities have no search document yet: theirs go in batches.
+	tables = append(append(tables, detailRows(list)...), tableRows{"authority_history", historyColumns, history}, searchRows(list))
 	for _, t := range tables {
 		if err := s.insertRows(ctx, tx, t.table, t.cols, t.rows); err != nil {
 			return err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"regexp"
-	"slices"
 	"sort"
 	"strings"
 
@@ -31,32 +30,75 @@ func document(a *Authority) string {
 	return strings.Join(parts, " ")
 }
 
-// indexMany writes the search documents of authorities inside tx: in the
-// text index, and on the authority for ranking.
+// tags are the filter values an authority is found by, as index tags
+// (see search.Tag).
+func tags(a *Authority) []string {
+	t := []string{search.Tag("country", a.Country), search.Tag("status", string(a.Status)), search.Tag("role", string(a.Kind))}
+	if a.Region != "" {
+		t = append(t, search.Tag("region", a.Region))
+	}
+	for _, area := range a.Areas {
+		t = append(t, search.Tag("area", area))
+	}
+	for _, c := range a.Competences {
+		t = append(t, competenceTag(c.Area+"/"+c.Vocabulary+"/"+c.Term), search.Tag("term", c.Term))
+	}
+	return t
+}
+
+// competenceTag is the tag of a competence "area/vocabulary/term".
+func competenceTag(key string) string { return search.Tag("competence", key) }
+
+// indexMany writes the search documents of authorities inside tx.
 func (s *Service) indexMany(ctx context.Context, tx db.Querier, list []*Authority) error {
 	for _, a := range list {
-		doc := search.Normalize(document(a))
-		if err := s.index.Put(ctx, tx, a.ID, doc); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE authorities SET search_document = $1 WHERE id = $2`, doc, a.ID); err != nil {
+		if err := s.index.Put(ctx, tx, a.ID, document(a), tags(a)); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// EnsureIndex fills the search index when it is empty but authorities
-// exist (a database made before search existed).
+// searchRows are the search documents of authorities not yet in the
+// index, for a bulk insert.
+func searchRows(list []*Authority) tableRows {
+	docs := make([][]any, len(list))
+	for i, a := range list {
+		docs[i] = []any{a.ID, search.Normalize(document(a)), search.Tags(a.ID, tags(a))}
+	}
+	return tableRows{"authority_fts", "id, document, tags", docs}
+}
+
+// reindex rewrites the search documents of authorities by id inside tx,
+// after a change made in SQL (a status).
+func (s *Service) reindex(ctx context.Context, tx db.Querier, ids ...string) error {
+	list := make([]*Authority, 0, len(ids))
+	for _, id := range ids {
+		a, err := scanAuthority(tx.QueryRowContext(ctx, `SELECT `+authorityColumns+` FROM authorities WHERE id = $1`, id))
+		if err != nil {
+			return db.Check(err)
+		}
+		list = append(list, a)
+	}
+	if err := s.loadMany(ctx, tx, list); err != nil {
+		return err
+	}
+	return s.indexMany(ctx, tx, list)
+}
+
+// EnsureIndex fills the search index when it does not hold every
+// authority (a database made before search existed, or whose index
+// changed form).
 func (s *Service) EnsureIndex(ctx context.Context) error {
-	var indexed, missing int
-	if err := s.db.Read().QueryRowContext(ctx, `SELECT COUNT(*) FROM authority_fts`).Scan(&indexed); err != nil {
+	var count int
+	if err := s.db.Read().QueryRowContext(ctx, `SELECT COUNT(*) FROM authorities`).Scan(&count); err != nil {
 		return db.Check(err)
 	}
-	if err := s.db.Read().QueryRowContext(ctx, `SELECT COUNT(*) FROM authorities WHERE search_document = ''`).Scan(&missing); err != nil {
-		return db.Check(err)
+	indexed, err := s.index.Count(ctx, s.db.Read())
+	if err != nil {
+		return err
 	}
-	if missing > 0 {
+	if indexed != count {
 		_, err := s.Reindex(ctx)
 		return err
 	}
@@ -89,8 +131,12 @@ func (s *Service) Reindex(ctx context.Context) (int, error) {
 			return err
 		}
 		n = len(list)
-		return s.indexMany(ctx, tx, list)
+		t := searchRows(list)
+		return s.insertRows(ctx, tx, t.table, t.cols, t.rows)
 	})
+	if err == nil && n >= bulkChange {
+		err = s.db.AfterBulkChange(ctx, "authority_fts")
+	}
 	return n, err
 }
 
@@ -179,13 +225,16 @@ type Query struct {
 	PerPage    int
 }
 
-// maxCandidates bounds how many matches are ranked: enough for any page a
-// person reads, small enough to stay fast with 100,000 authorities.
-const maxCandidates = 1000
+// MaxResults bounds how many matches are ranked and paged through: enough
+// for any list a person reads, small enough to stay fast with 100,000
+// authorities. A search that finds more reports MaxResults+1: "more than
+// MaxResults, refine the search".
+const MaxResults = 1000
 
 // Search finds authorities by free text in any language and by filters,
 // ranked by relevance (filters alone: by name). Deactivated authorities are
-// not found. Every signed-in user may search: contact data is not personal.
+// not found unless asked for by status. Every signed-in user may search:
+// contact data is not personal. The total is at most MaxResults+1.
 func (s *Service) Search(ctx context.Context, q Query) ([]*Authority, int, error) {
 	if len(q.Text) > 4*search.MaxQueryLength || len([]rune(q.Text)) > search.MaxQueryLength {
 		return nil, 0, problem.Field("q", "error_query_too_long", "Max", search.MaxQueryLength)
@@ -196,8 +245,136 @@ func (s *Service) Search(ctx context.Context, q Query) ([]*Authority, int, error
 	if q.Page < 1 {
 		q.Page = 1
 	}
-	if q.Page > maxCandidates/q.PerPage+1 {
-		q.Page = maxCandidates/q.PerPage + 1
+	if q.Page > MaxResults/q.PerPage+1 {
+		q.Page = MaxResults/q.PerPage + 1
+	}
+	tokens := search.Tokens(q.Text)
+	if len(tokens) == 0 {
+		return s.filtered(ctx, q)
+	}
+	m := filters(q)
+	// Per query word: the competences its words name (by their tags), and
+	// how well; an authority holding one matches the word as if by its
+	// text.
+	matched := make([]map[string]float64, len(tokens))
+	for i, t := range tokens {
+		matched[i] = map[string]float64{}
+		for j, v := range search.Variants(t) {
+			for k, score := range s.labels.competences(v) {
+				if j > 0 {
+					score = 1.5 // only an inflection variant matched
+				}
+				if tag := competenceTag(k); score > matched[i][tag] {
+					matched[i][tag] = score
+				}
+			}
+		}
+		also := make([]string, 0, len(matched[i]))
+		for tag := range matched[i] {
+			also = append(also, tag)
+		}
+		sort.Strings(also)
+		m.Words = append(m.Words, search.Variants(t))
+		m.Also = append(m.Also, also)
+	}
+	hits, err := s.index.Find(ctx, s.db.Read(), m, MaxResults+1)
+	if err != nil {
+		return nil, 0, err
+	}
+	total := len(hits)
+	hits = hits[:min(len(hits), MaxResults)]
+	type ranked struct {
+		hit   *search.Hit
+		score float64
+	}
+	list := make([]ranked, len(hits))
+	for n := range hits {
+		h := &hits[n]
+		list[n] = ranked{h, search.Score(h.Text, tokens, func(i int) float64 {
+			best := 0.0
+			for tag, score := range matched[i] {
+				if score > best && h.Has(tag) {
+					best = score
+				}
+			}
+			return best
+		})}
+	}
+	sort.Slice(list, func(i, j int) bool {
+		if list[i].score != list[j].score {
+			return list[i].score > list[j].score
+		}
+		return list[i].hit.Text < list[j].hit.Text
+	})
+	from := min((q.Page-1)*q.PerPage, len(list))
+	to := min(from+q.PerPage, len(list))
+	page := make([]string, 0, to-from)
+	for _, r := range list[from:to] {
+		page = append(page, r.hit.ID)
+	}
+	found, err := s.byIDs(ctx, page)
+	return found, total, err
+}
+
+// filters are q's filters as tags of the search index.
+func filters(q Query) search.Query {
+	m := search.Query{}
+	if q.Status != "" {
+		m.Require = append(m.Require, []string{search.Tag("status", string(q.Status))})
+	} else {
+		m.Exclude = []string{search.Tag("status", string(Deactivated))}
+	}
+	if len(q.Countries) > 0 {
+		var g []string
+		for _, c := range q.Countries {
+			g = append(g, search.Tag("country", c))
+		}
+		m.Require = append(m.Require, g)
+	}
+	if q.Area != "" {
+		m.Require = append(m.Require, []string{search.Tag("area", q.Area)})
+	}
+	if q.Region != "" {
+		m.Require = append(m.Require, []string{search.Tag("region", q.Region)})
+	}
+	if q.Kind != "" {
+		m.Require = append(m.Require, []string{search.Tag("role", string(q.Kind))})
+	}
+	if q.Competence != "" {
+		if strings.Count(q.Competence, "/") == 2 {
+			m.Require = append(m.Require, []string{competenceTag(q.Competence)})
+		} else {
+			m.Require = append(m.Require, []string{search.Tag("term", q.Competence)})
+		}
+	}
+	return m
+}
+
+// filtered answers a search without text, by name. A few matches (at most
+// MaxResults) are found in the search index and sorted; more are listed by
+// walking the authorities in name order, which reaches a page after
+// reading only about as many authorities as the filters let through.
+func (s *Service) filtered(ctx context.Context, q Query) ([]*Authority, int, error) {
+	m := filters(q)
+	from := (q.Page - 1) * q.PerPage
+	if len(m.Require) > 0 {
+		n, err := s.index.CountUpTo(ctx, s.db.Read(), m, MaxResults+1)
+		if err != nil {
+			return nil, 0, err
+		}
+		if n <= MaxResults {
+			hits, err := s.index.Find(ctx, s.db.Read(), m, MaxResults)
+			if err != nil {
+				return nil, 0, err
+			}
+			sort.Slice(hits, func(i, j int) bool { return hits[i].Text < hits[j].Text })
+			var ids []string
+			for _, h := range hits[min(from, len(hits)):min(from+q.PerPage, len(hits))] {
+				ids = append(ids, h.ID)
+			}
+			list, err := s.byIDs(ctx, ids)
+			return list, len(hits), err
+		}
 	}
 	var where []string
 	var args []any
@@ -215,7 +392,7 @@ func (s *Service) Search(ctx context.Context, q Query) ([]*Authority, int, error
 		where = append(where, "a.country IN ("+strings.Join(marks, ",")+")")
 	}
 	if q.Area != "" {
-		where = append(where, "a.id IN (SELECT authority_id FROM authority_areas WHERE area = "+arg(q.Area)+")")
+		where = append(where, "EXISTS (SELECT 1 FROM authority_areas x WHERE x.authority_id = a.id AND x.area = "+arg(q.Area)+")")
 	}
 	if q.Region != "" {
 		where = append(where, "a.region = "+arg(q.Region))
@@ -225,147 +402,23 @@ func (s *Service) Search(ctx context.Context, q Query) ([]*Authority, int, error
 	}
 	if q.Competence != "" {
 		if parts := strings.Split(q.Competence, "/"); len(parts) == 3 {
-			where = append(where, "a.id IN (SELECT authority_id FROM authority_competences WHERE area = "+arg(parts[0])+" AND vocabulary = "+arg(parts[1])+" AND term = "+arg(parts[2])+")")
+			where = append(where, "EXISTS (SELECT 1 FROM authority_competences x WHERE x.authority_id = a.id AND x.area = "+arg(parts[0])+" AND x.vocabulary = "+arg(parts[1])+" AND x.term = "+arg(parts[2])+")")
 		} else {
-			where = append(where, "a.id IN (SELECT authority_id FROM authority_competences WHERE term = "+arg(q.Competence)+")")
+			where = append(where, "EXISTS (SELECT 1 FROM authority_competences x WHERE x.authority_id = a.id AND x.term = "+arg(q.Competence)+")")
 		}
 	}
-	tokens := search.Tokens(q.Text)
-	if len(tokens) == 0 {
-		return s.filtered(ctx, where, args, q)
+	cond := strings.Join(where, " AND ")
+	table := "authorities a"
+	if s.db.Dialect() == db.SQLite {
+		table += " INDEXED BY authorities_name" // SQLite would sort every match otherwise
 	}
-	matched := make([]map[string]float64, len(tokens)) // per token: competences its words name, and how well
-	for i, t := range tokens {
-		matched[i] = map[string]float64{}
-		for j, v := range search.Variants(t) {
-			for k, score := range s.labels.competences(v) {
-				if j > 0 {
-					score = 1.5 // only an inflection variant matched
-				}
-				if score > matched[i][k] {
-					matched[i][k] = score
-				}
-			}
-		}
-		text, textArg := s.index.Match(search.Variants(t), len(args)+1)
-		args = append(args, textArg)
-		cond := "a.id IN (" + text + ")"
-		if len(matched[i]) > 0 {
-			// Equality on the three columns, so that the index serves it.
-			terms := make([]string, 0, len(matched[i]))
-			for k := range matched[i] {
-				parts := strings.SplitN(k, "/", 3)
-				terms = append(terms, "(area = "+arg(parts[0])+" AND vocabulary = "+arg(parts[1])+" AND term = "+arg(parts[2])+")")
-			}
-			sort.Strings(terms)
-			cond = "(" + cond + " OR a.id IN (SELECT authority_id FROM authority_competences WHERE " + strings.Join(terms, " OR ") + "))"
-		}
-		where = append(where, cond)
-	}
-	rows, err := s.db.Read().QueryContext(ctx, `SELECT a.id, a.name, a.search_document FROM authorities a WHERE `+strings.Join(where, " AND ")+fmt.Sprintf(` LIMIT %d`, maxCandidates), args...)
-	if err != nil {
-		return nil, 0, db.Check(err)
-	}
-	type candidate struct {
-		id, name, doc string
-		score         float64
-	}
-	var cands []candidate
-	var ids []string
-	for rows.Next() {
-		var c candidate
-		if err := rows.Scan(&c.id, &c.name, &c.doc); err != nil {
-			rows.Close()
+	total := MaxResults + 1
+	if len(m.Require) == 0 {
+		if err := s.db.Read().QueryRowContext(ctx, fmt.Sprintf(`SELECT COUNT(*) FROM (SELECT 1 FROM authorities a WHERE %s LIMIT %d) found`, cond, MaxResults+1), args...).Scan(&total); err != nil {
 			return nil, 0, db.Check(err)
 		}
-		cands = append(cands, c)
-		ids = append(ids, c.id)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, 0, db.Check(err)
-	}
-	held, err := s.competenceKeys(ctx, ids, matched)
-	if err != nil {
-		return nil, 0, err
-	}
-	for i := range cands {
-		c := &cands[i]
-		c.score = search.Score(c.doc, tokens, func(t string) float64 {
-			idx := slices.Index(tokens, t)
-			best := 0.0
-			for k := range held[c.id] {
-				best = max(best, matched[idx][k])
-			}
-			return best
-		})
-	}
-	sort.SliceStable(cands, func(i, j int) bool {
-		if cands[i].score != cands[j].score {
-			return cands[i].score > cands[j].score
-		}
-		return cands[i].name < cands[j].name
-	})
-	total := len(cands)
-	from := min((q.Page-1)*q.PerPage, total)
-	to := min(from+q.PerPage, total)
-	page := make([]string, 0, to-from)
-	for _, c := range cands[from:to] {
-		page = append(page, c.id)
-	}
-	list, err := s.byIDs(ctx, page)
-	return list, total, err
-}
-
-// competenceKeys returns, for each candidate, the matched competences it
-// holds.
-func (s *Service) competenceKeys(ctx context.Context, ids []string, matched []map[string]float64) (map[string]map[string]bool, error) {
-	out := map[string]map[string]bool{}
-	keys := map[string]bool{}
-	for _, m := range matched {
-		for k := range m {
-			keys[k] = true
-		}
-	}
-	if len(keys) == 0 || len(ids) == 0 {
-		return out, nil
-	}
-	for start := 0; start < len(ids); start += 500 {
-		chunk := ids[start:min(start+500, len(ids))]
-		args := make([]any, len(chunk))
-		for i, id := range chunk {
-			args[i] = id
-		}
-		rows, err := s.db.Read().QueryContext(ctx, `SELECT authority_id, area || '/' || vocabulary || '/' || term FROM authority_competences WHERE authority_id IN (`+s.params(0, len(chunk))+`)`, args...)
-		if err != nil {
-			return nil, db.Check(err)
-		}
-		for rows.Next() {
-			var id, key string
-			if err := rows.Scan(&id, &key); err != nil {
-				rows.Close()
-				return nil, db.Check(err)
-			}
-			if keys[key] {
-				if out[id] == nil {
-					out[id] = map[string]bool{}
-				}
-				out[id][key] = true
-			}
-		}
-		rows.Close()
-	}
-	return out, nil
-}
-
-// filtered answers a search without text: by name, paginated in SQL.
-func (s *Service) filtered(ctx context.Context, where []string, args []any, q Query) ([]*Authority, int, error) {
-	cond := strings.Join(where, " AND ")
-	var total int
-	if err := s.db.Read().QueryRowContext(ctx, `SELECT COUNT(*) FROM authorities a WHERE `+cond, args...).Scan(&total); err != nil {
-		return nil, 0, db.Check(err)
-	}
-	rows, err := s.db.Read().QueryContext(ctx, `SELECT a.id FROM authorities a WHERE `+cond+fmt.Sprintf(` ORDER BY a.name, a.id LIMIT %d OFFSET %d`, q.PerPage, (q.Page-1)*q.PerPage), args...)
+	rows, err := s.db.Read().QueryContext(ctx, fmt.Sprintf(`SELECT a.id FROM %s WHERE %s ORDER BY a.name, a.id LIMIT %d OFFSET %d`, table, cond, q.PerPage, from), args...)
 	if err != nil {
 		return nil, 0, db.Check(err)
 	}

@@ -1,7 +1,9 @@
 package authorities_test
 
 import (
+	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -137,5 +139,77 @@ func TestTheIndexFollowsEdits(t *testing.T) {
 	}
 	if n, err := w.svc.Reindex(w.ctx); err != nil || n != 1 {
 		t.Fatalf("reindex %d %v", n, err)
+	}
+}
+
+func TestTheIndexFollowsStatusChanges(t *testing.T) {
+	w := newWorld(t)
+	a := w.authority("HU", "Magyar Orvosi Kamara", authorities.CompetentAuthority, "pq")
+	if err := w.svc.SetStatus(w.ctx, authorities.System(), a.ID, authorities.Deactivated); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.search(authorities.Query{Text: "orvosi"})) != 0 || len(w.search(authorities.Query{Countries: []string{"HU"}})) != 0 {
+		t.Fatal("a deactivated authority is still found")
+	}
+	if got := w.search(authorities.Query{Text: "orvosi", Status: authorities.Deactivated}); len(got) != 1 {
+		t.Fatal("a deactivated authority is not found when asked for by status")
+	}
+	if err := w.svc.SetStatus(w.ctx, authorities.System(), a.ID, authorities.Active); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.search(authorities.Query{Text: "orvosi"})) != 1 {
+		t.Fatal("a reactivated authority is not found again")
+	}
+	// Joining makes a validated authority active: its status tag follows.
+	w.user(a, "orvos@hu.example", "request_handler")
+	if got := w.search(authorities.Query{Text: "orvosi", Status: authorities.Active}); len(got) != 1 {
+		t.Fatalf("status filter after a user joined: %d found", len(got))
+	}
+}
+
+func TestFiltersFindTheSameThroughTheIndexAndByName(t *testing.T) {
+	w := demo(t)
+	// Few matches come from the index, sorted by name; many from walking
+	// the registry in name order. Both must honour every filter.
+	few, total, err := w.svc.Search(w.ctx, authorities.Query{Countries: []string{"PL"}, Area: "pq", PerPage: 100})
+	if err != nil || total == 0 || total > authorities.MaxResults || len(few) != min(total, 100) {
+		t.Fatalf("%d of %d, %v", len(few), total, err)
+	}
+	for _, a := range few {
+		if a.Country != "PL" || !slices.Contains(a.Areas, "pq") {
+			t.Fatalf("%s (%s %v) does not pass the filters", a.Name, a.Country, a.Areas)
+		}
+	}
+	all, total, err := w.svc.Search(w.ctx, authorities.Query{PerPage: 100})
+	if err != nil || total != w.count(`SELECT COUNT(*) FROM authorities WHERE status <> 'deactivated'`) || len(all) != 100 {
+		t.Fatalf("%d of %d, %v", len(all), total, err)
+	}
+	if !slices.IsSortedFunc(all, func(a, b *authorities.Authority) int { return strings.Compare(a.Name, b.Name) }) {
+		t.Fatal("not in name order")
+	}
+}
+
+func TestSearchesThatFindTooManySaySo(t *testing.T) {
+	w := demo(t)
+	if testing.Short() {
+		t.Skip("imports more than MaxResults authorities")
+	}
+	// Copies of the Polish registry until more than MaxResults match.
+	var rows []authorities.Row
+	for i := range authorities.MaxResults + 1 {
+		rows = append(rows, authorities.Row{ExternalID: fmt.Sprintf("pl-copy-%d", i), Country: "PL", Name: fmt.Sprintf("Okręgowa Izba Lekarska %d", i), Language: "pl",
+			Role: "competent_authority", ParentExternalID: "PL-MRIT", Areas: []string{"pq"}, Email: "oil@pl.example"})
+	}
+	if _, err := w.svc.Import(w.ctx, authorities.System(), rows, authorities.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []authorities.Query{{Text: "izba lekarska"}, {Countries: []string{"PL"}}, {Countries: []string{"PL"}, Area: "pq", Page: 51}} {
+		list, total, err := w.svc.Search(w.ctx, q)
+		if err != nil || total != authorities.MaxResults+1 {
+			t.Errorf("%+v: total %d, %v", q, total, err)
+		}
+		if q.Page == 0 && len(list) != 20 {
+			t.Errorf("%+v: a page of %d", q, len(list))
+		}
 	}
 }

@@ -575,6 +575,9 @@ func (s *Service) SetStatus(ctx context.Context, actor Actor, id string, to Stat
 		if _, err := tx.ExecContext(ctx, `UPDATE authorities SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4`, string(to), s.clock(), id, string(from)); err != nil {
 			return s.conflict(db.Check(err))
 		}
+		if err := s.reindex(ctx, tx, id); err != nil {
+			return err
+		}
 		if to == Deactivated {
 			// Its users' sessions end now, not at their next request.
 			if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE authority_id = $1)`, id); err != nil {

@@ -271,6 +271,9 @@ func (s *Service) AcceptInvitation(ctx context.Context, token, password string) 
 		if _, err := tx.ExecContext(ctx, `UPDATE authorities SET status = 'active', updated_at = $1 WHERE id = $2 AND status = 'validated'`, now, p.AuthorityID); err != nil {
 			return err
 		}
+		if err := s.reindex(ctx, tx, p.AuthorityID); err != nil {
+			return err
+		}
 		return s.record(ctx, tx, p.AuthorityID, u.ID, "user_joined", "", p.Email)
 	})
 	return u, err
@@ -350,6 +353,9 @@ func (s *Service) Assign(ctx context.Context, userID, authorityRef string, roles
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE authorities SET status = 'active', updated_at = $1 WHERE id = $2 AND status IN ('registered', 'validated')`, s.clock(), a.ID); err != nil {
+			return err
+		}
+		if err := s.reindex(ctx, tx, a.ID); err != nil {
 			return err
 		}
 		return s.record(ctx, tx, a.ID, "", "user_assigned", "", userID)

@@ -2,6 +2,8 @@ package search
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strings"
 
@@ -11,6 +13,11 @@ import (
 // Index is the text index of one kind of document (authorities, and later
 // registers), on whichever database runs. The difference between the two
 // engines is confined to this file.
+//
+// A document has its text (normalized words, matched by prefix) and its
+// tags: exact words that stand for filter values (country, area,
+// competence…), made by Tag, so that text and filters are answered by the
+// engine's inverted index in one lookup instead of by scanning a table.
 type Index struct {
 	dialect db.Dialect
 	name    string // base name of the index's tables
@@ -21,14 +28,36 @@ func NewIndex(dialect db.Dialect, name string) *Index {
 	return &Index{dialect: dialect, name: name}
 }
 
-// Put stores (or replaces) a document's text, inside the caller's
+// Tag returns the index word that stands for value of kind (a country, an
+// area…): letters and digits only, and never a word of any text.
+func Tag(kind, value string) string {
+	h := sha256.Sum256([]byte(kind + "\x00" + value))
+	return "t" + hex.EncodeToString(h[:8])
+}
+
+// Put stores (or replaces) a document's text and tags, inside the caller's
 // transaction so that the index changes with the data.
-func (x *Index) Put(ctx context.Context, tx db.Querier, id, text string) error {
-	if _, err := tx.ExecContext(ctx, `DELETE FROM `+x.name+`_fts WHERE id = $1`, id); err != nil {
+func (x *Index) Put(ctx context.Context, tx db.Querier, id, text string, tags []string) error {
+	// FTS5 finds a row by its id column only by reading them all, so each
+	// document also carries a tag of its id, found through the index.
+	del, key := `DELETE FROM `+x.name+`_fts WHERE `+x.name+`_fts MATCH $1`, `tags : "`+IDTag(id)+`"`
+	if x.dialect != db.SQLite {
+		del, key = `DELETE FROM `+x.name+`_fts WHERE id = $1`, id
+	}
+	if _, err := tx.ExecContext(ctx, del, key); err != nil {
 		return err
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO `+x.name+`_fts (id, document) VALUES ($1, $2)`, id, Normalize(text)) // Normalize is idempotent
+	_, err := tx.ExecContext(ctx, `INSERT INTO `+x.name+`_fts (id, document, tags) VALUES ($1, $2, $3)`, id, Normalize(text), Tags(id, tags)) // Normalize is idempotent
 	return err
+}
+
+// IDTag is the tag every document carries of its own id.
+func IDTag(id string) string { return Tag("id", id) }
+
+// Tags is the tags column of the document id: its tags and its id's tag.
+// Bulk inserts that bypass Put write it too.
+func Tags(id string, tags []string) string {
+	return strings.Join(append(tags, IDTag(id)), " ")
 }
 
 // Clear empties the index (before a rebuild).
@@ -37,20 +66,218 @@ func (x *Index) Clear(ctx context.Context, tx db.Querier) error {
 	return err
 }
 
-// Match returns SQL selecting the ids of documents that contain a word
-// starting with any of prefixes, and its single argument. Prefixes are
-// normalized words: letters and digits only, so they cannot carry query
-// syntax; they are quoted all the same.
-func (x *Index) Match(prefixes []string, arg int) (string, any) {
-	parts := make([]string, len(prefixes))
-	if x.dialect == db.SQLite {
-		for i, p := range prefixes {
-			parts[i] = `"` + strings.ReplaceAll(p, `"`, ``) + `"*`
+// Count returns how many documents the index holds.
+func (x *Index) Count(ctx context.Context, q db.Querier) (int, error) {
+	var n int
+	err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+x.name+`_fts`).Scan(&n)
+	return n, db.Check(err)
+}
+
+// Query is what documents must match. Every word must match: by its text
+// (a document word starting with one of its prefixes) or by one of its
+// tags; every group of Require must match by one of its tags; no tag of
+// Exclude may match.
+type Query struct {
+	Words   [][]string // per query word: the prefixes it matches text by, the word itself first
+	Also    [][]string // per query word: tags that match it too (may be nil)
+	Require [][]string
+	Exclude []string
+}
+
+// Hit is a found document: its id, normalized text and tags.
+type Hit struct {
+	ID, Text, Tags string
+}
+
+// Has reports whether the document carries tag. Tags are words of one
+// length without spaces, so a substring that is a tag is one of them.
+func (h *Hit) Has(tag string) bool { return strings.Contains(h.Tags, tag) }
+
+// words is how the words of a query match text at one stage of Find.
+type words int
+
+const (
+	exactly   words = iota // the word itself, as a whole document word
+	asPrefix               // a document word starting with the word
+	inflected              // … or with one of its shorter prefixes
+	tagged                 // … or a tag of the word
+)
+
+// Find returns up to limit documents that match q, best first by stages:
+// those holding every query word exactly, then as the start of a word,
+// then by an inflection, then by a tag (a competence the word names). The
+// caller ranks the candidates; the stages, which follow the caller's
+// scoring, decide which candidates it sees when more match than it may
+// rank, at the cost of reading little more than limit documents.
+func (x *Index) Find(ctx context.Context, tx db.Querier, q Query, limit int) ([]Hit, error) {
+	if len(q.Words) == 0 {
+		if len(q.Require) == 0 {
+			return nil, nil
 		}
-		return fmt.Sprintf(`SELECT id FROM %s_fts WHERE %s_fts MATCH $%d`, x.name, x.name, arg), `document : (` + strings.Join(parts, " OR ") + `)`
+		return x.find(ctx, tx, q, tagged, -1, limit)
 	}
+	inflections, tags := false, false
+	for i, w := range q.Words {
+		inflections = inflections || len(w) > 1
+		tags = tags || i < len(q.Also) && len(q.Also[i]) > 0
+	}
+	var hits []Hit
+	for stage := exactly; stage <= tagged && len(hits) < limit; stage++ {
+		if stage == inflected && !inflections || stage == tagged && !tags {
+			continue // the same documents as the stage before
+		}
+		more, err := x.find(ctx, tx, q, stage, stage-1, limit-len(hits))
+		if err != nil {
+			return nil, err
+		}
+		hits = append(hits, more...)
+	}
+	return hits, nil
+}
+
+// CountUpTo returns how many documents match q, counting no further than
+// limit.
+func (x *Index) CountUpTo(ctx context.Context, tx db.Querier, q Query, limit int) (int, error) {
+	if len(q.Words) == 0 && len(q.Require) == 0 {
+		return 0, nil
+	}
+	cond, args := x.where(q, tagged, -1)
+	var n int
+	err := tx.QueryRowContext(ctx, fmt.Sprintf(`SELECT COUNT(*) FROM (SELECT 1 FROM %s_fts WHERE %s LIMIT %d) found`, x.name, cond, limit), args...).Scan(&n)
+	return n, db.Check(err)
+}
+
+// where writes q as a condition on the index table, with its arguments:
+// its words matched as at stage, and not as at stage not (-1: none).
+func (x *Index) where(q Query, stage, not words) (string, []any) {
+	if x.dialect == db.SQLite {
+		expr := x.fts5Words(q, stage)
+		for _, g := range q.Require {
+			expr = join(expr, " AND ", "tags : "+fts5Or(tagWords(g)))
+		}
+		if not >= 0 {
+			expr = "(" + expr + ") NOT (" + x.fts5Words(q, not) + ")"
+		}
+		if len(q.Exclude) > 0 {
+			expr = "(" + expr + ") NOT tags : " + fts5Or(tagWords(q.Exclude))
+		}
+		return x.name + "_fts MATCH $1", []any{expr}
+	}
+	var args []any
+	arg := func(v string) string { args = append(args, v); return fmt.Sprintf("to_tsquery('simple', $%d)", len(args)) }
+	tsWords := func(stage words) string {
+		var and []string
+		for i, w := range q.Words {
+			t := "tsv @@ " + arg(tsOr(stageWords(w, stage)))
+			if stage == tagged && i < len(q.Also) && len(q.Also[i]) > 0 {
+				t = "(" + t + " OR tagv @@ " + arg(tsOr(tagWords(q.Also[i]))) + ")"
+			}
+			and = append(and, t)
+		}
+		return strings.Join(and, " AND ")
+	}
+	cond := tsWords(stage)
+	for _, g := range q.Require {
+		cond = join(cond, " AND ", "tagv @@ "+arg(tsOr(tagWords(g))))
+	}
+	if not >= 0 {
+		cond += " AND NOT (" + tsWords(not) + ")"
+	}
+	if len(q.Exclude) > 0 {
+		cond += " AND NOT tagv @@ " + arg(tsOr(tagWords(q.Exclude)))
+	}
+	return cond, args
+}
+
+// word is a query word or tag as the engines write it: exact or a prefix.
+type word struct {
+	text   string
+	prefix bool
+}
+
+// stageWords are the forms of one query word matched at stage.
+func stageWords(prefixes []string, stage words) []word {
+	switch stage {
+	case exactly:
+		return []word{{prefixes[0], false}}
+	case asPrefix:
+		return []word{{prefixes[0], true}}
+	}
+	out := make([]word, len(prefixes))
 	for i, p := range prefixes {
-		parts[i] = `'` + strings.ReplaceAll(p, `'`, ``) + `':*`
+		out[i] = word{p, true}
 	}
-	return fmt.Sprintf(`SELECT id FROM %s_fts WHERE tsv @@ to_tsquery('simple', $%d)`, x.name, arg), strings.Join(parts, " | ")
+	return out
+}
+
+func tagWords(tags []string) []word {
+	out := make([]word, len(tags))
+	for i, t := range tags {
+		out[i] = word{t, false}
+	}
+	return out
+}
+
+func join(a, sep, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + sep + b
+}
+
+// find runs q on the engine at stage, leaving out what matches at not.
+func (x *Index) find(ctx context.Context, tx db.Querier, q Query, stage, not words, limit int) ([]Hit, error) {
+	cond, args := x.where(q, stage, not)
+	rows, err := tx.QueryContext(ctx, fmt.Sprintf(`SELECT id, document, tags FROM %s_fts WHERE %s LIMIT %d`, x.name, cond, limit), args...)
+	if err != nil {
+		return nil, db.Check(err)
+	}
+	defer rows.Close()
+	var hits []Hit
+	for rows.Next() {
+		var h Hit
+		if err := rows.Scan(&h.ID, &h.Text, &h.Tags); err != nil {
+			return nil, db.Check(err)
+		}
+		hits = append(hits, h)
+	}
+	return hits, db.Check(rows.Err())
+}
+
+// fts5Words writes the words of q, matched as at stage, as an FTS5
+// expression.
+func (x *Index) fts5Words(q Query, stage words) string {
+	var and []string
+	for i, w := range q.Words {
+		t := "document : " + fts5Or(stageWords(w, stage))
+		if stage == tagged && i < len(q.Also) && len(q.Also[i]) > 0 {
+			t = "(" + t + " OR tags : " + fts5Or(tagWords(q.Also[i])) + ")"
+		}
+		and = append(and, t)
+	}
+	return strings.Join(and, " AND ")
+}
+
+// fts5Or writes words as an FTS5 alternative.
+func fts5Or(words []word) string {
+	parts := make([]string, len(words))
+	for i, w := range words {
+		parts[i] = `"` + strings.ReplaceAll(w.text, `"`, ``) + `"`
+		if w.prefix {
+			parts[i] += "*"
+		}
+	}
+	return "(" + strings.Join(parts, " OR ") + ")"
+}
+
+// tsOr writes words as a PostgreSQL tsquery alternative.
+func tsOr(words []word) string {
+	parts := make([]string, len(words))
+	for i, w := range words {
+		parts[i] = `'` + strings.ReplaceAll(w.text, `'`, ``) + `'`
+		if w.prefix {
+			parts[i] += ":*"
+		}
+	}
+	return strings.Join(parts, " | ")
 }

@@ -6,12 +6,12 @@ import "strings"
 // exact word counts most, then a word the token starts, then one an
 // inflection variant starts; words early in the document (the original
 // name) weigh a little more. extra gives, per token, what the caller knows
-// beyond the text (a competence match): the better of the two counts, and
+// beyond the text (a competence match), by the token's index: the better of the two counts, and
 // the other adds a quarter. A token matched by nothing scores nothing.
-func Score(document string, tokens []string, extra func(token string) float64) float64 {
+func Score(document string, tokens []string, extra func(i int) float64) float64 {
 	words := strings.Fields(document)
 	total := 0.0
-	for _, t := range tokens {
+	for ti, t := range tokens {
 		best := 0.0
 		variants := Variants(t)
 		for i, w := range words {
@@ -34,7 +34,7 @@ func Score(document string, tokens []string, extra func(token string) float64) f
 		if extra != nil {
 			// Both the text and what the caller knows may match: the
 			// better counts, and the other adds a little.
-			e := extra(t)
+			e := extra(ti)
 			best = max(best, e) + min(best, e)/4
 		}
 		total += best

@@ -127,6 +127,7 @@ func (s *Server) withParent(r *http.Request, v authorityView) authorityView {
 type authorityListView struct {
 	Items       []authorityView
 	Total       int
+	More        bool // more than Total match: only Total are ranked
 	Page        int
 	Pages       int
 	Filter      url.Values
@@ -187,7 +188,8 @@ func (s *Server) authoritiesPage(w http.ResponseWriter, r *http.Request, actor a
 	if err != nil {
 		return err
 	}
-	v := authorityListView{Total: total, Page: n, Pages: (total + 19) / 20, Filter: q, Countries: s.countryOptions(lang),
+	shown := min(total, authorities.MaxResults)
+	v := authorityListView{Total: shown, More: total > shown, Page: n, Pages: (shown + 19) / 20, Filter: q, Countries: s.countryOptions(lang),
 		Statuses: []string{"registered", "validated", "active", "deactivated"}, Competences: s.competencePicker(lang),
 		CanInvite: actor.Authority != nil && actor.Authority.Kind.IsCoordinator() && actor.HasAny(authorities.Coordinator)}
 	for _, p := range s.areas.Packs() {
