@@ -19,6 +19,7 @@ import (
 	"github.com/openimi/openimi/internal/db"
 	"github.com/openimi/openimi/internal/i18n"
 	"github.com/openimi/openimi/internal/problem"
+	"github.com/openimi/openimi/internal/requests"
 )
 
 // API is the JSON API.
@@ -26,6 +27,7 @@ type API struct {
 	auth        *auth.Service
 	areas       *areas.Registry
 	authorities *authorities.Service
+	requests    *requests.Service
 	db          *db.DB
 	catalog     *i18n.Catalog
 	log         *slog.Logger
@@ -40,7 +42,7 @@ func New(d Deps) *API {
 	if d.MaxBytes <= 0 {
 		d.MaxBytes = 1 << 20
 	}
-	return &API{auth: d.Auth, areas: d.Areas, authorities: d.Authorities, db: d.DB, catalog: d.Catalog, log: d.Log, maxBytes: d.MaxBytes, spec: d.Spec, trustXFF: d.TrustProxy}
+	return &API{auth: d.Auth, areas: d.Areas, authorities: d.Authorities, requests: d.Requests, db: d.DB, catalog: d.Catalog, log: d.Log, maxBytes: d.MaxBytes, spec: d.Spec, trustXFF: d.TrustProxy}
 }
 
 // Deps are what the API needs.
@@ -49,6 +51,7 @@ type Deps struct {
 	Auth        *auth.Service
 	Areas       *areas.Registry
 	Authorities *authorities.Service
+	Requests    *requests.Service
 	Catalog     *i18n.Catalog
 	Log         *slog.Logger
 	MaxBytes    int64 // largest accepted body
@@ -87,6 +90,14 @@ func (a *API) Routes() []Route {
 		{"GET /api/v1/authorities/{id}/users", "token", a.handle(a.acting(a.listMembers))},
 		{"POST /api/v1/authorities/{id}/users", "token", a.handle(a.acting(a.inviteMember))},
 		{"PUT /api/v1/authorities/{id}/users/{user}/roles", "token", a.handle(a.acting(a.setMemberRoles))},
+		{"GET /api/v1/requests", "token", a.handle(a.acting(a.listRequests))},
+		{"POST /api/v1/requests", "token", a.handle(a.acting(a.createRequest))},
+		{"GET /api/v1/requests/follow-up", "token", a.handle(a.acting(a.followUp))},
+		{"GET /api/v1/requests/{id}", "token", a.handle(a.acting(a.getRequest))},
+		{"PUT /api/v1/requests/{id}", "token", a.handle(a.acting(a.updateRequest))},
+		{"GET /api/v1/requests/{id}/timeline", "token", a.handle(a.acting(a.requestTimeline))},
+		{"POST /api/v1/requests/{id}/copy", "token", a.handle(a.acting(a.copyRequest))},
+		{"POST /api/v1/requests/{id}/actions/{action}", "token", a.handle(a.acting(a.requestAction))},
 		{"GET /api/v1/areas", "token", a.handle(a.listAreas)},
 		{"GET /api/v1/areas/{area}", "token", a.handle(a.getArea)},
 		{"GET /api/v1/areas/{area}/question-sets/{set}", "token", a.handle(a.getQuestionSet)},

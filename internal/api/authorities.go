@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -136,16 +135,9 @@ func (a *API) listAuthorities(w http.ResponseWriter, r *http.Request, u auth.Use
 	if err != nil {
 		return err
 	}
-	page, perPage := 1, 20
-	if v := q.Get("page"); v != "" {
-		if page, err = strconv.Atoi(v); err != nil || page < 1 {
-			return problem.Field("page", "error_page_invalid")
-		}
-	}
-	if v := q.Get("per_page"); v != "" {
-		if perPage, err = strconv.Atoi(v); err != nil || perPage < 1 || perPage > 100 {
-			return problem.Field("per_page", "error_page_invalid")
-		}
+	page, perPage, err := paging(q.Get("page"), q.Get("per_page"))
+	if err != nil {
+		return err
 	}
 	var countryList []string
 	for _, c := range q["country"] {

@@ -25,6 +25,7 @@ import (
 	"github.com/openimi/openimi/internal/db"
 	"github.com/openimi/openimi/internal/i18n"
 	"github.com/openimi/openimi/internal/notify"
+	"github.com/openimi/openimi/internal/requests"
 	"github.com/openimi/openimi/internal/web"
 	"github.com/openimi/openimi/internal/web/static"
 	"github.com/openimi/openimi/locales"
@@ -40,7 +41,9 @@ type App struct {
 	Areas   *areas.Registry
 	// Authorities is the registry of the network.
 	Authorities *authorities.Service
-	Now         func() time.Time
+	// Requests are the information requests between authorities.
+	Requests *requests.Service
+	Now      func() time.Time
 }
 
 // NewLogger returns the process's logger as configured.
@@ -88,6 +91,10 @@ func Open(ctx context.Context, c *config.Config, log *slog.Logger) (*App, error)
 		PublicURL:   c.PublicURL,
 	}, a.Now)
 	a.Authorities = authorities.New(d, reg, a.Auth, c.PublicURL, a.Now)
+	if a.Requests, err = requests.New(d, reg, a.Authorities, c.PublicURL, a.Now); err != nil {
+		d.Close()
+		return nil, err
+	}
 	if err := a.Authorities.EnsureIndex(ctx); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("search index: %w", err)
@@ -108,13 +115,13 @@ func (a *App) Handler(reg *prometheus.Registry) (http.Handler, error) {
 		Secure:            a.Config.Secure(),
 		TrustProxyHeaders: a.Config.TrustProxyHeaders,
 		MaxFormBytes:      a.Config.MaxFormBytes,
-	}, web.Deps{DB: a.DB, Auth: a.Auth, Areas: a.Areas, Authorities: a.Authorities, Catalog: a.Catalog, Assets: assets, Log: a.Log, Now: a.Now})
+	}, web.Deps{DB: a.DB, Auth: a.Auth, Areas: a.Areas, Authorities: a.Authorities, Requests: a.Requests, Catalog: a.Catalog, Assets: assets, Log: a.Log, Now: a.Now})
 	if err != nil {
 		return nil, err
 	}
 	mux := http.NewServeMux()
 	ui.Register(mux)
-	api.New(api.Deps{DB: a.DB, Auth: a.Auth, Areas: a.Areas, Authorities: a.Authorities, Catalog: a.Catalog, Log: a.Log,
+	api.New(api.Deps{DB: a.DB, Auth: a.Auth, Areas: a.Areas, Authorities: a.Authorities, Requests: a.Requests, Catalog: a.Catalog, Log: a.Log,
 		MaxBytes: a.Config.MaxFormBytes, TrustProxy: a.Config.TrustProxyHeaders, Spec: openimi.OpenAPI}).Register(mux)
 	a.registerOperations(mux, reg)
 	return ui.Wrap(instrument(reg, mux)), nil
@@ -146,7 +153,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		worker.Sender = notify.NewSMTPSender(notify.SMTPConfig{Host: a.Config.SMTPHost, Port: a.Config.SMTPPort,
 			Username: a.Config.SMTPUsername, Password: a.Config.SMTPPassword, From: a.Config.SMTPFrom, TLS: a.Config.SMTPTLS})
 	}
-	wg.Add(2)
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		if err := worker.Run(workCtx); err != nil {
@@ -156,6 +163,12 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	go func() {
 		defer wg.Done()
 		a.cleanUp(workCtx)
+	}()
+	go func() {
+		defer wg.Done()
+		// Reminders and follow-up notices; personal data of closed
+		// exchanges blocked and deleted on schedule.
+		a.Requests.Housekeep(workCtx, 15*time.Minute, func(err error) { a.Log.Warn("request housekeeping failed", "err", err) })
 	}()
 
 	errc := make(chan error, 1)

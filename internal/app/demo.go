@@ -11,6 +11,7 @@ import (
 	"github.com/openimi/openimi/internal/auth"
 	"github.com/openimi/openimi/internal/authorities"
 	"github.com/openimi/openimi/internal/db"
+	"github.com/openimi/openimi/internal/requests"
 )
 
 // DemoPassword is the password of every demonstration account. It is
@@ -77,6 +78,7 @@ func LoadDemo(ctx context.Context, a *App) ([]DemoUser, error) {
 		return nil, err
 	}
 	out := make([]DemoUser, len(demoUsers))
+	where := map[string]string{} // demo e-mail → its authority's id
 	for i, d := range demoUsers {
 		target := ec
 		if d.kind != authorities.Commission {
@@ -90,6 +92,7 @@ func LoadDemo(ctx context.Context, a *App) ([]DemoUser, error) {
 			target = list[0]
 		}
 		d.Authority = target.Name
+		where[d.Email] = target.ID
 		out[i] = d
 		if _, err := a.Auth.UserByEmail(ctx, d.Email); err == nil {
 			continue
@@ -117,5 +120,60 @@ func LoadDemo(ctx context.Context, a *App) ([]DemoUser, error) {
 			}
 		}
 	}
-	return out, nil
+	return out, demoRequests(ctx, a, where)
+}
+
+// demoRequests adds, once, two information requests between the Greek and
+// the Polish demo users, so that each finds one waiting in "To do": one
+// to accept, one answered to close.
+func demoRequests(ctx context.Context, a *App, where map[string]string) error {
+	var n int
+	if err := a.DB.Read().QueryRowContext(ctx, `SELECT COUNT(*) FROM requests`).Scan(&n); err != nil || n > 0 {
+		return err
+	}
+	actor := func(email string) (authorities.Actor, error) {
+		u, err := a.Auth.UserByEmail(ctx, email)
+		if err != nil {
+			return authorities.Actor{}, err
+		}
+		return a.Authorities.ActorFor(ctx, u.ID)
+	}
+	eleni, err := actor("eleni.papadopoulou" + demoDomain)
+	if err != nil {
+		return err
+	}
+	anna, err := actor("anna.kowalska" + demoDomain)
+	if err != nil {
+		return err
+	}
+	steps := []struct {
+		from, to authorities.Actor
+		toID     string
+		subject  map[string]string
+		answer   bool
+	}{
+		{eleni, anna, where["anna.kowalska"+demoDomain], map[string]string{"name": "Katarzyna Wiśniewska", "profession": "nurse_general_care", "date_of_birth": "1988-05-14"}, false},
+		{anna, eleni, where["eleni.papadopoulou"+demoDomain], map[string]string{"name": "Γιώργος Νικολάου", "profession": "doctor", "date_of_birth": "1979-11-02"}, true},
+	}
+	for _, st := range steps {
+		r, err := a.Requests.Create(ctx, st.from, requests.DraftInput{Area: "pq", QuestionSet: "authenticity",
+			Questions: []string{"diploma_authentic", "diploma_issuer_competent"}, ResponderID: st.toID, Subject: st.subject})
+		if err != nil {
+			return fmt.Errorf("demo request: %w", err)
+		}
+		if _, err := a.Requests.Act(ctx, st.from, r.ID, "send", requests.Input{}); err != nil {
+			return fmt.Errorf("demo request: %w", err)
+		}
+		if !st.answer {
+			continue
+		}
+		if _, err := a.Requests.Act(ctx, st.to, r.ID, "accept", requests.Input{}); err != nil {
+			return fmt.Errorf("demo request: %w", err)
+		}
+		if _, err := a.Requests.Act(ctx, st.to, r.ID, "answer", requests.Input{Answers: map[string]requests.Answer{
+			"diploma_authentic": {Value: "yes"}, "diploma_issuer_competent": {Value: "yes"}}}); err != nil {
+			return fmt.Errorf("demo request: %w", err)
+		}
+	}
+	return nil
 }

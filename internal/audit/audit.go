@@ -35,6 +35,12 @@ const (
 	TokenCreated         = "token.created"
 	TokenUsed            = "token.used"
 	TokenRevoked         = "token.revoked"
+	// PersonalDataViewed records each time a user is shown the personal
+	// data of an exchange (Regulation (EU) No 1024/2012).
+	PersonalDataViewed = "personal_data.viewed"
+	// PersonalDataRetained records a run of the retention job that
+	// blocked or deleted personal data.
+	PersonalDataRetained = "personal_data.retained"
 )
 
 // Event is one security event.

@@ -47,6 +47,15 @@ const (
 	KindAuthorityInvitation = "authority_invitation" // Data: Coordinator, Link, Days
 	// KindNeverUsedReminder reminds an authority that no one has used IMI yet.
 	KindNeverUsedReminder = "never_used_reminder" // Data: Authority, Coordinator, Link
+	// KindRequestUpdate tells a user that an information request needs
+	// them or has news; it carries the reference, never personal data.
+	KindRequestUpdate = "request_update" // Data: Name, Reference, Link
+	// KindRequestDueSoon reminds the responder that a reply date nears.
+	KindRequestDueSoon = "request_due_soon" // Data: Name, Reference, Link, Date
+	// KindRequestOverdue tells both sides that a reply date has passed.
+	KindRequestOverdue = "request_overdue" // Data: Name, Reference, Link, Date
+	// KindRequestFollowUp tells coordinators that a request stalls.
+	KindRequestFollowUp = "request_follow_up" // Data: Name, Reference, Link
 )
 
 // placeholders returns the Data entries a kind needs and whether the kind is
@@ -65,6 +74,10 @@ func placeholders(kind string) ([]string, bool) {
 		return []string{"Coordinator", "Link", "Days"}, true
 	case KindNeverUsedReminder:
 		return []string{"Authority", "Coordinator", "Link"}, true
+	case KindRequestUpdate, KindRequestFollowUp:
+		return []string{"Name", "Reference", "Link"}, true
+	case KindRequestDueSoon, KindRequestOverdue:
+		return []string{"Name", "Reference", "Link", "Date"}, true
 	}
 	return nil, false
 }

@@ -164,7 +164,10 @@ func (x *Index) where(q Query, stage, not words) (string, []any) {
 		return x.name + "_fts MATCH $1", []any{expr}
 	}
 	var args []any
-	arg := func(v string) string { args = append(args, v); return fmt.Sprintf("to_tsquery('simple', $%d)", len(args)) }
+	arg := func(v string) string {
+		args = append(args, v)
+		return fmt.Sprintf("to_tsquery('simple', $%d)", len(args))
+	}
 	tsWords := func(stage words) string {
 		var and []string
 		for i, w := range q.Words {

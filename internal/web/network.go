@@ -167,6 +167,26 @@ func (s *Server) competencePicker(lang string) []competenceOptions {
 	return out
 }
 
+// pager returns the links to the pages before and after page of pages,
+// keeping the query's filters ("" where there is none).
+func pager(path string, q url.Values, page, pages int) (prev, next string) {
+	link := func(to int) string {
+		u := url.Values{}
+		for k, vs := range q {
+			u[k] = vs
+		}
+		u.Set("page", strconv.Itoa(to))
+		return path + "?" + u.Encode()
+	}
+	if page > 1 {
+		prev = link(page - 1)
+	}
+	if page < pages {
+		next = link(page + 1)
+	}
+	return prev, next
+}
+
 // authoritiesPage is the search for authorities: free text in the reader's
 // language (or any other), filters, results ranked by relevance.
 func (s *Server) authoritiesPage(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
@@ -198,20 +218,7 @@ func (s *Server) authoritiesPage(w http.ResponseWriter, r *http.Request, actor a
 	for _, a := range list {
 		v.Items = append(v.Items, s.viewAuthority(r, a, actor))
 	}
-	pageURL := func(to int) string {
-		u := url.Values{}
-		for k, vs := range q {
-			u[k] = vs
-		}
-		u.Set("page", strconv.Itoa(to))
-		return "/authorities?" + u.Encode()
-	}
-	if n > 1 {
-		v.PrevURL = pageURL(n - 1)
-	}
-	if n < v.Pages {
-		v.NextURL = pageURL(n + 1)
-	}
+	v.PrevURL, v.NextURL = pager("/authorities", q, n, v.Pages)
 	s.render(w, r, http.StatusOK, "authorities", page{TitleKey: "authorities_title", Data: v})
 	return nil
 }

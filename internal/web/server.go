@@ -17,6 +17,7 @@ import (
 	"github.com/openimi/openimi/internal/authorities"
 	"github.com/openimi/openimi/internal/db"
 	"github.com/openimi/openimi/internal/i18n"
+	"github.com/openimi/openimi/internal/requests"
 	"github.com/openimi/openimi/internal/web/static"
 )
 
@@ -38,6 +39,7 @@ type Server struct {
 	auth        *auth.Service
 	areas       *areas.Registry
 	authorities *authorities.Service
+	requests    *requests.Service
 	catalog     *i18n.Catalog
 	assets      *static.Assets
 	log         *slog.Logger
@@ -53,6 +55,7 @@ type Deps struct {
 	Auth        *auth.Service
 	Areas       *areas.Registry
 	Authorities *authorities.Service
+	Requests    *requests.Service
 	Catalog     *i18n.Catalog
 	Assets      *static.Assets
 	Log         *slog.Logger
@@ -68,7 +71,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	s := &Server{cfg: cfg, db: d.DB, auth: d.Auth, areas: d.Areas, authorities: d.Authorities, catalog: d.Catalog, assets: d.Assets, log: d.Log, now: d.Now}
+	s := &Server{cfg: cfg, db: d.DB, auth: d.Auth, areas: d.Areas, authorities: d.Authorities, requests: d.Requests, catalog: d.Catalog, assets: d.Assets, log: d.Log, now: d.Now}
 	s.cookieSes, s.cookieCSR = "imi_session", "imi_csrf"
 	if cfg.Secure {
 		// The __Host- prefix makes browsers refuse the cookie unless it is
@@ -115,6 +118,14 @@ func parseTemplates(fsys fs.FS, assets *static.Assets) (map[string]*template.Tem
 		"hasPrefix": strings.HasPrefix,
 		"pct":       func(f float64) float64 { return f * 100 },
 		"join":      func(list []string) string { return strings.Join(list, ", ") },
+		"list4":     func(a, b, c, d string) []string { return []string{a, b, c, d} },
+		// choices are the fixed answers of a yes/no question.
+		"choices": func(answerType string) []string {
+			if answerType == "yes_no_unknown" {
+				return []string{"yes", "no", "unknown"}
+			}
+			return []string{"yes", "no"}
+		},
 		"dict": func(kv ...any) map[string]any {
 			m := map[string]any{}
 			for i := 0; i+1 < len(kv); i += 2 {

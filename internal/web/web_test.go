@@ -16,6 +16,7 @@ import (
 	"github.com/openimi/openimi/internal/auth"
 	"github.com/openimi/openimi/internal/authorities"
 	"github.com/openimi/openimi/internal/i18n"
+	"github.com/openimi/openimi/internal/requests"
 	"github.com/openimi/openimi/internal/web/static"
 	"github.com/openimi/openimi/locales"
 )
@@ -125,6 +126,28 @@ func TestEveryPageRendersInEveryLanguage(t *testing.T) {
 		Countries: map[string]string{"EL": "Ελλάδα"}, AreaNames: map[string]string{"pq": "PQ"}, ByAreas: []byAreasRow{{Areas: 1, Authorities: 1}}}
 	data["invitation"] = invitationView{Token: "t", PendingInvitation: authorities.PendingInvitation{Email: "x@example.eu", Authority: "A"}}
 	data["import"] = importView{Done: true, Result: authorities.ImportResult{Created: 1}, Lines: []importLine{{Line: 2, Column: "country", Reason: "R"}}}
+	lpq := pq.In("en")
+	req := &requests.Request{ID: "r1", Reference: "PQ-2026-000001", Area: "pq", QuestionSet: "authenticity", State: "accepted", ReplyBy: now,
+		PersonalShown: true, SubjectName: "Jan Kowalski"}
+	data["requests"] = inboxView{Box: "todo", Boxes: requests.Boxes, Counts: map[string]int{"todo": 1}, Total: 1, Page: 1, Pages: 1, Filter: url.Values{},
+		Items: []requestRow{{Request: req, AreaName: "PQ", Other: "Ärztekammer (Deutschland)", Overdue: true, StateName: "Accepted"}},
+		Areas: []areaName{{Code: "pq", Name: "PQ"}}, States: requests.States, CanNew: true}
+	data["request_form"] = requestFormView{Areas: []areaName{{Code: "pq", Name: "PQ"}}, Area: &lpq, Set: lpq.QuestionSet("authenticity"),
+		Chosen: map[string]bool{"diploma_authentic": true}, Searched: true, Found: []authorityOption{{ID: "a1", Name: "A", Country: "PL"}},
+		Responder: &authorityOption{ID: "a2", Name: "B", Country: "PL"}}
+	data["follow_up"] = followUpView{Reasons: requests.Reasons, Reason: "overdue",
+		Items: []followUpRow{{requestRow: requestRow{Request: req, AreaName: "PQ", Other: "A (DE) → B (PL)", Overdue: true, StateName: "Sent"}, Reason: "Overdue"}}}
+	var forms []actionForm
+	for _, n := range []string{"answer", "forward", "propose_date", "close", "comment"} {
+		forms = append(forms, actionForm{Name: n, Label: n, Comment: "optional", Answers: n == "answer", Responder: n == "forward", Date: n == "propose_date", Rating: n == "close"})
+	}
+	data["request"] = requestView{Request: req, AreaName: "PQ", SetName: "Authenticity", StateName: "Accepted", Requester: authorityOption{ID: "a1", Name: "A", Country: "DE"},
+		Responder: &authorityOption{ID: "a2", Name: "B", Country: "PL"}, Overdue: true, Proposed: "2026-12-01", Stopped: true,
+		Subject: []subjectLine{{Label: "Name", Value: "Jan Kowalski", Personal: true}},
+		Questions: []questionLine{{Code: "q1", Text: "Q1?", Type: "yes_no_unknown", Answer: "Yes"}, {Code: "q2", Text: "Q2?", Type: "single_choice", Options: []areas.LocalizedTerm{{Code: "o", Name: "O"}}},
+			{Code: "q3", Text: "Q3?", Type: "multiple_choice", Options: []areas.LocalizedTerm{{Code: "o", Name: "O"}}}, {Code: "q4", Text: "Q4?", Type: "date"}, {Code: "q5", Text: "Q5?", Type: "number"}},
+		Timeline: []timelineLine{{At: "2026-03-02 09:00", Event: "Sent", Authority: "A", Party: "Requesting authority", Comment: "Hello"}},
+		Actions:  forms, Authorities: []authorityOption{{ID: "a3", Name: "C", Country: "PL"}}, CanCopy: true}
 	for name := range s.pages {
 		d, ok := data[name]
 		if a := summarize(pq, "en"); name == "areas" {

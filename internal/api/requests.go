@@ -1,0 +1,297 @@
+package api
+
+import (
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/openimi/openimi/internal/authorities"
+	"github.com/openimi/openimi/internal/problem"
+	"github.com/openimi/openimi/internal/requests"
+)
+
+// RequestJSON is an information request as the caller may see it:
+// subject, message and free-text answers only for the two parties.
+type RequestJSON struct {
+	ID              string            `json:"id"`
+	Reference       string            `json:"reference"`
+	Area            string            `json:"area"`
+	QuestionSet     string            `json:"question_set"`
+	State           string            `json:"state"`
+	RequesterID     string            `json:"requester_id"`
+	ResponderID     string            `json:"responder_id,omitempty"`
+	ReplyBy         string            `json:"reply_by"`
+	ProposedReplyBy string            `json:"proposed_reply_by,omitempty"`
+	SentAt          *time.Time        `json:"sent_at,omitempty"`
+	AcceptedAt      *time.Time        `json:"accepted_at,omitempty"`
+	AnsweredAt      *time.Time        `json:"answered_at,omitempty"`
+	ClosedAt        *time.Time        `json:"closed_at,omitempty"`
+	StoppedSeconds  int64             `json:"stopped_seconds"`
+	Overdue         bool              `json:"overdue"`
+	LastActivityAt  time.Time         `json:"last_activity_at"`
+	Questions       []QuestionJSON    `json:"questions"`
+	PersonalData    bool              `json:"personal_data_shown"`
+	SubjectName     string            `json:"subject_name,omitempty"`
+	Subject         map[string]string `json:"subject,omitempty"`
+	Message         string            `json:"message,omitempty"`
+	Parties         []string          `json:"parties"`
+	Actions         []string          `json:"actions"`
+}
+
+// QuestionJSON is one question and its answer.
+type QuestionJSON struct {
+	Code       string `json:"code"`
+	Answer     string `json:"answer,omitempty"`
+	AnswerText string `json:"answer_text,omitempty"`
+}
+
+func (a *API) requestJSON(r *requests.Request) RequestJSON {
+	j := RequestJSON{ID: r.ID, Reference: r.Reference, Area: r.Area, QuestionSet: r.QuestionSet, State: r.State, RequesterID: r.RequesterID,
+		ResponderID: r.ResponderID, SentAt: r.SentAt, AcceptedAt: r.AcceptedAt, AnsweredAt: r.AnsweredAt, ClosedAt: r.ClosedAt,
+		StoppedSeconds: r.StoppedSeconds, Overdue: r.Overdue(time.Now()), LastActivityAt: r.LastActivityAt, PersonalData: r.PersonalShown,
+		SubjectName: r.SubjectName, Subject: r.Subject, Message: r.Message, Parties: r.Parties, Actions: r.Actions, Questions: []QuestionJSON{}}
+	if !r.ReplyBy.IsZero() {
+		j.ReplyBy = r.ReplyBy.Format(time.DateOnly)
+	}
+	if r.ProposedReplyBy != nil {
+		j.ProposedReplyBy = r.ProposedReplyBy.Format(time.DateOnly)
+	}
+	for _, q := range r.Questions {
+		j.Questions = append(j.Questions, QuestionJSON{Code: q.Code, Answer: q.Answer, AnswerText: q.AnswerText})
+	}
+	if j.Parties == nil {
+		j.Parties = []string{}
+	}
+	if j.Actions == nil {
+		j.Actions = []string{}
+	}
+	return j
+}
+
+// RequestInput is the body that creates or rewrites a draft.
+type RequestInput struct {
+	Area        string            `json:"area"`
+	QuestionSet string            `json:"question_set"`
+	Questions   []string          `json:"questions"`
+	ResponderID string            `json:"responder_id"`
+	ReplyBy     string            `json:"reply_by"` // YYYY-MM-DD, empty for the area's default
+	Subject     map[string]string `json:"subject"`
+	Message     string            `json:"message"`
+}
+
+func (in RequestInput) draft(r *http.Request) (requests.DraftInput, error) {
+	d := requests.DraftInput{Area: in.Area, QuestionSet: in.QuestionSet, Questions: in.Questions, ResponderID: in.ResponderID,
+		Subject: in.Subject, Message: in.Message, IdempotencyKey: r.Header.Get("Idempotency-Key")}
+	if in.ReplyBy != "" {
+		t, err := time.Parse(time.DateOnly, in.ReplyBy)
+		if err != nil {
+			return d, problem.Field("reply_by", "error_date_invalid")
+		}
+		d.ReplyBy = t
+	}
+	return d, nil
+}
+
+// readDraft reads a draft from the request's body.
+func readDraft(r *http.Request) (requests.DraftInput, error) {
+	var in RequestInput
+	if err := decode(r, &in); err != nil {
+		return requests.DraftInput{}, err
+	}
+	return in.draft(r)
+}
+
+func (a *API) createRequest(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
+	d, err := readDraft(r)
+	if err != nil {
+		return err
+	}
+	x, err := a.requests.Create(r.Context(), actor, d)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/v1/requests/"+x.ID)
+	writeJSON(w, http.StatusCreated, "", a.requestJSON(x))
+	return nil
+}
+
+func (a *API) updateRequest(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
+	d, err := readDraft(r)
+	if err != nil {
+		return err
+	}
+	x, err := a.requests.UpdateDraft(r.Context(), actor, r.PathValue("id"), d)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, "", a.requestJSON(x))
+	return nil
+}
+
+func (a *API) getRequest(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
+	x, err := a.requests.Get(r.Context(), actor, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, "", a.requestJSON(x))
+	return nil
+}
+
+// listRequests is the inbox: ?box=todo|received|sent|drafts|closed.
+func (a *API) listRequests(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
+	q := r.URL.Query()
+	page, perPage, err := paging(q.Get("page"), q.Get("per_page"))
+	if err != nil {
+		return err
+	}
+	box := q.Get("box")
+	if box == "" {
+		box = requests.ToDo
+	}
+	list, total, err := a.requests.Inbox(r.Context(), actor, box, requests.Filter{Area: q.Get("area"), State: q.Get("state"),
+		Overdue: q.Get("overdue") == "true", Text: q.Get("q"), Page: page, PerPage: perPage})
+	if err != nil {
+		return err
+	}
+	items := make([]RequestJSON, 0, len(list))
+	for _, x := range list {
+		items = append(items, a.requestJSON(x))
+	}
+	writeJSON(w, http.StatusOK, "", map[string]any{"items": items, "total": total, "page": page, "per_page": perPage})
+	return nil
+}
+
+// TimelineEntry is one event of a request's history.
+type TimelineEntry struct {
+	At          time.Time         `json:"at"`
+	Action      string            `json:"action"`
+	From        string            `json:"from"`
+	To          string            `json:"to"`
+	Party       string            `json:"party,omitempty"`
+	AuthorityID string            `json:"authority_id,omitempty"`
+	Authority   string            `json:"authority,omitempty"`
+	Comment     string            `json:"comment,omitempty"`
+	Data        map[string]string `json:"data,omitempty"`
+}
+
+func (a *API) requestTimeline(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
+	list, err := a.requests.Timeline(r.Context(), actor, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	out := make([]TimelineEntry, 0, len(list))
+	for _, e := range list {
+		out = append(out, TimelineEntry{At: e.At, Action: e.Action, From: e.From, To: e.To, Party: e.Party, AuthorityID: e.AuthorityID,
+			Authority: e.Authority, Comment: e.Comment, Data: e.Data})
+	}
+	writeJSON(w, http.StatusOK, "", map[string]any{"items": out})
+	return nil
+}
+
+// ActionInput is the body of an action; each action reads what it needs.
+type ActionInput struct {
+	Comment      string                 `json:"comment"`
+	ResponderID  string                 `json:"responder_id"`
+	ReplyBy      string                 `json:"reply_by"`
+	Answers      map[string]AnswerInput `json:"answers"`
+	RatingTime   int                    `json:"rating_time"`
+	RatingEffort int                    `json:"rating_effort"`
+}
+
+// AnswerInput answers one question.
+type AnswerInput struct {
+	Value string `json:"value"`
+	Text  string `json:"text"`
+}
+
+func (a *API) requestAction(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
+	var in ActionInput
+	if r.ContentLength != 0 {
+		if err := decode(r, &in); err != nil {
+			return err
+		}
+	}
+	act := requests.Input{Comment: in.Comment, ResponderID: in.ResponderID, RatingTime: in.RatingTime, RatingEffort: in.RatingEffort,
+		IdempotencyKey: r.Header.Get("Idempotency-Key")}
+	if in.ReplyBy != "" {
+		t, err := time.Parse(time.DateOnly, in.ReplyBy)
+		if err != nil {
+			return problem.Field("reply_by", "error_date_invalid")
+		}
+		act.ReplyBy = t
+	}
+	if len(in.Answers) > 0 {
+		act.Answers = map[string]requests.Answer{}
+		for code, ans := range in.Answers {
+			act.Answers[code] = requests.Answer{Value: ans.Value, Text: ans.Text}
+		}
+	}
+	x, err := a.requests.Act(r.Context(), actor, r.PathValue("id"), r.PathValue("action"), act)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, "", a.requestJSON(x))
+	return nil
+}
+
+// paging reads page and per_page (default 20, at most 100).
+func paging(page, perPage string) (int, int, error) {
+	p, pp := 1, 20
+	var err error
+	if page != "" {
+		if p, err = strconv.Atoi(page); err != nil || p < 1 {
+			return 0, 0, problem.Field("page", "error_page_invalid")
+		}
+	}
+	if perPage != "" {
+		if pp, err = strconv.Atoi(perPage); err != nil || pp < 1 || pp > 100 {
+			return 0, 0, problem.Field("per_page", "error_page_invalid")
+		}
+	}
+	return p, pp, nil
+}
+
+// CopyInput chooses the parts of a request that a copy takes over.
+type CopyInput struct {
+	Questions bool `json:"questions"`
+	Subject   bool `json:"subject"`
+	Responder bool `json:"responder"`
+	Message   bool `json:"message"`
+}
+
+func (a *API) copyRequest(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
+	var in CopyInput
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	x, err := a.requests.Copy(r.Context(), actor, r.PathValue("id"), requests.Parts{Questions: in.Questions, Subject: in.Subject, Responder: in.Responder, Message: in.Message})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/v1/requests/"+x.ID)
+	writeJSON(w, http.StatusCreated, "", a.requestJSON(x))
+	return nil
+}
+
+// followUp lists the stalled requests a coordinator follows.
+func (a *API) followUp(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
+	reason := r.URL.Query().Get("reason")
+	if reason != "" && !slices.Contains(requests.Reasons, reason) {
+		return problem.Field("reason", "error_follow_up_reason")
+	}
+	list, err := a.requests.FollowUp(r.Context(), actor, reason)
+	if err != nil {
+		return err
+	}
+	type item struct {
+		Reason  string      `json:"reason"`
+		Request RequestJSON `json:"request"`
+	}
+	items := make([]item, 0, len(list))
+	for _, it := range list {
+		items = append(items, item{Reason: it.Reason, Request: a.requestJSON(it.Request)})
+	}
+	writeJSON(w, http.StatusOK, "", map[string]any{"items": items})
+	return nil
+}

@@ -1,0 +1,194 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/openimi/openimi/internal/auth"
+	"github.com/openimi/openimi/internal/authorities"
+)
+
+// requestSite is a site with a German requester (the site's user, with a
+// token) and a Polish responder with its own user and token.
+func requestSite(t *testing.T) (s *site, de, pl *authorities.Authority, deToken, plToken string) {
+	t.Helper()
+	s = startSite(t)
+	ctx := context.Background()
+	registerWith(t, s, authorities.Input{Country: "DE", Name: "BMWK", Language: "de", Kind: authorities.NationalCoordinator, Areas: []string{"pq"}})
+	registerWith(t, s, authorities.Input{Country: "PL", Name: "MRiT", Language: "pl", Kind: authorities.NationalCoordinator, Areas: []string{"pq"}})
+	de = registerWith(t, s, authorities.Input{Country: "DE", Name: "Ärztekammer Berlin", Language: "de", Areas: []string{"pq"}})
+	pl = registerWith(t, s, authorities.Input{Country: "PL", Name: "Naczelna Izba Lekarska", Language: "pl", Areas: []string{"pq"}})
+	if err := s.app.Authorities.Assign(ctx, s.user.ID, de.ID, []authorities.UserRole{{Role: authorities.RequestHandler}}); err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.app.Auth.CreateUser(ctx, auth.NewUser{Email: "piotr@nil.example.pl", Name: "Piotr", Password: "correct-horse-battery-9"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.app.Authorities.Assign(ctx, u.ID, pl.ID, []authorities.UserRole{{Role: authorities.Allocator}, {Role: authorities.RequestHandler}}); err != nil {
+		t.Fatal(err)
+	}
+	_, plToken, err = s.app.Auth.CreateToken(ctx, "piotr@nil.example.pl", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, de, pl, s.token(t), plToken
+}
+
+func TestARequestThroughTheAPI(t *testing.T) {
+	s, _, pl, deToken, plToken := requestSite(t)
+	body := `{"area":"pq","question_set":"authenticity","questions":["diploma_authentic"],"responder_id":"` + pl.ID + `",
+		"subject":{"name":"Jan Kowalski","profession":"doctor"},"message":"Please check."}`
+	r := s.api(t, "POST", "/api/v1/requests", deToken, body, "Idempotency-Key", "k1")
+	var req struct {
+		ID, Reference, State string
+		Actions              []string
+	}
+	if err := json.Unmarshal([]byte(r.body), &req); err != nil || r.code != http.StatusCreated || req.State != "draft" {
+		t.Fatalf("create: %d %s", r.code, r.body)
+	}
+	if again := s.api(t, "POST", "/api/v1/requests", deToken, body, "Idempotency-Key", "k1"); !strings.Contains(again.body, req.ID) {
+		t.Fatal("a repeated create made another request")
+	}
+	// Not yet sent: the responder sees nothing.
+	if r := s.api(t, "GET", "/api/v1/requests/"+req.ID, plToken, ""); r.code != http.StatusNotFound {
+		t.Fatalf("the responder saw a draft: %d", r.code)
+	}
+	if r := s.api(t, "POST", "/api/v1/requests/"+req.ID+"/actions/send", deToken, ""); r.code != http.StatusOK || !strings.Contains(r.body, `"state":"sent"`) {
+		t.Fatalf("send: %d %s", r.code, r.body)
+	}
+	if r := s.api(t, "GET", "/api/v1/requests?box=todo", plToken, ""); !strings.Contains(r.body, req.Reference) || !strings.Contains(r.body, "Jan Kowalski") {
+		t.Fatalf("the responder's inbox: %s", r.body)
+	}
+	// A step that is not possible: 409 in the client's language, nothing changed.
+	r = s.api(t, "POST", "/api/v1/requests/"+req.ID+"/actions/answer", plToken, `{"answers":{"diploma_authentic":{"value":"yes"}}}`, "Accept-Language", "pl")
+	if r.code != http.StatusConflict || apiError(t, r).Message == "" || r.header.Get("Content-Language") != "pl" {
+		t.Fatalf("answer before accepting: %d %s", r.code, r.body)
+	}
+	s.api(t, "POST", "/api/v1/requests/"+req.ID+"/actions/accept", plToken, "")
+	r = s.api(t, "POST", "/api/v1/requests/"+req.ID+"/actions/answer", plToken, `{"answers":{"diploma_authentic":{"value":"maybe"}}}`)
+	if r.code != http.StatusBadRequest || apiError(t, r).Fields[0].Field != "answers.diploma_authentic" {
+		t.Fatalf("a bad answer: %d %s", r.code, r.body)
+	}
+	if r := s.api(t, "POST", "/api/v1/requests/"+req.ID+"/actions/answer", plToken, `{"answers":{"diploma_authentic":{"value":"yes"}}}`); r.code != http.StatusOK {
+		t.Fatalf("answer: %d %s", r.code, r.body)
+	}
+	if r := s.api(t, "POST", "/api/v1/requests/"+req.ID+"/actions/close", deToken, `{"rating_time":5,"rating_effort":5}`); !strings.Contains(r.body, `"state":"closed"`) {
+		t.Fatalf("close: %s", r.body)
+	}
+	if r := s.api(t, "POST", "/api/v1/requests/"+req.ID+"/copy", deToken, `{"questions":true}`); r.code != http.StatusCreated || !strings.Contains(r.body, `"state":"draft"`) {
+		t.Fatalf("copy: %d %s", r.code, r.body)
+	}
+	r = s.api(t, "GET", "/api/v1/requests/"+req.ID+"/timeline", deToken, "")
+	for _, step := range []string{"create", "send", "accept", "answer", "close"} {
+		if !strings.Contains(r.body, `"action":"`+step+`"`) {
+			t.Errorf("timeline lacks %s: %s", step, r.body)
+		}
+	}
+}
+
+func TestARequestIsWrittenSentAndFollowedInTheBrowser(t *testing.T) {
+	s, _, pl, _, plToken := requestSite(t)
+	b := s.enrol()
+	if r := b.get("/requests/new"); r.code != http.StatusOK || !strings.Contains(r.body, `name="area"`) {
+		t.Fatalf("new request page: %d", r.code)
+	}
+	// Step by step, without JavaScript: area and set, then the responder
+	// found by search, then save with a missing required field.
+	form := url.Values{"area": {"pq"}, "question_set": {"authenticity"}, "step": {"continue"}}
+	if r := b.post("/requests/new", form); !strings.Contains(r.body, `value="diploma_authentic"`) {
+		t.Fatalf("questions not offered: %d", r.code)
+	}
+	form.Set("step", "find")
+	form.Set("responder_q", "naczelna izba")
+	if r := b.post("/requests/new", form); !strings.Contains(r.body, `value="`+pl.ID+`"`) {
+		t.Fatalf("the responder was not found: %s", r.body)
+	}
+	form.Set("step", "save")
+	form.Set("responder", pl.ID)
+	form["questions"] = []string{"diploma_authentic"}
+	form.Set("subject.name", "Jan Kowalski")
+	r := b.post("/requests/new", form)
+	if r.code != http.StatusSeeOther {
+		t.Fatalf("save: %d %s", r.code, r.body)
+	}
+	page := b.get(r.location())
+	if !strings.Contains(page.body, "Jan Kowalski") || !strings.Contains(page.body, "/actions/send") {
+		t.Fatal("the draft's page lacks its subject or the send button")
+	}
+	id := strings.TrimPrefix(r.location(), "/requests/")
+	// Sending without the required profession: the error, in place, and nothing sent.
+	if r := b.post("/requests/"+id+"/actions/send", url.Values{}); r.code != http.StatusBadRequest || !strings.Contains(r.body, "f-subject.profession") {
+		t.Fatalf("send without the profession: %d", r.code)
+	}
+	if n := s.count(t, `SELECT COUNT(*) FROM case_events WHERE action = 'send'`); n != 0 {
+		t.Fatal("an invalid send was recorded")
+	}
+	// The draft's form, with what it holds, fixes it.
+	edit := b.get("/requests/" + id + "/edit")
+	if edit.code != http.StatusOK || !strings.Contains(edit.body, `value="Jan Kowalski"`) {
+		t.Fatalf("edit: %d", edit.code)
+	}
+	form.Set("subject.profession", "doctor")
+	if r := b.post("/requests/"+id+"/edit", form); r.code != http.StatusSeeOther {
+		t.Fatalf("save the edit: %d %s", r.code, r.body)
+	}
+	// The responder accepts through the API; the requester's inbox shows it.
+	if r := b.post("/requests/"+id+"/actions/send", url.Values{}); r.code != http.StatusSeeOther {
+		t.Fatalf("send: %d %s", r.code, r.body)
+	}
+	s.api(t, "POST", "/api/v1/requests/"+id+"/actions/accept", plToken, "")
+	inbox := b.get("/requests?box=sent")
+	if !strings.Contains(inbox.body, "Jan Kowalski") || !strings.Contains(inbox.body, "Naczelna Izba Lekarska") {
+		t.Fatalf("the sent box: %s", inbox.body)
+	}
+	// Further information asked: the requester answers from the page.
+	s.api(t, "POST", "/api/v1/requests/"+id+"/actions/request_info", plToken, `{"comment":"Which university?"}`)
+	page = b.get("/requests/" + id)
+	if !strings.Contains(page.body, "Which university?") || !strings.Contains(page.body, "/actions/provide_info") {
+		t.Fatal("the request for information is not shown")
+	}
+	if r := b.post("/requests/"+id+"/actions/provide_info", url.Values{"comment": {""}}); r.code != http.StatusBadRequest {
+		t.Fatalf("empty information: %d", r.code)
+	}
+	if r := b.post("/requests/"+id+"/actions/provide_info", url.Values{"comment": {"Jagiellonian University"}}); r.code != http.StatusSeeOther {
+		t.Fatalf("information: %d", r.code)
+	}
+	// A copy with the questions and the responder, without the person.
+	r = b.post("/requests/"+id+"/copy", url.Values{"questions": {"on"}, "responder": {"on"}})
+	if r.code != http.StatusSeeOther || strings.TrimPrefix(r.location(), "/requests/") == id {
+		t.Fatalf("copy: %d %s", r.code, r.location())
+	}
+	if c := b.get(r.location()); strings.Contains(c.body, "Jan Kowalski") || !strings.Contains(c.body, "Naczelna Izba Lekarska") {
+		t.Fatal("the copy took the wrong parts")
+	}
+}
+
+func TestTheFollowUpListIsForCoordinators(t *testing.T) {
+	s, _, _, _, _ := requestSite(t)
+	b := s.enrol()
+	if r := b.get("/requests/follow-up"); r.code != http.StatusForbidden {
+		t.Fatalf("a request handler's follow-up list: %d", r.code)
+	}
+	var nc string
+	if err := s.app.DB.Read().QueryRowContext(context.Background(), `SELECT id FROM authorities WHERE country = 'DE' AND role = 'national_coordinator'`).Scan(&nc); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.app.Authorities.Assign(context.Background(), s.user.ID, nc, []authorities.UserRole{{Role: authorities.Coordinator}}); err != nil {
+		t.Fatal(err)
+	}
+	if r := b.get("/requests/follow-up?reason=overdue"); r.code != http.StatusOK {
+		t.Fatalf("follow-up page: %d", r.code)
+	}
+	tok := s.token(t)
+	if r := s.api(t, "GET", "/api/v1/requests/follow-up?reason=nonsense", tok, ""); r.code != http.StatusBadRequest {
+		t.Fatalf("an unknown reason: %d", r.code)
+	}
+	if r := s.api(t, "GET", "/api/v1/requests/follow-up", tok, ""); r.code != http.StatusOK || !strings.Contains(r.body, `"items"`) {
+		t.Fatalf("follow-up API: %d %s", r.code, r.body)
+	}
+}

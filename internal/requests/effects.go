@@ -1,0 +1,332 @@
+package requests
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/openimi/openimi/internal/areas"
+	"github.com/openimi/openimi/internal/authorities"
+	"github.com/openimi/openimi/internal/db"
+	"github.com/openimi/openimi/internal/notify"
+	"github.com/openimi/openimi/internal/problem"
+	"github.com/openimi/openimi/internal/workflow"
+)
+
+// change is one action being applied: its effects run in order inside the
+// action's transaction.
+type change struct {
+	s     *Service
+	tx    db.Querier
+	r     *Request
+	to    string
+	now   time.Time
+	in    Input
+	event *workflow.Event
+	actor authorities.Actor
+	tell  []string // parties to tell, once each
+}
+
+func (c *change) exec(ctx context.Context, query string, args ...any) error {
+	_, err := c.tx.ExecContext(ctx, query, args...)
+	return db.Check(err)
+}
+
+// apply runs one named effect of the request machine.
+func (c *change) apply(ctx context.Context, effect string) error {
+	r := c.r
+	switch effect {
+	case "check_complete":
+		d := DraftInput{Area: r.Area, QuestionSet: r.QuestionSet, ResponderID: r.ResponderID, Subject: r.Subject}
+		for _, q := range r.Questions {
+			d.Questions = append(d.Questions, q.Code)
+		}
+		if _, err := c.s.check(c.actor, &d, true); err != nil {
+			return err
+		}
+		if _, err := c.s.checkResponder(ctx, r.Requester.Country, r.Area, r.ResponderID); err != nil {
+			return err
+		}
+		if !r.ReplyBy.After(c.now) {
+			return problem.Field("reply_by", "error_request_reply_by_past")
+		}
+	case "stamp_sent":
+		return c.exec(ctx, `UPDATE requests SET sent_at = $1 WHERE id = $2`, c.now, r.ID)
+	case "stamp_accepted":
+		return c.exec(ctx, `UPDATE requests SET accepted_at = $1 WHERE id = $2`, c.now, r.ID)
+	case "stamp_answered":
+		return c.exec(ctx, `UPDATE requests SET answered_at = $1 WHERE id = $2`, c.now, r.ID)
+	case "stamp_closed":
+		return c.exec(ctx, `UPDATE requests SET closed_at = $1 WHERE id = $2`, c.now, r.ID)
+	case "change_responder":
+		to, err := c.s.checkResponder(ctx, r.Requester.Country, r.Area, c.in.ResponderID)
+		if err != nil {
+			return err
+		}
+		if to == nil || to.ID == r.ResponderID {
+			return problem.Field("responder", "error_request_forward_target")
+		}
+		c.event.Data = marshal(map[string]string{"from": r.ResponderID, "to": to.ID})
+		c.tell = append(c.tell, "former_responder")
+		if err := c.exec(ctx, `UPDATE requests SET responder_id = $1, accepted_at = NULL WHERE id = $2`, to.ID, r.ID); err != nil {
+			return err
+		}
+		r.ResponderID, r.Responder = to.ID, to
+	case "stop_clock":
+		return c.exec(ctx, `UPDATE requests SET stopped_at = $1 WHERE id = $2`, c.now, r.ID)
+	case "start_clock":
+		if r.StoppedAt != nil {
+			return c.exec(ctx, `UPDATE requests SET stopped_at = NULL, stopped_seconds = stopped_seconds + $1 WHERE id = $2`, int64(c.now.Sub(*r.StoppedAt).Seconds()), r.ID)
+		}
+	case "propose_date":
+		if !c.in.ReplyBy.After(c.now) {
+			return problem.Field("reply_by", "error_request_reply_by_past")
+		}
+		c.event.Data = marshal(map[string]string{"reply_by": c.in.ReplyBy.UTC().Format(time.DateOnly)})
+		return c.exec(ctx, `UPDATE requests SET proposed_reply_by = $1 WHERE id = $2`, c.in.ReplyBy.UTC(), r.ID)
+	case "accept_date", "refuse_date":
+		if r.ProposedReplyBy == nil {
+			return problem.New(problem.Conflict, "error_request_no_proposal")
+		}
+		c.event.Data = marshal(map[string]string{"reply_by": r.ProposedReplyBy.Format(time.DateOnly)})
+		if effect == "accept_date" {
+			return c.exec(ctx, `UPDATE requests SET reply_by = proposed_reply_by, proposed_reply_by = NULL WHERE id = $1`, r.ID)
+		}
+		return c.exec(ctx, `UPDATE requests SET proposed_reply_by = NULL WHERE id = $1`, r.ID)
+	case "record_answers":
+		return c.recordAnswers(ctx)
+	case "rate":
+		for _, v := range []int{c.in.RatingTime, c.in.RatingEffort} {
+			if v < 0 || v > 5 {
+				return problem.Field("rating", "error_request_rating")
+			}
+		}
+		return c.exec(ctx, `UPDATE requests SET rating_time = $1, rating_effort = $2 WHERE id = $3`, nullInt(c.in.RatingTime), nullInt(c.in.RatingEffort), r.ID)
+	case "notify_requester":
+		c.tell = append(c.tell, workflow.Requester)
+	case "notify_responder":
+		c.tell = append(c.tell, workflow.Responder)
+	case "notify_requester_coordinator":
+		c.tell = append(c.tell, workflow.RequesterCoordinator)
+	case "notify_responder_coordinator":
+		c.tell = append(c.tell, workflow.ResponderCoordinator)
+	case "notify_parties":
+		c.tell = append(c.tell, workflow.Requester, workflow.Responder)
+	}
+	return nil
+}
+
+// recordAnswers checks that every question has a valid answer and stores
+// them: accepting a request is a commitment to answer all.
+func (c *change) recordAnswers(ctx context.Context) error {
+	p, err := c.s.areas.Pack(c.r.Area)
+	if err != nil {
+		return err
+	}
+	for code := range c.in.Answers {
+		if !slices.ContainsFunc(c.r.Questions, func(q Question) bool { return q.Code == code }) {
+			return problem.Field("answers", "error_request_question", "Code", code)
+		}
+	}
+	for _, q := range c.r.Questions {
+		a := c.in.Answers[q.Code]
+		a.Value, a.Text = strings.TrimSpace(a.Value), strings.TrimSpace(a.Text)
+		if err := checkAnswer(p.Question(q.Code), a); err != nil {
+			return err
+		}
+		if err := c.exec(ctx, `UPDATE request_questions SET answer = $1, answer_text = $2 WHERE request_id = $3 AND code = $4`, a.Value, a.Text, c.r.ID, q.Code); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkAnswer checks an answer against its question's answer type.
+func checkAnswer(q *areas.Question, a Answer) error {
+	field := "answers." + q.Code
+	bad := problem.Field(field, "error_request_answer")
+	if len(a.Text) > maxMessage || len(a.Value) > 500 {
+		return problem.Field(field, "error_text_too_long", "Max", maxMessage)
+	}
+	options := func() []string {
+		var out []string
+		for _, o := range q.Options {
+			out = append(out, o.Value)
+		}
+		return out
+	}
+	switch q.Answer {
+	case areas.YesNo:
+		if a.Value != "yes" && a.Value != "no" {
+			return bad
+		}
+	case areas.YesNoUnknown:
+		if !slices.Contains([]string{"yes", "no", "unknown"}, a.Value) || a.Value == "unknown" && a.Text == "" {
+			return bad
+		}
+	case areas.SingleChoice:
+		if !slices.Contains(options(), a.Value) {
+			return bad
+		}
+	case areas.MultipleChoice:
+		if a.Value == "" {
+			return bad
+		}
+		for _, v := range strings.Split(a.Value, ",") {
+			if !slices.Contains(options(), v) {
+				return bad
+			}
+		}
+	case areas.Date:
+		if _, err := time.Parse(time.DateOnly, a.Value); err != nil {
+			return bad
+		}
+	case areas.Number:
+		if _, err := strconv.ParseFloat(a.Value, 64); err != nil {
+			return bad
+		}
+	case areas.FreeText, areas.DocumentRequested:
+		if a.Value != "" || a.Text == "" {
+			return bad
+		}
+	}
+	return nil
+}
+
+// notify tells the users concerned that something happened.
+func (c *change) notify(ctx context.Context) error {
+	var from string
+	if c.event.Data != "" {
+		var moved map[string]string
+		_ = json.Unmarshal([]byte(c.event.Data), &moved)
+		from = moved["from"]
+	}
+	return c.s.tell(ctx, c.tx, c.r, c.tell, from, notify.KindRequestUpdate, nil, c.actor.UserID, c.now)
+}
+
+// tell e-mails the users of the parties of r (and of formerResponder, for
+// "former_responder"), each once, in each one's language, except skipUser.
+// The message names the request's reference and links to it; it never
+// carries personal data.
+func (s *Service) tell(ctx context.Context, tx db.Querier, r *Request, parties []string, formerResponder, kind string, extra map[string]string, skipUser string, now time.Time) error {
+	done := map[string]bool{}
+	for _, party := range parties {
+		var authorityID string
+		var roles []string
+		switch party {
+		case workflow.Requester:
+			authorityID, roles = r.RequesterID, []string{authorities.RequestHandler}
+		case workflow.Responder:
+			authorityID, roles = r.ResponderID, []string{authorities.Allocator, authorities.RequestHandler}
+		case "former_responder":
+			authorityID, roles = formerResponder, []string{authorities.Allocator, authorities.RequestHandler}
+		case workflow.RequesterCoordinator, workflow.ResponderCoordinator:
+			a := r.Requester
+			if party == workflow.ResponderCoordinator {
+				a = r.Responder
+			}
+			id, err := coordinatorOf(ctx, tx, a, r.Area)
+			if err != nil {
+				return err
+			}
+			authorityID, roles = id, []string{authorities.Coordinator}
+		}
+		if authorityID == "" {
+			continue
+		}
+		if err := s.tellUsers(ctx, tx, r, authorityID, roles, kind, extra, skipUser, now, done); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// tellUsers e-mails the users of an authority holding one of roles for the
+// request's area, unless done already.
+func (s *Service) tellUsers(ctx context.Context, tx db.Querier, r *Request, authorityID string, roles []string, kind string, extra map[string]string,
+	skipUser string, now time.Time, done map[string]bool) error {
+	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT u.id, u.email, u.name, u.language FROM users u JOIN user_roles ur ON ur.user_id = u.id
+		WHERE u.authority_id = $1 AND u.active AND (ur.area = '' OR ur.area = $2) AND ur.role IN (`+placeholders(3, len(roles))+`)`,
+		append([]any{authorityID, r.Area}, strs(roles)...)...)
+	if err != nil {
+		return db.Check(err)
+	}
+	type recipient struct{ id, email, name, lang string }
+	var list []recipient
+	for rows.Next() {
+		var x recipient
+		if err := rows.Scan(&x.id, &x.email, &x.name, &x.lang); err != nil {
+			rows.Close()
+			return db.Check(err)
+		}
+		list = append(list, x)
+	}
+	rows.Close()
+	for _, x := range list {
+		if done[x.id] || x.id == skipUser {
+			continue
+		}
+		done[x.id] = true
+		data := map[string]string{"Name": x.name, "Reference": r.Reference, "Link": s.publicURL + "/requests/" + r.ID}
+		for k, v := range extra {
+			data[k] = v
+		}
+		if err := notify.Enqueue(ctx, tx, now, notify.Message{Kind: kind, To: x.email, Language: x.lang, Data: data}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// coordinatorOf is the coordinator an authority answers to for an area:
+// its supervisor for the area, else its parent, else its country's
+// national coordinator.
+func coordinatorOf(ctx context.Context, q db.Querier, a *authorities.Authority, area string) (string, error) {
+	if a == nil {
+		return "", nil
+	}
+	if id := a.Supervisors[area]; id != "" {
+		return id, nil
+	}
+	if a.ParentID != "" {
+		return a.ParentID, nil
+	}
+	var id string
+	err := q.QueryRowContext(ctx, `SELECT id FROM authorities WHERE country = $1 AND role = 'national_coordinator' AND status <> 'deactivated'`, a.Country).Scan(&id)
+	if errors.Is(db.Check(err), db.ErrNotFound) {
+		return "", nil
+	}
+	return id, db.Check(err)
+}
+
+func placeholders(from, n int) string {
+	parts := make([]string, n)
+	for i := range parts {
+		parts[i] = "$" + strconv.Itoa(from+i)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func strs(list []string) []any {
+	out := make([]any, len(list))
+	for i, v := range list {
+		out[i] = v
+	}
+	return out
+}
+
+func marshal(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func nullInt(v int) any {
+	if v == 0 {
+		return nil
+	}
+	return v
+}

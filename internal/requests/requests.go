@@ -1,0 +1,673 @@
+// Package requests is the information request: an authority asks a
+// counterpart abroad about a professional or a service provider, in
+// pre-translated questions, on the "request" machine of internal/workflow.
+// Every rule about who may see or do what is here, so that the web UI and
+// the API cannot disagree.
+package requests
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/openimi/openimi/internal/areas"
+	"github.com/openimi/openimi/internal/audit"
+	"github.com/openimi/openimi/internal/authorities"
+	"github.com/openimi/openimi/internal/db"
+	"github.com/openimi/openimi/internal/problem"
+	"github.com/openimi/openimi/internal/workflow"
+)
+
+// States of a request (see internal/workflow/machines/request.yaml).
+const (
+	Draft              = "draft"
+	AwaitingApproval   = "awaiting_approval"
+	AwaitingAllocation = "awaiting_allocation"
+	Sent               = "sent"
+	Accepted           = "accepted"
+	InfoRequested      = "info_requested"
+	Answered           = "answered"
+	Closed             = "closed"
+	Declined           = "declined"
+	Withdrawn          = "withdrawn"
+)
+
+// States lists every state in the order a request passes them.
+var States = []string{Draft, AwaitingApproval, AwaitingAllocation, Sent, Accepted, InfoRequested, Answered, Closed, Declined, Withdrawn}
+
+// Request is an information request as one viewer may see it.
+type Request struct {
+	ID, Reference, Area, QuestionSet, State string
+	RequesterID, ResponderID                string
+	Requester, Responder                    *authorities.Authority
+	CreatedBy                               string
+	ReplyBy                                 time.Time
+	ProposedReplyBy                         *time.Time
+	SentAt, AcceptedAt, AnsweredAt          *time.Time
+	ClosedAt, StoppedAt                     *time.Time
+	BlockedAt, ErasedAt                     *time.Time
+	StoppedSeconds                          int64
+	RatingTime, RatingEffort                *int
+	LastActivityAt, CreatedAt, UpdatedAt    time.Time
+	Questions                               []Question
+
+	// Personal data: filled only for a viewer of a party authority.
+	PersonalShown bool
+	SubjectName   string
+	Subject       map[string]string
+	Message       string
+
+	// For the viewer.
+	Parties []string // workflow parties the viewer takes
+	Actions []string // actions the viewer may take now
+}
+
+// Question is one question of a request and its answer.
+type Question struct {
+	Code       string
+	Answer     string // an option code, yes/no/unknown, a date, a number
+	AnswerText string // free text; hidden from non-parties
+}
+
+// Overdue reports whether the reply date has passed without an answer.
+func (r *Request) Overdue(now time.Time) bool {
+	switch r.State {
+	case Sent, Accepted, InfoRequested, AwaitingAllocation:
+		return now.After(r.ReplyBy)
+	}
+	return false
+}
+
+// Service runs information requests.
+type Service struct {
+	db          *db.DB
+	areas       *areas.Registry
+	authorities *authorities.Service
+	machine     *workflow.Machine
+	publicURL   string
+	now         func() time.Time
+}
+
+// effects are the named effects the request machine may use.
+var effects = []string{"check_complete", "stamp_sent", "notify_responder", "notify_responder_coordinator", "notify_requester_coordinator",
+	"notify_requester", "stamp_accepted", "stamp_closed", "change_responder", "stop_clock", "start_clock", "propose_date", "accept_date",
+	"refuse_date", "record_answers", "stamp_answered", "rate", "notify_parties"}
+
+// New returns the request service.
+func New(d *db.DB, reg *areas.Registry, auths *authorities.Service, publicURL string, now func() time.Time) (*Service, error) {
+	m, err := workflow.Load("request", effects)
+	if err != nil {
+		return nil, err
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{db: d, areas: reg, authorities: auths, machine: m, publicURL: publicURL, now: now}, nil
+}
+
+// Machine returns the request machine (for labels and documentation).
+func (s *Service) Machine() *workflow.Machine { return s.machine }
+
+func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// errNotFound answers for a request that does not exist and for one the
+// actor may not see alike, so that identifiers reveal nothing.
+var errNotFound = problem.New(problem.NotFound, "error_not_found")
+
+// DraftInput is what a request handler writes before sending.
+type DraftInput struct {
+	Area        string
+	QuestionSet string
+	Questions   []string // codes, in the order asked
+	ResponderID string
+	ReplyBy     time.Time // zero: the area's default
+	Subject     map[string]string
+	Message     string
+	// IdempotencyKey, when set, makes a repeated create return the
+	// request the first one made.
+	IdempotencyKey string
+}
+
+const maxMessage = 10000
+
+// check validates a draft against its area pack; complete also demands
+// what sending needs.
+func (s *Service) check(actor authorities.Actor, d *DraftInput, complete bool) (*areas.Pack, error) {
+	p, err := s.areas.Pack(d.Area)
+	if err != nil {
+		return nil, problem.Field("area", "error_request_area")
+	}
+	if !actor.Has(authorities.RequestHandler, d.Area) || actor.Authority == nil {
+		return nil, problem.New(problem.Forbidden, "error_request_not_handler")
+	}
+	set := p.QuestionSet(d.QuestionSet)
+	if set == nil {
+		return nil, problem.Field("question_set", "error_request_question_set")
+	}
+	seen := map[string]bool{}
+	for _, q := range d.Questions {
+		if seen[q] || !slices.ContainsFunc(set.Questions(), func(x *areas.Question) bool { return x.Code == q }) {
+			return nil, problem.Field("questions", "error_request_question", "Code", q)
+		}
+		seen[q] = true
+	}
+	if complete && len(d.Questions) == 0 {
+		return nil, problem.Field("questions", "error_request_no_questions")
+	}
+	for code, v := range d.Subject {
+		if p.Field(code) == nil {
+			return nil, problem.Field("subject", "error_request_subject_field", "Code", code)
+		}
+		if len(v) > 500 {
+			return nil, problem.Field("subject."+code, "error_text_too_long", "Max", 500)
+		}
+	}
+	if complete {
+		for _, f := range p.Subject {
+			if f.Required && strings.TrimSpace(d.Subject[f.Code]) == "" {
+				return nil, problem.Field("subject."+f.Code, "error_request_subject_required")
+			}
+		}
+		if d.ResponderID == "" {
+			return nil, problem.Field("responder", "error_request_responder")
+		}
+	}
+	if len(d.Message) > maxMessage {
+		return nil, problem.Field("message", "error_text_too_long", "Max", maxMessage)
+	}
+	if !d.ReplyBy.IsZero() && !d.ReplyBy.After(s.clock()) {
+		return nil, problem.Field("reply_by", "error_request_reply_by_past")
+	}
+	return p, nil
+}
+
+// checkResponder checks that the responder is an authority abroad that
+// works in the area and can receive requests.
+func (s *Service) checkResponder(ctx context.Context, requesterCountry, area, id string) (*authorities.Authority, error) {
+	if id == "" {
+		return nil, nil
+	}
+	a, err := s.authorities.Get(ctx, id)
+	if err != nil {
+		return nil, problem.Field("responder", "error_request_responder")
+	}
+	if a.Status == authorities.Deactivated || !slices.Contains(a.Areas, area) {
+		return nil, problem.Field("responder", "error_request_responder_area")
+	}
+	if a.Country == requesterCountry {
+		return nil, problem.Field("responder", "error_request_responder_abroad")
+	}
+	return a, nil
+}
+
+// subjectName is the text a party finds a request by: the subject's
+// personal fields joined.
+func subjectName(p *areas.Pack, subject map[string]string) string {
+	var parts []string
+	for _, f := range p.Subject {
+		if v := strings.TrimSpace(subject[f.Code]); v != "" && f.PersonalData {
+			parts = append(parts, v)
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// Create saves a new draft.
+func (s *Service) Create(ctx context.Context, actor authorities.Actor, d DraftInput) (*Request, error) {
+	p, err := s.check(actor, &d, false)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.checkResponder(ctx, actor.Authority.Country, d.Area, d.ResponderID); err != nil {
+		return nil, err
+	}
+	now := s.clock()
+	if d.ReplyBy.IsZero() {
+		days := p.Workflow.ReplyDays
+		if days <= 0 {
+			days = 28
+		}
+		d.ReplyBy = now.AddDate(0, 0, days)
+	}
+	subject, _ := json.Marshal(d.Subject)
+	id := uuid.Must(uuid.NewV7()).String()
+	err = s.db.InTx(ctx, func(tx db.Querier) error {
+		earlier, err := s.once(ctx, tx, actor, d.IdempotencyKey, "create", id)
+		if err != nil || earlier != "" {
+			id = earlier
+			return err
+		}
+		ref, err := s.reference(ctx, tx, d.Area, now)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO requests (id, reference, area, question_set, state, requester_id, responder_id, created_by, reply_by,
+			subject_name, subject, message, last_activity_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $13)`,
+			id, ref, d.Area, d.QuestionSet, Draft, actor.Authority.ID, nullable(d.ResponderID), actor.UserID, d.ReplyBy.UTC(), subjectName(p, d.Subject),
+			string(subject), d.Message, now); err != nil {
+			return db.Check(err)
+		}
+		if err := writeQuestions(ctx, tx, id, d.Questions); err != nil {
+			return err
+		}
+		return workflow.Record(ctx, tx, &workflow.Event{CaseID: id, At: now, Action: "create", From: "", To: Draft, UserID: actor.UserID, AuthorityID: actor.Authority.ID, Party: workflow.Requester})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.Get(ctx, actor, id)
+}
+
+// UpdateDraft rewrites a draft; only its requester's handlers may.
+func (s *Service) UpdateDraft(ctx context.Context, actor authorities.Actor, id string, d DraftInput) (*Request, error) {
+	r, err := s.load(ctx, s.db.Read(), id)
+	if err != nil {
+		return nil, err
+	}
+	if actor.Authority == nil || actor.Authority.ID != r.RequesterID {
+		return nil, errNotFound
+	}
+	if r.State != Draft {
+		return nil, problem.New(problem.Conflict, "error_request_not_draft")
+	}
+	d.Area = r.Area
+	p, err := s.check(actor, &d, false)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.checkResponder(ctx, actor.Authority.Country, d.Area, d.ResponderID); err != nil {
+		return nil, err
+	}
+	if d.ReplyBy.IsZero() {
+		d.ReplyBy = r.ReplyBy
+	}
+	subject, _ := json.Marshal(d.Subject)
+	now := s.clock()
+	err = s.db.InTx(ctx, func(tx db.Querier) error {
+		res, err := tx.ExecContext(ctx, `UPDATE requests SET question_set = $1, responder_id = $2, reply_by = $3, subject_name = $4, subject = $5, message = $6,
+			updated_at = $7, last_activity_at = $7 WHERE id = $8 AND state = 'draft'`,
+			d.QuestionSet, nullable(d.ResponderID), d.ReplyBy.UTC(), subjectName(p, d.Subject), string(subject), d.Message, now, id)
+		if err != nil {
+			return db.Check(err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return problem.New(problem.Conflict, "error_request_not_draft")
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM request_questions WHERE request_id = $1`, id); err != nil {
+			return err
+		}
+		return writeQuestions(ctx, tx, id, d.Questions)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.Get(ctx, actor, id)
+}
+
+func writeQuestions(ctx context.Context, tx db.Querier, id string, codes []string) error {
+	for i, c := range codes {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO request_questions (request_id, position, code) VALUES ($1, $2, $3)`, id, i+1, c); err != nil {
+			return db.Check(err)
+		}
+	}
+	return nil
+}
+
+// reference numbers requests per area and year: "PQ-2026-000042".
+func (s *Service) reference(ctx context.Context, tx db.Querier, area string, now time.Time) (string, error) {
+	name := fmt.Sprintf("request/%s/%d", area, now.Year())
+	var n int64
+	err := tx.QueryRowContext(ctx, `INSERT INTO counters (name, value) VALUES ($1, 1) ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value`, name).Scan(&n)
+	if err != nil {
+		return "", db.Check(err)
+	}
+	return fmt.Sprintf("%s-%d-%06d", strings.ToUpper(area), now.Year(), n), nil
+}
+
+// columns lists what scanRequest reads, from the requests table as alias.
+func columns(alias string) string {
+	cols := []string{"id", "reference", "area", "question_set", "state", "requester_id", "COALESCE(%sresponder_id, '')", "created_by", "reply_by",
+		"proposed_reply_by", "sent_at", "accepted_at", "answered_at", "closed_at", "stopped_at", "stopped_seconds", "rating_time", "rating_effort",
+		"last_activity_at", "created_at", "updated_at", "subject_name", "subject", "message", "blocked_at", "erased_at"}
+	for i, c := range cols {
+		if strings.Contains(c, "%s") {
+			cols[i] = fmt.Sprintf(c, alias)
+		} else {
+			cols[i] = alias + c
+		}
+	}
+	return strings.Join(cols, ", ")
+}
+
+func scanRequest(row interface{ Scan(...any) error }) (*Request, error) {
+	var r Request
+	var proposed, sent, accepted, answered, closed, stopped, blocked, erased sql.NullTime
+	var rt, re sql.NullInt64
+	var subject string
+	if err := row.Scan(&r.ID, &r.Reference, &r.Area, &r.QuestionSet, &r.State, &r.RequesterID, &r.ResponderID, &r.CreatedBy, &r.ReplyBy, &proposed,
+		&sent, &accepted, &answered, &closed, &stopped, &r.StoppedSeconds, &rt, &re, &r.LastActivityAt, &r.CreatedAt, &r.UpdatedAt,
+		&r.SubjectName, &subject, &r.Message, &blocked, &erased); err != nil {
+		return nil, err
+	}
+	at := func(t sql.NullTime) *time.Time {
+		if !t.Valid {
+			return nil
+		}
+		v := t.Time.UTC()
+		return &v
+	}
+	num := func(n sql.NullInt64) *int {
+		if !n.Valid {
+			return nil
+		}
+		v := int(n.Int64)
+		return &v
+	}
+	r.ProposedReplyBy, r.SentAt, r.AcceptedAt, r.AnsweredAt, r.ClosedAt, r.StoppedAt = at(proposed), at(sent), at(accepted), at(answered), at(closed), at(stopped)
+	r.RatingTime, r.RatingEffort = num(rt), num(re)
+	r.BlockedAt, r.ErasedAt = at(blocked), at(erased)
+	r.ReplyBy = r.ReplyBy.UTC()
+	_ = json.Unmarshal([]byte(subject), &r.Subject)
+	return &r, nil
+}
+
+// load reads a request with everything in it, for the service's own use.
+func (s *Service) load(ctx context.Context, q db.Querier, id string) (*Request, error) {
+	r, err := scanRequest(q.QueryRowContext(ctx, `SELECT `+columns("")+` FROM requests WHERE id = $1`, id))
+	if errors.Is(db.Check(err), db.ErrNotFound) {
+		return nil, errNotFound
+	}
+	if err != nil {
+		return nil, db.Check(err)
+	}
+	rows, err := q.QueryContext(ctx, `SELECT code, answer, answer_text FROM request_questions WHERE request_id = $1 ORDER BY position`, id)
+	if err != nil {
+		return nil, db.Check(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var qn Question
+		if err := rows.Scan(&qn.Code, &qn.Answer, &qn.AnswerText); err != nil {
+			return nil, db.Check(err)
+		}
+		r.Questions = append(r.Questions, qn)
+	}
+	return r, db.Check(rows.Err())
+}
+
+// who is what the actor is in a request: its parties and its roles for
+// the request's area.
+func (s *Service) who(ctx context.Context, actor authorities.Actor, r *Request) (workflow.Who, error) {
+	var w workflow.Who
+	if r.Requester == nil {
+		a, err := s.authorities.Get(ctx, r.RequesterID)
+		if err != nil {
+			return w, err
+		}
+		r.Requester = a
+	}
+	if r.Responder == nil && r.ResponderID != "" {
+		a, err := s.authorities.Get(ctx, r.ResponderID)
+		if err != nil {
+			return w, err
+		}
+		r.Responder = a
+	}
+	me := actor.Authority
+	if me != nil && me.Status != authorities.Deactivated {
+		if me.ID == r.RequesterID {
+			w.Parties = append(w.Parties, workflow.Requester)
+		}
+		if me.ID == r.ResponderID && r.State != Draft && r.State != AwaitingApproval {
+			w.Parties = append(w.Parties, workflow.Responder)
+		}
+	}
+	if actor.CanValidate(r.Requester) {
+		w.Parties = append(w.Parties, workflow.RequesterCoordinator)
+	}
+	if r.Responder != nil && r.State != Draft && r.State != AwaitingApproval && actor.CanValidate(r.Responder) {
+		w.Parties = append(w.Parties, workflow.ResponderCoordinator)
+	}
+	for _, role := range actor.Roles {
+		if role.Area == "" || role.Area == r.Area {
+			w.Roles = append(w.Roles, role.Role)
+		}
+	}
+	return w, nil
+}
+
+// takingPart loads a request for an actor who takes part in it; for
+// anyone else it does not exist.
+func (s *Service) takingPart(ctx context.Context, q db.Querier, actor authorities.Actor, id string) (*Request, workflow.Who, error) {
+	r, err := s.load(ctx, q, id)
+	if err != nil {
+		return nil, workflow.Who{}, err
+	}
+	w, err := s.who(ctx, actor, r)
+	if err != nil {
+		return nil, w, err
+	}
+	if len(w.Parties) == 0 {
+		return nil, w, errNotFound
+	}
+	return r, w, nil
+}
+
+// options are the area pack's workflow options for this request.
+func (s *Service) options(r *Request) map[string]bool {
+	p, err := s.areas.Pack(r.Area)
+	if err != nil || r.Requester == nil {
+		return nil
+	}
+	o := map[string]bool{"outgoing_approval": p.Workflow.OutgoingApprovalIn(r.Requester.Country)}
+	if r.Responder != nil {
+		o["incoming_allocation"] = p.Workflow.IncomingAllocationIn(r.Responder.Country)
+	}
+	return o
+}
+
+// isParty reports whether who is one of the two authorities in the
+// exchange, who alone see its personal data.
+func isParty(w workflow.Who) bool {
+	return slices.Contains(w.Parties, workflow.Requester) || slices.Contains(w.Parties, workflow.Responder)
+}
+
+// view trims r to what the actor may see and fills in what it may do.
+// A coordinator sees the exchange's progress, not its personal data.
+func (s *Service) view(r *Request, w workflow.Who) *Request {
+	r.Parties = w.Parties
+	for _, a := range s.machine.Allowed(r.State, w, s.options(r)) {
+		r.Actions = append(r.Actions, a.Name)
+	}
+	r.PersonalShown = isParty(w) && r.BlockedAt == nil
+	if !r.PersonalShown {
+		r.SubjectName, r.Subject, r.Message = "", nil, ""
+		for i := range r.Questions {
+			r.Questions[i].AnswerText = ""
+		}
+	}
+	return r
+}
+
+// Get returns a request as the actor may see it. Every view of personal
+// data is recorded in the audit log.
+func (s *Service) Get(ctx context.Context, actor authorities.Actor, id string) (*Request, error) {
+	r, w, err := s.takingPart(ctx, s.db.Read(), actor, id)
+	if err != nil {
+		return nil, err
+	}
+	r = s.view(r, w)
+	if r.PersonalShown {
+		if err := s.db.InTx(ctx, func(tx db.Querier) error {
+			return audit.Record(ctx, tx, s.db.Dialect(), s.clock(), audit.Event{Event: audit.PersonalDataViewed, UserID: actor.UserID, Subject: "request:" + r.Reference})
+		}); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// Input is what an action may carry.
+type Input struct {
+	Comment      string
+	ResponderID  string            // forward
+	ReplyBy      time.Time         // propose_date
+	Answers      map[string]Answer // answer: question code → answer
+	RatingTime   int               // close: 1–5, 0 for none
+	RatingEffort int
+	// IdempotencyKey, when set, makes a repeated action a no-op that
+	// returns the request as it is.
+	IdempotencyKey string
+}
+
+// once claims an idempotency key for scope inside tx. It returns the
+// result recorded by an earlier use of the key for the same scope; a key
+// used for something else is refused.
+func (s *Service) once(ctx context.Context, tx db.Querier, actor authorities.Actor, key, scope, result string) (string, error) {
+	if key == "" {
+		return "", nil
+	}
+	if len(key) > 200 {
+		return "", problem.Field("idempotency_key", "error_text_too_long", "Max", 200)
+	}
+	var was, earlier string
+	err := tx.QueryRowContext(ctx, `SELECT scope, result FROM idempotency_keys WHERE user_id = $1 AND key = $2`, actor.UserID, key).Scan(&was, &earlier)
+	switch {
+	case err == nil && was == scope:
+		return earlier, nil
+	case err == nil:
+		return "", problem.New(problem.Conflict, "error_idempotency_key")
+	case !errors.Is(db.Check(err), db.ErrNotFound):
+		return "", db.Check(err)
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO idempotency_keys (user_id, key, scope, result, created_at) VALUES ($1, $2, $3, $4, $5)`, actor.UserID, key, scope, result, s.clock())
+	return "", db.Check(err)
+}
+
+// Answer is the answer to one question.
+type Answer struct {
+	Value string
+	Text  string
+}
+
+// Act fires action on request id for the actor. Invalid actions and
+// invalid input change nothing.
+func (s *Service) Act(ctx context.Context, actor authorities.Actor, id, action string, in Input) (*Request, error) {
+	if len(in.Comment) > maxMessage {
+		return nil, problem.Field("comment", "error_text_too_long", "Max", maxMessage)
+	}
+	var done Request // what the actor learns if the action takes the request out of its sight
+	err := s.db.InTx(ctx, func(tx db.Querier) error {
+		r, err := s.load(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if earlier, err := s.once(ctx, tx, actor, in.IdempotencyKey, id+"/"+action, id); err != nil || earlier != "" {
+			done = Request{ID: r.ID, Reference: r.Reference, Area: r.Area, State: r.State}
+			return err
+		}
+		w, err := s.who(ctx, actor, r)
+		if err != nil {
+			return err
+		}
+		if len(w.Parties) == 0 {
+			return errNotFound
+		}
+		a, to, err := s.machine.Next(r.State, action, w, s.options(r))
+		var notAllowed *workflow.ErrNotAllowed
+		if errors.As(err, &notAllowed) {
+			return problem.New(problem.Conflict, "error_request_action", "Action", action, "State", r.State)
+		}
+		if err != nil {
+			return err
+		}
+		if a.Comment == "required" && strings.TrimSpace(in.Comment) == "" {
+			return problem.Field("comment", "error_request_comment")
+		}
+		now := s.clock()
+		done = Request{ID: r.ID, Reference: r.Reference, Area: r.Area, State: to}
+		e := &workflow.Event{CaseID: id, At: now, Action: action, From: r.State, To: to, UserID: actor.UserID, Party: a.Party(w), Comment: strings.TrimSpace(in.Comment)}
+		if actor.Authority != nil {
+			e.AuthorityID = actor.Authority.ID
+		}
+		c := &change{s: s, tx: tx, r: r, to: to, now: now, in: in, event: e, actor: actor}
+		for _, name := range a.Effects {
+			if err := c.apply(ctx, name); err != nil {
+				return err
+			}
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE requests SET state = $1, last_activity_at = $2, updated_at = $2 WHERE id = $3 AND state = $4`, to, now, id, r.State)
+		if err != nil {
+			return db.Check(err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return problem.New(problem.Conflict, "error_request_changed")
+		}
+		if err := workflow.Record(ctx, tx, e); err != nil {
+			if errors.Is(err, db.ErrConflict) {
+				return problem.New(problem.Conflict, "error_request_changed")
+			}
+			return err
+		}
+		return c.notify(ctx)
+	})
+	if errors.Is(err, db.ErrConflict) {
+		return nil, problem.New(problem.Conflict, "error_request_changed")
+	}
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.Get(ctx, actor, id)
+	if p, ok := problem.As(err); ok && p.Kind == problem.NotFound {
+		return &done, nil // forwarded elsewhere: done, and no longer the actor's to see
+	}
+	return r, err
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// Parts are the parts of a request that Copy takes over.
+type Parts struct {
+	Questions, Subject, Responder, Message bool
+}
+
+// Copy starts a new draft from chosen parts of a request the actor's
+// authority sent (or wrote): same area and question set, and as chosen
+// its questions, subject, responder and message.
+func (s *Service) Copy(ctx context.Context, actor authorities.Actor, id string, parts Parts) (*Request, error) {
+	r, err := s.Get(ctx, actor, id)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(r.Parties, workflow.Requester) || !r.PersonalShown && (parts.Subject || parts.Message) {
+		return nil, errNotFound
+	}
+	d := DraftInput{Area: r.Area, QuestionSet: r.QuestionSet}
+	if parts.Questions {
+		for _, q := range r.Questions {
+			d.Questions = append(d.Questions, q.Code)
+		}
+	}
+	if parts.Subject {
+		d.Subject = r.Subject
+	}
+	if parts.Responder {
+		d.ResponderID = r.ResponderID
+	}
+	if parts.Message {
+		d.Message = r.Message
+	}
+	return s.Create(ctx, actor, d)
+}

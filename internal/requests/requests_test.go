@@ -1,0 +1,596 @@
+package requests_test
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	shipped "github.com/openimi/openimi/areas"
+	"github.com/openimi/openimi/internal/areas"
+	"github.com/openimi/openimi/internal/auth"
+	"github.com/openimi/openimi/internal/authorities"
+	"github.com/openimi/openimi/internal/db"
+	"github.com/openimi/openimi/internal/db/dbtest"
+	"github.com/openimi/openimi/internal/problem"
+	"github.com/openimi/openimi/internal/requests"
+)
+
+// world is a small network: German and Polish coordinators and competent
+// authorities for professional qualifications, each with its users, and a
+// clock the test moves.
+type world struct {
+	t     *testing.T
+	ctx   context.Context
+	db    *db.DB
+	auth  *auth.Service
+	auths *authorities.Service
+	svc   *requests.Service
+	now   time.Time
+
+	deNC, plNC, deCA, plCA, plCA2, frCA                 *authorities.Authority
+	deHandler, plAllocator, plHandler, pl2Handler       authorities.Actor
+	deCoordinator, plCoordinator, frHandler, deStranger authorities.Actor
+}
+
+func newWorld(t *testing.T) *world { return newWorldWith(t, "") }
+
+// newWorldWith runs on the shipped packs, with the pq pack replaced by a
+// copy whose workflow options are followed by extra (YAML lines).
+func newWorldWith(t *testing.T, extra string) *world {
+	t.Helper()
+	d := dbtest.Open(t)
+	dir := ""
+	if extra != "" {
+		dir = t.TempDir()
+		if err := os.CopyFS(filepath.Join(dir, "pq"), mustSub(t, "pq")); err != nil {
+			t.Fatal(err)
+		}
+		file := filepath.Join(dir, "pq", "area.yaml")
+		raw, _ := os.ReadFile(file)
+		changed := strings.Replace(string(raw), "  alerts: true\n", "  alerts: true\n"+extra, 1)
+		if changed == string(raw) {
+			t.Fatal("the pq pack's workflow options moved")
+		}
+		if err := os.WriteFile(file, []byte(changed), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reg, err := areas.Open(shipped.Files, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &world{t: t, ctx: context.Background(), db: d, now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+	clock := func() time.Time { return w.now }
+	w.auth = auth.New(d, auth.Settings{PublicURL: "http://imi.test"}, clock)
+	w.auths = authorities.New(d, reg, w.auth, "http://imi.test", clock)
+	w.svc, err = requests.New(d, reg, w.auths, "http://imi.test", clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.deNC = w.authority("DE", "Bundesministerium für Wirtschaft", authorities.NationalCoordinator)
+	w.plNC = w.authority("PL", "Ministerstwo Rozwoju", authorities.NationalCoordinator)
+	w.authority("FR", "Ministère de l'Économie", authorities.NationalCoordinator)
+	w.deCA = w.authority("DE", "Ärztekammer Berlin", authorities.CompetentAuthority)
+	w.plCA = w.authority("PL", "Naczelna Izba Lekarska", authorities.CompetentAuthority)
+	w.plCA2 = w.authority("PL", "Okręgowa Izba Lekarska w Krakowie", authorities.CompetentAuthority)
+	w.frCA = w.authority("FR", "Ordre des médecins", authorities.CompetentAuthority)
+	w.deHandler = w.user(w.deCA, "handler@de.example", "request_handler")
+	w.deStranger = w.user(w.deCA, "alerts@de.example", "alert_handler")
+	w.plAllocator = w.user(w.plCA, "allocator@pl.example", "allocator")
+	w.plHandler = w.user(w.plCA, "handler@pl.example", "request_handler")
+	w.pl2Handler = w.user(w.plCA2, "handler@krakow.example", "request_handler")
+	w.deCoordinator = w.user(w.deNC, "coordinator@de.example", "coordinator")
+	w.plCoordinator = w.user(w.plNC, "coordinator@pl.example", "coordinator")
+	w.frHandler = w.user(w.frCA, "handler@fr.example", "request_handler")
+	return w
+}
+
+func mustSub(t *testing.T, dir string) fs.FS {
+	sub, err := fs.Sub(shipped.Files, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sub
+}
+
+func (w *world) authority(country, name string, kind authorities.Kind) *authorities.Authority {
+	w.t.Helper()
+	a, err := w.auths.Register(w.ctx, authorities.System(), authorities.Input{Country: country, Name: name, Language: "en", Kind: kind,
+		Areas: []string{"pq"}, Email: "office@" + strings.ToLower(country) + ".example"})
+	if err != nil {
+		w.t.Fatalf("register %s: %v", name, err)
+	}
+	return a
+}
+
+func (w *world) user(a *authorities.Authority, email string, roles ...string) authorities.Actor {
+	w.t.Helper()
+	u, err := w.auth.CreateUser(w.ctx, auth.NewUser{Email: email, Name: email, Password: "correct-horse-battery-9"})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	var rs []authorities.UserRole
+	for _, r := range roles {
+		role, _ := authorities.ParseRole(r)
+		rs = append(rs, role)
+	}
+	if err := w.auths.Assign(w.ctx, u.ID, a.ID, rs); err != nil {
+		w.t.Fatal(err)
+	}
+	act, err := w.auths.ActorFor(w.ctx, u.ID)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return act
+}
+
+// draft is a complete request from the German chamber to the Polish one.
+func (w *world) draft() *requests.Request {
+	w.t.Helper()
+	r, err := w.svc.Create(w.ctx, w.deHandler, requests.DraftInput{Area: "pq", QuestionSet: "authenticity",
+		Questions: []string{"diploma_authentic", "diploma_issuer_competent"}, ResponderID: w.plCA.ID,
+		Subject: map[string]string{"name": "Jan Kowalski", "profession": "doctor", "date_of_birth": "1980-04-01"}, Message: "Please check the enclosed diploma."})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return r
+}
+
+func (w *world) act(actor authorities.Actor, id, action string, in requests.Input) *requests.Request {
+	w.t.Helper()
+	r, err := w.svc.Act(w.ctx, actor, id, action, in)
+	if err != nil {
+		w.t.Fatalf("%s: %v", action, err)
+	}
+	return r
+}
+
+func (w *world) count(query string, args ...any) int {
+	w.t.Helper()
+	var n int
+	if err := w.db.Read().QueryRowContext(w.ctx, query, args...).Scan(&n); err != nil {
+		w.t.Fatal(err)
+	}
+	return n
+}
+
+func answers() map[string]requests.Answer {
+	return map[string]requests.Answer{"diploma_authentic": {Value: "yes"}, "diploma_issuer_competent": {Value: "unknown", Text: "The faculty merged in 2005."}}
+}
+
+func TestARequestFromDraftToClosure(t *testing.T) {
+	w := newWorld(t)
+	r := w.draft()
+	if r.State != requests.Draft || !strings.HasPrefix(r.Reference, "PQ-2026-") || !r.ReplyBy.Equal(w.now.AddDate(0, 0, 14)) {
+		t.Fatalf("%+v", r)
+	}
+	if second := w.draft(); second.Reference == r.Reference {
+		t.Fatal("two requests share a reference")
+	}
+	// The responder does not see a draft.
+	if _, err := w.svc.Get(w.ctx, w.plHandler, r.ID); !isKind(err, problem.NotFound) {
+		t.Fatalf("the responder saw a draft: %v", err)
+	}
+	r = w.act(w.deHandler, r.ID, "send", requests.Input{})
+	if r.State != requests.Sent || r.SentAt == nil {
+		t.Fatalf("send: %+v", r)
+	}
+	w.now = w.now.Add(48 * time.Hour)
+	got, err := w.svc.Get(w.ctx, w.plAllocator, r.ID)
+	if err != nil || !got.PersonalShown || got.Subject["name"] != "Jan Kowalski" || strings.Join(got.Actions, ",") != "accept,comment,decline,forward" {
+		t.Fatalf("the responder's view: %+v %v", got, err)
+	}
+	r = w.act(w.plAllocator, r.ID, "accept", requests.Input{})
+	// Further information: the clock stops while the responder waits.
+	w.act(w.plHandler, r.ID, "request_info", requests.Input{Comment: "Which university issued the diploma?"})
+	w.now = w.now.Add(72 * time.Hour)
+	r = w.act(w.deHandler, r.ID, "provide_info", requests.Input{Comment: "Uniwersytet Jagielloński."})
+	if r.StoppedSeconds != 72*3600 || r.StoppedAt != nil {
+		t.Fatalf("clock stopped for %d s", r.StoppedSeconds)
+	}
+	// A new reply date, proposed and accepted.
+	later := r.ReplyBy.AddDate(0, 0, 7)
+	w.act(w.plHandler, r.ID, "propose_date", requests.Input{ReplyBy: later})
+	r = w.act(w.deHandler, r.ID, "accept_date", requests.Input{})
+	if !r.ReplyBy.Equal(later) || r.ProposedReplyBy != nil {
+		t.Fatalf("reply date %v, proposal %v", r.ReplyBy, r.ProposedReplyBy)
+	}
+	// An incomplete answer is refused and changes nothing.
+	if _, err := w.svc.Act(w.ctx, w.plHandler, r.ID, "answer", requests.Input{Answers: map[string]requests.Answer{"diploma_authentic": {Value: "yes"}}}); !isKind(err, problem.Invalid) {
+		t.Fatalf("an incomplete answer: %v", err)
+	}
+	r = w.act(w.plHandler, r.ID, "answer", requests.Input{Answers: answers()})
+	if r.State != requests.Answered || r.Questions[1].AnswerText != "The faculty merged in 2005." {
+		t.Fatalf("answer: %+v", r)
+	}
+	// A follow-up question reopens it; the second answer closes it.
+	w.act(w.deHandler, r.ID, "reopen", requests.Input{Comment: "Was the faculty accredited in 2004?"})
+	w.act(w.plHandler, r.ID, "answer", requests.Input{Answers: answers()})
+	r = w.act(w.deHandler, r.ID, "close", requests.Input{RatingTime: 5, RatingEffort: 4})
+	if r.State != requests.Closed || r.ClosedAt == nil || *r.RatingTime != 5 || len(r.Actions) != 0 {
+		t.Fatalf("close: %+v", r)
+	}
+	events := w.count(`SELECT COUNT(*) FROM case_events WHERE case_id = $1`, r.ID)
+	if events != 11 { // create, send, accept, request_info, provide_info, propose_date, accept_date, answer, reopen, answer, close
+		t.Fatalf("%d events", events)
+	}
+	// Both sides' users were told, by e-mail, without personal data.
+	var body string
+	if err := w.db.Read().QueryRowContext(w.ctx, `SELECT payload FROM outbox WHERE recipient = 'handler@pl.example' LIMIT 1`).Scan(&body); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(body, r.Reference) || strings.Contains(body, "Kowalski") {
+		t.Fatalf("notification: %s", body)
+	}
+}
+
+func isKind(err error, k problem.Kind) bool {
+	p, ok := problem.As(err)
+	return ok && p.Kind == k
+}
+
+func TestRefusedActionsChangeNothing(t *testing.T) {
+	w := newWorld(t)
+	r := w.draft()
+	r = w.act(w.deHandler, r.ID, "send", requests.Input{})
+	before := w.count(`SELECT COUNT(*) FROM case_events`)
+	for _, c := range []struct {
+		actor  authorities.Actor
+		action string
+		in     requests.Input
+		kind   problem.Kind
+	}{
+		{w.deHandler, "accept", requests.Input{}, problem.Conflict},                                       // the requester cannot accept
+		{w.deStranger, "withdraw", requests.Input{}, problem.Conflict},                                    // same authority, without the role
+		{w.frHandler, "accept", requests.Input{}, problem.NotFound},                                       // another authority sees nothing
+		{w.plAllocator, "decline", requests.Input{}, problem.Invalid},                                     // a reason is required
+		{w.plAllocator, "answer", requests.Input{Answers: answers()}, problem.Conflict},                   // not accepted yet
+		{w.plAllocator, "forward", requests.Input{Comment: "x", ResponderID: w.deNC.ID}, problem.Invalid}, // back to the requester's country
+		{w.plAllocator, "no_such_action", requests.Input{}, problem.Conflict},
+	} {
+		if _, err := w.svc.Act(w.ctx, c.actor, r.ID, c.action, c.in); !isKind(err, c.kind) {
+			t.Errorf("%s by %s: %v", c.action, c.actor.UserID, err)
+		}
+	}
+	if after := w.count(`SELECT COUNT(*) FROM case_events`); after != before {
+		t.Fatalf("refusals wrote %d events", after-before)
+	}
+	if got, _ := w.svc.Get(w.ctx, w.deHandler, r.ID); got.State != requests.Sent {
+		t.Fatalf("state %s", got.State)
+	}
+}
+
+func TestForwardMovesTheRequestAndItsPersonalData(t *testing.T) {
+	w := newWorld(t)
+	r := w.draft()
+	w.act(w.deHandler, r.ID, "send", requests.Input{})
+	r = w.act(w.plAllocator, r.ID, "forward", requests.Input{Comment: "The regional chamber keeps this register.", ResponderID: w.plCA2.ID})
+	if r.State != requests.Sent || r.SubjectName != "" {
+		t.Fatalf("the forwarder learns only that it is done: %+v", r)
+	}
+	if mine, err := w.svc.Get(w.ctx, w.deHandler, r.ID); err != nil || mine.ResponderID != w.plCA2.ID {
+		t.Fatalf("the requester sees the new responder: %+v %v", mine, err)
+	}
+	// The first responder no longer sees it; the new one does, with its data.
+	if _, err := w.svc.Get(w.ctx, w.plAllocator, r.ID); !isKind(err, problem.NotFound) {
+		t.Fatalf("the former responder still sees it: %v", err)
+	}
+	got, err := w.svc.Get(w.ctx, w.pl2Handler, r.ID)
+	if err != nil || got.SubjectName == "" {
+		t.Fatalf("%+v %v", got, err)
+	}
+	w.act(w.pl2Handler, r.ID, "accept", requests.Input{})
+}
+
+func TestCoordinatorsFollowWithoutPersonalData(t *testing.T) {
+	w := newWorld(t)
+	r := w.draft()
+	w.act(w.deHandler, r.ID, "send", requests.Input{})
+	for c, actions := range map[*authorities.Actor]string{&w.deCoordinator: "comment", &w.plCoordinator: "comment,forward"} {
+		got, err := w.svc.Get(w.ctx, *c, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.PersonalShown || got.SubjectName != "" || got.Subject != nil || got.Message != "" {
+			t.Fatalf("a coordinator saw personal data: %+v", got)
+		}
+		if strings.Join(got.Actions, ",") != actions {
+			t.Fatalf("coordinator actions %v", got.Actions)
+		}
+	}
+	w.act(w.plCoordinator, r.ID, "comment", requests.Input{Comment: "Please accept this within 7 days."})
+	// Viewing personal data is audited; a coordinator's view is not such a view.
+	if n := w.count(`SELECT COUNT(*) FROM audit_log WHERE event = 'personal_data.viewed'`); n == 0 {
+		t.Fatal("personal data views are not audited")
+	}
+}
+
+func TestApprovalWhereTheCountryRequiresIt(t *testing.T) {
+	// The shipped pq pack needs no approval; a pack option switches it on
+	// per country: here for requests sent from Germany.
+	w := newWorldWith(t, "  countries:\n    DE:\n      outgoing_approval: true\n")
+	r := w.draft()
+	if _, err := w.svc.Act(w.ctx, w.deHandler, r.ID, "send", requests.Input{}); !isKind(err, problem.Conflict) {
+		t.Fatalf("sent without approval: %v", err)
+	}
+	r = w.act(w.deHandler, r.ID, "submit", requests.Input{})
+	if r.State != requests.AwaitingApproval {
+		t.Fatal(r.State)
+	}
+	if _, err := w.svc.Get(w.ctx, w.plHandler, r.ID); !isKind(err, problem.NotFound) {
+		t.Fatal("the responder sees a request its coordinator has not approved")
+	}
+	r = w.act(w.deCoordinator, r.ID, "return", requests.Input{Comment: "Add the date of birth."})
+	if r.State != requests.Draft {
+		t.Fatal(r.State)
+	}
+	w.act(w.deHandler, r.ID, "submit", requests.Input{})
+	r = w.act(w.deCoordinator, r.ID, "approve", requests.Input{})
+	if r.State != requests.Sent || r.SentAt == nil {
+		t.Fatal(r.State)
+	}
+}
+
+func TestTwoAllocatorsAcceptAtOnce(t *testing.T) {
+	w := newWorld(t)
+	r := w.draft()
+	w.act(w.deHandler, r.ID, "send", requests.Input{})
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, a := range []authorities.Actor{w.plAllocator, w.plHandler} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = w.svc.Act(w.ctx, a, r.ID, "accept", requests.Input{})
+		}()
+	}
+	wg.Wait()
+	won := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !isKind(err, problem.Conflict):
+			t.Fatalf("not a clear conflict: %v", err)
+		}
+	}
+	if won != 1 || w.count(`SELECT COUNT(*) FROM case_events WHERE case_id = $1 AND action = 'accept'`, r.ID) != 1 {
+		t.Fatalf("%d accepted: %v", won, errs)
+	}
+}
+
+func TestWithdrawAndDecline(t *testing.T) {
+	w := newWorld(t)
+	a := w.draft()
+	w.act(w.deHandler, a.ID, "send", requests.Input{})
+	a = w.act(w.deHandler, a.ID, "withdraw", requests.Input{Comment: "Sent by mistake."})
+	if a.State != requests.Withdrawn || a.ClosedAt == nil {
+		t.Fatal(a.State)
+	}
+	b := w.draft()
+	w.act(w.deHandler, b.ID, "send", requests.Input{})
+	b = w.act(w.plAllocator, b.ID, "decline", requests.Input{Comment: "We hold no register of diplomas."})
+	if b.State != requests.Declined {
+		t.Fatal(b.State)
+	}
+	if _, err := w.svc.Act(w.ctx, w.deHandler, b.ID, "withdraw", requests.Input{}); !errors.As(err, new(*problem.Error)) {
+		t.Fatalf("withdrawn after the end: %v", err)
+	}
+}
+
+func TestIdempotencyKeysMakeRepeatsHarmless(t *testing.T) {
+	w := newWorld(t)
+	d := requests.DraftInput{Area: "pq", QuestionSet: "authenticity", Questions: []string{"diploma_authentic"}, ResponderID: w.plCA.ID,
+		Subject: map[string]string{"name": "Anna Nowak", "profession": "nurse_general_care"}, IdempotencyKey: "client-42"}
+	a, err := w.svc.Create(w.ctx, w.deHandler, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := w.svc.Create(w.ctx, w.deHandler, d)
+	if err != nil || b.ID != a.ID || w.count(`SELECT COUNT(*) FROM requests`) != 1 {
+		t.Fatalf("a repeated create made another request: %v", err)
+	}
+	for range 2 {
+		if r, err := w.svc.Act(w.ctx, w.deHandler, a.ID, "send", requests.Input{IdempotencyKey: "send-1"}); err != nil || r.State != requests.Sent {
+			t.Fatalf("send: %v", err)
+		}
+	}
+	if n := w.count(`SELECT COUNT(*) FROM case_events WHERE case_id = $1 AND action = 'send'`, a.ID); n != 1 {
+		t.Fatalf("sent %d times", n)
+	}
+	// The same key for something else is refused.
+	if _, err := w.svc.Act(w.ctx, w.deHandler, a.ID, "withdraw", requests.Input{IdempotencyKey: "send-1"}); !isKind(err, problem.Conflict) {
+		t.Fatalf("a reused key: %v", err)
+	}
+}
+
+func TestInboxAndTimeline(t *testing.T) {
+	w := newWorld(t)
+	a := w.draft()
+	w.act(w.deHandler, a.ID, "send", requests.Input{})
+	w.draft() // stays a draft
+	box := func(actor authorities.Actor, name string, f requests.Filter) int {
+		t.Helper()
+		list, total, err := w.svc.Inbox(w.ctx, actor, name, f)
+		if err != nil || len(list) != total {
+			t.Fatalf("%s: %d of %d, %v", name, len(list), total, err)
+		}
+		return total
+	}
+	if box(w.deHandler, requests.Outgoing, requests.Filter{}) != 1 || box(w.deHandler, requests.Drafts, requests.Filter{}) != 1 ||
+		box(w.plAllocator, requests.ToDo, requests.Filter{}) != 1 || box(w.plAllocator, requests.Incoming, requests.Filter{}) != 1 ||
+		box(w.frHandler, requests.Incoming, requests.Filter{}) != 0 {
+		t.Fatal("boxes")
+	}
+	// The parties find a request by the subject's name; nobody else does.
+	if box(w.plHandler, requests.Incoming, requests.Filter{Text: "kowalski"}) != 1 || box(w.plHandler, requests.Incoming, requests.Filter{Text: a.Reference}) != 1 {
+		t.Fatal("a party cannot find it")
+	}
+	if box(w.plHandler, requests.Incoming, requests.Filter{Text: "%"}) != 0 {
+		t.Fatal("LIKE syntax in a search")
+	}
+	w.now = w.now.AddDate(0, 1, 0)
+	if box(w.plHandler, requests.Incoming, requests.Filter{Overdue: true}) != 1 {
+		t.Fatal("not overdue after a month")
+	}
+	if _, _, err := w.svc.Inbox(w.ctx, w.plHandler, "nonsense", requests.Filter{}); !isKind(err, problem.Invalid) {
+		t.Fatalf("unknown box: %v", err)
+	}
+	w.act(w.deCoordinator, a.ID, "comment", requests.Input{Comment: "Noted."})
+	w.act(w.plAllocator, a.ID, "decline", requests.Input{Comment: "Jan Kowalski is not registered with us."})
+	for _, c := range []struct {
+		actor    authorities.Actor
+		personal bool
+	}{{w.deHandler, true}, {w.plHandler, true}, {w.deCoordinator, false}} {
+		tl, err := w.svc.Timeline(w.ctx, c.actor, a.ID)
+		if err != nil || len(tl) != 4 {
+			t.Fatalf("timeline: %d %v", len(tl), err)
+		}
+		if seen := tl[3].Comment != ""; seen != c.personal {
+			t.Fatalf("the decline's reason shown to %s: %v", c.actor.UserID, seen)
+		}
+		if tl[2].Comment != "Noted." {
+			t.Fatal("a coordinator's comment is hidden")
+		}
+	}
+	if _, err := w.svc.Timeline(w.ctx, w.frHandler, a.ID); !isKind(err, problem.NotFound) {
+		t.Fatalf("a stranger read the timeline: %v", err)
+	}
+}
+
+func TestPersonalDataIsBlockedThenDeletedOnSchedule(t *testing.T) {
+	w := newWorld(t)
+	r := w.draft()
+	w.act(w.deHandler, r.ID, "send", requests.Input{})
+	w.act(w.plAllocator, r.ID, "accept", requests.Input{})
+	w.act(w.plHandler, r.ID, "request_info", requests.Input{Comment: "Is Jan Kowalski's diploma from 2004?"})
+	w.act(w.deHandler, r.ID, "provide_info", requests.Input{Comment: "Yes."})
+	w.act(w.plHandler, r.ID, "answer", requests.Input{Answers: answers()})
+	w.act(w.deHandler, r.ID, "close", requests.Input{})
+	open := w.count(`SELECT COUNT(*) FROM requests WHERE state <> 'closed'`)
+
+	// Five months on: nothing yet.
+	w.now = w.now.AddDate(0, 5, 0)
+	if res, err := w.svc.Retain(w.ctx); err != nil || res.Blocked != 0 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	// Past six months (the pq pack's retention): blocked for everyone,
+	// the exchange itself still there.
+	w.now = w.now.AddDate(0, 1, 1)
+	if res, err := w.svc.Retain(w.ctx); err != nil || res.Blocked != 1 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	got, err := w.svc.Get(w.ctx, w.deHandler, r.ID)
+	if err != nil || got.PersonalShown || got.SubjectName != "" || got.Questions[1].AnswerText != "" || got.Reference != r.Reference {
+		t.Fatalf("blocked: %+v %v", got, err)
+	}
+	tl, _ := w.svc.Timeline(w.ctx, w.plHandler, r.ID)
+	for _, e := range tl {
+		if e.Comment != "" {
+			t.Fatalf("a comment is shown after blocking: %q", e.Comment)
+		}
+	}
+	if res, _ := w.svc.Retain(w.ctx); res.Blocked != 0 {
+		t.Fatal("blocked twice")
+	}
+	// Three years after closure: deleted from the database.
+	w.now = w.now.AddDate(3, 0, 0)
+	if res, err := w.svc.Retain(w.ctx); err != nil || res.Erased != 1 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if n := w.count(`SELECT COUNT(*) FROM requests WHERE subject_name LIKE '%Kowalski%' OR subject LIKE '%Kowalski%' OR message <> ''`); n != 0 {
+		t.Fatal("the subject survived deletion")
+	}
+	if n := w.count(`SELECT COUNT(*) FROM case_events WHERE comment LIKE '%Kowalski%'`) + w.count(`SELECT COUNT(*) FROM request_questions WHERE answer_text <> ''`); n != 0 {
+		t.Fatal("comments or answers survived deletion")
+	}
+	if w.count(`SELECT COUNT(*) FROM requests`) != 1 || w.count(`SELECT COUNT(*) FROM requests WHERE state <> 'closed'`) != open {
+		t.Fatal("the exchange itself must remain")
+	}
+	if w.count(`SELECT COUNT(*) FROM audit_log WHERE event = 'personal_data.retained'`) != 2 {
+		t.Fatal("retention runs are not audited")
+	}
+}
+
+func TestCopyStartsADraftFromChosenParts(t *testing.T) {
+	w := newWorld(t)
+	r := w.draft()
+	w.act(w.deHandler, r.ID, "send", requests.Input{})
+	c, err := w.svc.Copy(w.ctx, w.deHandler, r.ID, requests.Parts{Questions: true, Subject: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.State != requests.Draft || c.ID == r.ID || len(c.Questions) != 2 || c.Subject["name"] != "Jan Kowalski" || c.ResponderID != "" || c.Message != "" {
+		t.Fatalf("%+v", c)
+	}
+	// The responder may not copy someone else's request.
+	if _, err := w.svc.Copy(w.ctx, w.plHandler, r.ID, requests.Parts{Subject: true}); !isKind(err, problem.NotFound) {
+		t.Fatalf("the responder copied: %v", err)
+	}
+}
+
+func TestStalledRequestsAreFollowedUpAndRemindedOnce(t *testing.T) {
+	w := newWorld(t)
+	a := w.draft()
+	w.act(w.deHandler, a.ID, "send", requests.Input{})
+	b := w.draft()
+	w.act(w.deHandler, b.ID, "send", requests.Input{})
+	w.act(w.plAllocator, b.ID, "accept", requests.Input{})
+	mails := func(kind string) int {
+		return w.count(`SELECT COUNT(*) FROM outbox WHERE kind = $1`, kind)
+	}
+	reasons := func(actor authorities.Actor) string {
+		items, err := w.svc.FollowUp(w.ctx, actor, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, it := range items {
+			if it.Request.PersonalShown {
+				t.Fatal("personal data on a follow-up list")
+			}
+			out = append(out, it.Request.Reference+":"+it.Reason)
+		}
+		return strings.Join(out, ",")
+	}
+	if got := reasons(w.plCoordinator); got != "" {
+		t.Fatalf("listed too early: %s", got)
+	}
+	// Twelve days on: a is not accepted after 7 days; b's reply date
+	// (14 days) is near.
+	w.now = w.now.AddDate(0, 0, 12)
+	if got := reasons(w.plCoordinator); got != a.Reference+":not_accepted" {
+		t.Fatalf("the Polish coordinator's list: %q", got)
+	}
+	if got := reasons(w.deCoordinator); got != a.Reference+":not_accepted" {
+		t.Fatalf("the German coordinator's list: %q", got)
+	}
+	if got := reasons(w.frHandler); got != "" {
+		t.Fatal("a non-coordinator has a follow-up list")
+	}
+	if _, err := w.svc.Remind(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if mails("request_follow_up") != 2 || mails("request_due_soon") != 2 {
+		t.Fatalf("follow-up %d, due soon %d", mails("request_follow_up"), mails("request_due_soon"))
+	}
+	// Again: nothing new is sent.
+	if n, _ := w.svc.Remind(w.ctx); n != 0 {
+		t.Fatalf("%d sent twice", n)
+	}
+	// Past both reply dates: overdue, to both sides and their coordinators.
+	w.now = w.now.AddDate(0, 0, 5)
+	if got := reasons(w.plCoordinator); !strings.Contains(got, b.Reference+":overdue") || !strings.Contains(got, a.Reference+":overdue") {
+		t.Fatalf("overdue: %q", got)
+	}
+	w.svc.Remind(w.ctx)
+	if mails("request_overdue") == 0 {
+		t.Fatal("no overdue notice")
+	}
+}

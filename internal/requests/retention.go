@@ -1,0 +1,70 @@
+package requests
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/openimi/openimi/internal/audit"
+	"github.com/openimi/openimi/internal/db"
+)
+
+// Retention of personal data (Regulation (EU) No 1024/2012, article 14):
+// blocked some months after an exchange is closed — the area pack's
+// retention_months, 6 by default, at most 18 — so that only the exchange's
+// existence and metadata remain provable; deleted three years after.
+const (
+	defaultBlockMonths = 6
+	maxBlockMonths     = 18
+	eraseYears         = 3
+)
+
+// Retained is what one run of Retain did.
+type Retained struct {
+	Blocked, Erased int
+}
+
+// Retain blocks and deletes personal data that has reached its time. It is
+// idempotent: run it as often as wanted (the server does, hourly).
+func (s *Service) Retain(ctx context.Context) (Retained, error) {
+	var res Retained
+	now := s.clock()
+	err := s.db.InTx(ctx, func(tx db.Querier) error {
+		for _, p := range s.areas.Packs() {
+			months := p.Workflow.RetentionMonths
+			if months <= 0 {
+				months = defaultBlockMonths
+			}
+			months = min(months, maxBlockMonths)
+			r, err := tx.ExecContext(ctx, `UPDATE requests SET blocked_at = $1 WHERE area = $2 AND blocked_at IS NULL AND closed_at IS NOT NULL AND closed_at < $3`,
+				now, p.Code, now.AddDate(0, -months, 0))
+			if err != nil {
+				return db.Check(err)
+			}
+			n, _ := r.RowsAffected()
+			res.Blocked += int(n)
+		}
+		cutoff := now.AddDate(-eraseYears, 0, 0)
+		due := `SELECT id FROM requests WHERE erased_at IS NULL AND closed_at IS NOT NULL AND closed_at < $1`
+		for _, q := range []string{
+			`UPDATE request_questions SET answer_text = '' WHERE request_id IN (` + due + `)`,
+			`UPDATE case_events SET comment = '', data = '' WHERE case_id IN (` + due + `)`,
+		} {
+			if _, err := tx.ExecContext(ctx, q, cutoff); err != nil {
+				return db.Check(err)
+			}
+		}
+		r, err := tx.ExecContext(ctx, `UPDATE requests SET subject_name = '', subject = '{}', message = '', erased_at = $1,
+			blocked_at = COALESCE(blocked_at, $1) WHERE erased_at IS NULL AND closed_at IS NOT NULL AND closed_at < $2`, now, cutoff)
+		if err != nil {
+			return db.Check(err)
+		}
+		n, _ := r.RowsAffected()
+		res.Erased = int(n)
+		if res.Blocked+res.Erased == 0 {
+			return nil
+		}
+		return audit.Record(ctx, tx, s.db.Dialect(), now, audit.Event{Event: audit.PersonalDataRetained,
+			Detail: fmt.Sprintf("requests: %d blocked, %d deleted", res.Blocked, res.Erased)})
+	})
+	return res, err
+}

@@ -1,0 +1,587 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/openimi/openimi/internal/areas"
+	"github.com/openimi/openimi/internal/authorities"
+	"github.com/openimi/openimi/internal/countries"
+	"github.com/openimi/openimi/internal/problem"
+	"github.com/openimi/openimi/internal/requests"
+)
+
+// requestRow is a request in the inbox.
+type requestRow struct {
+	*requests.Request
+	AreaName  string
+	Other     string // the other authority's name in the reader's language
+	Overdue   bool
+	StateName string
+}
+
+type inboxView struct {
+	Box     string
+	Boxes   []string
+	Counts  map[string]int
+	Items   []requestRow
+	Total   int
+	Page    int
+	Pages   int
+	PrevURL string
+	NextURL string
+	Filter  url.Values
+	Areas   []areaName
+	States  []string
+	CanNew  bool
+	// CanFollowUp: a coordinator, who has a follow-up list.
+	CanFollowUp bool
+}
+
+// inboxPage is the requests inbox: boxes, filters, a page of requests.
+func (s *Server) inboxPage(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
+	q := r.URL.Query()
+	box := q.Get("box")
+	if box == "" {
+		box = requests.ToDo
+	}
+	if !slices.Contains(requests.Boxes, box) {
+		return problem.New(problem.NotFound, "error_not_found")
+	}
+	n, _ := strconv.Atoi(q.Get("page"))
+	n = max(n, 1)
+	lang := visitOf(r).lang.Lang()
+	f := requests.Filter{Area: q.Get("area"), State: q.Get("state"), Overdue: q.Get("overdue") == "on", Text: q.Get("q"), Page: n, PerPage: 20}
+	list, total, err := s.requests.Inbox(r.Context(), actor, box, f)
+	v := inboxView{Box: box, Boxes: requests.Boxes, Counts: map[string]int{}, Total: total, Page: n, Pages: (total + 19) / 20, Filter: q,
+		States: requests.States, CanNew: actor.HasAny(authorities.RequestHandler), CanFollowUp: actor.HasAny(authorities.Coordinator)}
+	for _, p := range s.areas.Packs() {
+		v.Areas = append(v.Areas, areaName{Code: p.Code, Name: p.In(lang).Name})
+	}
+	if p, ok := problem.As(err); ok && p.Field != "" {
+		return s.formError(w, r, "requests", page{TitleKey: "requests_title", Data: v}, err)
+	}
+	if err != nil {
+		return err
+	}
+	if v.Counts, err = s.requests.Counts(r.Context(), actor); err != nil {
+		return err
+	}
+	now := s.now()
+	for _, x := range list {
+		row := requestRow{Request: x, Overdue: x.Overdue(now), StateName: visitOf(r).lang.T("request_state_" + x.State)}
+		if p, err := s.areas.Pack(x.Area); err == nil {
+			row.AreaName = p.In(lang).Name
+		}
+		other := x.Responder
+		if actor.Authority != nil && x.ResponderID == actor.Authority.ID {
+			other = x.Requester
+		}
+		if other != nil {
+			row.Other = other.NameIn(lang) + " (" + countries.Name(other.Country, lang, "") + ")"
+		}
+		v.Items = append(v.Items, row)
+	}
+	v.PrevURL, v.NextURL = pager("/requests", q, n, v.Pages)
+	s.render(w, r, http.StatusOK, "requests", page{TitleKey: "requests_title", Data: v})
+	return nil
+}
+
+// requestFormView is the form that writes a draft: area and question set
+// first, then the questions, the subject, the responder and the rest.
+type requestFormView struct {
+	Action    string // where the form posts
+	Editing   bool   // a saved draft: its area stays
+	Areas     []areaName
+	Area      *areas.Localized
+	Set       *areas.LocalizedQuestionSet
+	Chosen    map[string]bool
+	Found     []authorityOption // authorities found for the responder
+	Searched  bool
+	Responder *authorityOption
+}
+
+type authorityOption struct {
+	ID, Name, Country string
+}
+
+// handledAreas are the areas the actor writes requests in.
+func (s *Server) handledAreas(actor authorities.Actor, lang string) []areaName {
+	var out []areaName
+	for _, p := range s.areas.Packs() {
+		if actor.Has(authorities.RequestHandler, p.Code) {
+			out = append(out, areaName{Code: p.Code, Name: p.In(lang).Name})
+		}
+	}
+	return out
+}
+
+func (s *Server) requestForm(r *http.Request, actor authorities.Actor, form url.Values) (requestFormView, error) {
+	lang := visitOf(r).lang.Lang()
+	v := requestFormView{Action: "/requests/new", Areas: s.handledAreas(actor, lang), Chosen: map[string]bool{}}
+	if id := r.PathValue("id"); id != "" {
+		v.Action, v.Editing = "/requests/"+id+"/edit", true
+	}
+	if len(v.Areas) == 0 {
+		return v, problem.New(problem.Forbidden, "error_request_not_handler")
+	}
+	// Defaults save steps: the only area the user handles, the area's
+	// first question set.
+	code := form.Get("area")
+	if code == "" && len(v.Areas) == 1 {
+		code = v.Areas[0].Code
+	}
+	if code != "" {
+		p, err := s.areas.Pack(code)
+		if err != nil {
+			return v, problem.Field("area", "error_request_area")
+		}
+		l := p.In(lang)
+		v.Area = &l
+		v.Set = l.QuestionSet(form.Get("question_set"))
+		if v.Set == nil && form.Get("question_set") == "" && len(l.QuestionSets) > 0 {
+			v.Set = &l.QuestionSets[0]
+		}
+	}
+	for _, c := range form["questions"] {
+		v.Chosen[c] = true
+	}
+	if id := form.Get("responder"); id != "" {
+		if a, err := s.authorities.Get(r.Context(), id); err == nil {
+			v.Responder = &authorityOption{ID: a.ID, Name: a.NameIn(lang), Country: countries.Name(a.Country, lang, "")}
+		}
+	}
+	if text := strings.TrimSpace(form.Get("responder_q")); text != "" && v.Area != nil {
+		v.Searched = true
+		found, _, err := s.authorities.Search(r.Context(), authorities.Query{Text: text, Area: v.Area.Code, PerPage: 10})
+		if err != nil {
+			return v, err
+		}
+		for _, a := range found {
+			if actor.Authority != nil && a.Country == actor.Authority.Country {
+				continue // requests go abroad
+			}
+			v.Found = append(v.Found, authorityOption{ID: a.ID, Name: a.NameIn(lang), Country: countries.Name(a.Country, lang, "")})
+		}
+	}
+	return v, nil
+}
+
+func (s *Server) newRequestPage(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
+	v, err := s.requestForm(r, actor, r.URL.Query())
+	if err != nil {
+		return err
+	}
+	s.render(w, r, http.StatusOK, "request_form", page{TitleKey: "request_new_title", Form: r.URL.Query(), Data: v})
+	return nil
+}
+
+// draftFrom reads a draft from the form.
+func draftFrom(form url.Values, pack *areas.Localized) (requests.DraftInput, error) {
+	d := requests.DraftInput{Area: form.Get("area"), QuestionSet: form.Get("question_set"), Questions: form["questions"],
+		ResponderID: form.Get("responder"), Message: strings.TrimSpace(form.Get("message")), Subject: map[string]string{}}
+	if pack != nil {
+		for _, f := range pack.Subject {
+			if v := strings.TrimSpace(form.Get("subject." + f.Code)); v != "" {
+				d.Subject[f.Code] = v
+			}
+		}
+	}
+	if v := form.Get("reply_by"); v != "" {
+		t, err := time.Parse(time.DateOnly, v)
+		if err != nil {
+			return d, problem.Field("reply_by", "error_date_invalid")
+		}
+		d.ReplyBy = t
+	}
+	return d, nil
+}
+
+func (s *Server) createRequest(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
+	v, err := s.requestForm(r, actor, r.PostForm)
+	if err != nil {
+		return s.formError(w, r, "request_form", page{TitleKey: "request_new_title", Data: v}, err)
+	}
+	if r.PostForm.Get("step") != "save" {
+		// Continue (area chosen) or Find (responder search): the same
+		// form again, with what was written kept.
+		p := page{TitleKey: "request_new_title", Data: v}
+		p.Form = r.PostForm
+		s.render(w, r, http.StatusOK, "request_form", p)
+		return nil
+	}
+	d, err := draftFrom(r.PostForm, v.Area)
+	if err == nil {
+		var x *requests.Request
+		if v.Editing {
+			x, err = s.requests.UpdateDraft(r.Context(), actor, r.PathValue("id"), d)
+		} else {
+			x, err = s.requests.Create(r.Context(), actor, d)
+		}
+		if err == nil {
+			return s.redirectWithNotice(w, r, "/requests/"+x.ID, "notice_request_saved")
+		}
+	}
+	return s.formError(w, r, "request_form", page{TitleKey: "request_new_title", Data: v}, err)
+}
+
+// draftValues are a draft as the form's values.
+func draftValues(x *requests.Request) url.Values {
+	v := url.Values{"area": {x.Area}, "question_set": {x.QuestionSet}, "responder": {x.ResponderID}, "message": {x.Message},
+		"reply_by": {x.ReplyBy.Format(time.DateOnly)}}
+	for _, q := range x.Questions {
+		v.Add("questions", q.Code)
+	}
+	for code, val := range x.Subject {
+		v.Set("subject."+code, val)
+	}
+	return v
+}
+
+// editRequestPage shows a draft in the form that wrote it.
+func (s *Server) editRequestPage(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
+	x, err := s.requests.Get(r.Context(), actor, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if x.State != requests.Draft || !slices.Contains(x.Parties, "requester") {
+		return problem.New(problem.Conflict, "error_request_not_draft")
+	}
+	values := draftValues(x)
+	v, err := s.requestForm(r, actor, values)
+	if err != nil {
+		return err
+	}
+	s.render(w, r, http.StatusOK, "request_form", page{TitleKey: "request_new_title", Heading: x.Reference, Form: values, Data: v})
+	return nil
+}
+
+// requestView is a request as its page shows it.
+type requestView struct {
+	*requests.Request
+	AreaName    string
+	SetName     string
+	StateName   string
+	Requester   authorityOption
+	Responder   *authorityOption
+	Overdue     bool
+	Subject     []subjectLine
+	Questions   []questionLine
+	Timeline    []timelineLine
+	Actions     []actionForm
+	Proposed    string
+	Stopped     bool
+	Authorities []authorityOption // forward targets found
+	CanCopy     bool
+}
+
+type subjectLine struct {
+	Label, Value string
+	Personal     bool
+}
+
+type questionLine struct {
+	Code, Text, Answer, AnswerText, Type string
+	Personal                             bool
+	Options                              []areas.LocalizedTerm
+}
+
+type timelineLine struct {
+	At, Event, Authority, Party, Comment string
+}
+
+// actionForm is one action the viewer may take, with what it asks for.
+type actionForm struct {
+	Name, Label string
+	Comment     string // "", "optional" or "required"
+	Responder   bool   // forward
+	Date        bool   // propose_date
+	Answers     bool   // answer
+	Rating      bool   // close
+	Primary     bool
+}
+
+func (s *Server) requestPage(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
+	return s.showRequest(w, r, actor, http.StatusOK, page{})
+}
+
+func (s *Server) showRequest(w http.ResponseWriter, r *http.Request, actor authorities.Actor, code int, p page) error {
+	x, err := s.requests.Get(r.Context(), actor, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	v, err := s.viewRequest(r, actor, x)
+	if err != nil {
+		return err
+	}
+	p.TitleKey, p.Heading, p.Data = "requests_title", x.Reference, v
+	s.render(w, r, code, "request", p)
+	return nil
+}
+
+func (s *Server) viewRequest(r *http.Request, actor authorities.Actor, x *requests.Request) (requestView, error) {
+	l := visitOf(r).lang
+	lang := l.Lang()
+	v := requestView{Request: x, StateName: l.T("request_state_" + x.State), Overdue: x.Overdue(s.now()), Stopped: x.StoppedAt != nil}
+	pack, err := s.areas.Pack(x.Area)
+	if err != nil {
+		return v, err
+	}
+	lp := pack.In(lang)
+	v.AreaName = lp.Name
+	if set := lp.QuestionSet(x.QuestionSet); set != nil {
+		v.SetName = set.Name
+	}
+	if x.Requester != nil {
+		v.Requester = authorityOption{ID: x.Requester.ID, Name: x.Requester.NameIn(lang), Country: countries.Name(x.Requester.Country, lang, "")}
+	}
+	if x.Responder != nil {
+		v.Responder = &authorityOption{ID: x.Responder.ID, Name: x.Responder.NameIn(lang), Country: countries.Name(x.Responder.Country, lang, "")}
+	}
+	if x.ProposedReplyBy != nil {
+		v.Proposed = x.ProposedReplyBy.Format(time.DateOnly)
+	}
+	if x.PersonalShown {
+		for _, f := range lp.Subject {
+			if val := x.Subject[f.Code]; val != "" {
+				if f.Type == "term" {
+					if voc := lp.Vocabulary(f.Vocabulary); voc != nil {
+						val = termName(voc, val)
+					}
+				}
+				v.Subject = append(v.Subject, subjectLine{Label: f.Label, Value: val, Personal: f.PersonalData})
+			}
+		}
+	}
+	for _, q := range x.Questions {
+		lq := lp.Question(q.Code)
+		if lq == nil {
+			continue
+		}
+		text := lq.Display
+		if x.PersonalShown {
+			text = fillPlaceholders(lq.Text, x.Subject, lq.Display)
+		}
+		line := questionLine{Code: q.Code, Text: text, Type: lq.Answer, Personal: lq.PersonalData, Options: lq.Options, AnswerText: q.AnswerText}
+		if q.Answer != "" {
+			parts := strings.Split(q.Answer, ",")
+			for i, a := range parts {
+				parts[i] = answerLabel(l, lq, a)
+			}
+			line.Answer = strings.Join(parts, ", ")
+		}
+		v.Questions = append(v.Questions, line)
+	}
+	tl, err := s.requests.Timeline(r.Context(), actor, x.ID)
+	if err != nil {
+		return v, err
+	}
+	for i := len(tl) - 1; i >= 0; i-- { // latest first
+		e := tl[i]
+		line := timelineLine{At: e.At.Format("2006-01-02 15:04"), Event: l.T("request_event_" + e.Action), Authority: e.Authority, Comment: e.Comment}
+		if e.Party != "" {
+			line.Party = l.T("party_" + e.Party)
+		}
+		v.Timeline = append(v.Timeline, line)
+	}
+	v.CanCopy = slices.Contains(x.Parties, "requester") && x.PersonalShown
+	m := s.requests.Machine()
+	for _, name := range x.Actions {
+		a := m.Actions[name]
+		f := actionForm{Name: name, Label: l.T("request_action_" + name), Comment: a.Comment, Responder: name == "forward", Date: name == "propose_date",
+			Answers: name == "answer", Rating: name == "close"}
+		f.Primary = slices.Contains([]string{"send", "send_for_allocation", "submit", "approve", "approve_for_allocation", "allocate", "accept", "answer", "close", "provide_info"}, name)
+		v.Actions = append(v.Actions, f)
+	}
+	if q := strings.TrimSpace(r.URL.Query().Get("responder_q")); q != "" && slices.Contains(x.Actions, "forward") {
+		found, _, err := s.authorities.Search(r.Context(), authorities.Query{Text: q, Area: x.Area, PerPage: 10})
+		if err != nil {
+			return v, err
+		}
+		for _, a := range found {
+			if a.ID != x.ResponderID && x.Requester != nil && a.Country != x.Requester.Country {
+				v.Authorities = append(v.Authorities, authorityOption{ID: a.ID, Name: a.NameIn(lang), Country: countries.Name(a.Country, lang, "")})
+			}
+		}
+	}
+	return v, nil
+}
+
+// termName is a vocabulary term's name, or its code.
+func termName(v *areas.LocalizedVocabulary, code string) string {
+	for _, g := range v.Groups {
+		for _, t := range g.Terms {
+			if t.Code == code {
+				return t.Name
+			}
+		}
+	}
+	for _, t := range v.Terms {
+		if t.Code == code {
+			return t.Name
+		}
+	}
+	return code
+}
+
+var fieldPattern = regexp.MustCompile(`\{[a-z][a-z0-9_]*\}`)
+
+// fillPlaceholders writes the subject's values into a question's {field}
+// placeholders; without a value, the question reads as displayed.
+func fillPlaceholders(text string, subject map[string]string, display string) string {
+	missing := false
+	out := fieldPattern.ReplaceAllStringFunc(text, func(m string) string {
+		if v := subject[m[1:len(m)-1]]; v != "" {
+			return v
+		}
+		missing = true
+		return m
+	})
+	if missing {
+		return display
+	}
+	return out
+}
+
+// requestAction fires an action from the request page.
+func (s *Server) requestAction(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
+	id := r.PathValue("id")
+	in := requests.Input{Comment: r.PostForm.Get("comment"), ResponderID: r.PostForm.Get("responder")}
+	if v := r.PostForm.Get("reply_by"); v != "" {
+		t, err := time.Parse(time.DateOnly, v)
+		if err != nil {
+			return s.showRequest(w, r, actor, http.StatusBadRequest, s.problemPage(r, problem.Field("reply_by", "error_date_invalid")))
+		}
+		in.ReplyBy = t
+	}
+	if r.PathValue("action") == "answer" {
+		in.Answers = map[string]requests.Answer{}
+		for k := range r.PostForm {
+			if code, ok := strings.CutPrefix(k, "answer."); ok {
+				in.Answers[code] = requests.Answer{Value: strings.Join(r.PostForm[k], ","), Text: r.PostForm.Get("text." + code)}
+			}
+		}
+		for k := range r.PostForm {
+			if code, ok := strings.CutPrefix(k, "text."); ok {
+				if _, has := in.Answers[code]; !has {
+					in.Answers[code] = requests.Answer{Text: r.PostForm.Get(k)}
+				}
+			}
+		}
+	}
+	in.RatingTime, _ = strconv.Atoi(r.PostForm.Get("rating_time"))
+	in.RatingEffort, _ = strconv.Atoi(r.PostForm.Get("rating_effort"))
+	x, err := s.requests.Act(r.Context(), actor, id, r.PathValue("action"), in)
+	if pe, ok := problem.As(err); ok && pe.Field != "" && slices.Contains([]string{"send", "submit", "send_for_allocation"}, r.PathValue("action")) {
+		// What sending needs is fixed in the draft's form: show it there.
+		draft, gerr := s.requests.Get(r.Context(), actor, id)
+		if gerr != nil {
+			return gerr
+		}
+		values := draftValues(draft)
+		r.PostForm = values
+		v, ferr := s.requestForm(r, actor, values)
+		if ferr != nil {
+			return ferr
+		}
+		v.Action, v.Editing = "/requests/"+id+"/edit", true
+		return s.formError(w, r, "request_form", page{TitleKey: "request_new_title", Heading: draft.Reference, Data: v}, err)
+	}
+	if err != nil {
+		if _, ok := problem.As(err); ok {
+			return s.showRequest(w, r, actor, problemStatus(err), s.problemPage(r, err))
+		}
+		return err
+	}
+	if x.SubjectName == "" && !x.PersonalShown && len(x.Parties) == 0 {
+		return s.redirectWithNotice(w, r, "/requests", "notice_request_done") // forwarded away
+	}
+	return s.redirectWithNotice(w, r, "/requests/"+id, "notice_request_done")
+}
+
+// problemPage is a page carrying err next to its field and in the summary,
+// with the user's input kept.
+func (s *Server) problemPage(r *http.Request, err error) page {
+	l := visitOf(r).lang
+	p := page{Errors: map[string]string{}, Form: r.PostForm}
+	if pe, ok := problem.As(err); ok {
+		msg := pe.Message(l)
+		if pe.Field != "" {
+			p.Errors[pe.Field] = msg
+			p.Summary = append(p.Summary, fieldError{Field: pe.Field, Message: msg})
+			p.Error = l.T("error_form")
+		} else {
+			p.Error = msg
+		}
+	}
+	return p
+}
+
+func problemStatus(err error) int {
+	if pe, ok := problem.As(err); ok {
+		return pe.Kind.HTTPStatus()
+	}
+	return http.StatusInternalServerError
+}
+
+// copyRequest starts a new draft from the parts of a request ticked on its
+// page.
+func (s *Server) copyRequest(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
+	on := func(k string) bool { return r.PostForm.Get(k) == "on" }
+	x, err := s.requests.Copy(r.Context(), actor, r.PathValue("id"), requests.Parts{Questions: on("questions"), Subject: on("subject"), Responder: on("responder"), Message: on("message")})
+	if err != nil {
+		return err
+	}
+	return s.redirectWithNotice(w, r, "/requests/"+x.ID, "notice_request_saved")
+}
+
+type followUpView struct {
+	Items   []followUpRow
+	Reasons []string
+	Reason  string
+}
+
+type followUpRow struct {
+	requestRow
+	Reason string
+}
+
+// followUpPage lists the stalled requests a coordinator follows.
+func (s *Server) followUpPage(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
+	if !actor.HasAny(authorities.Coordinator) {
+		return problem.New(problem.Forbidden, "error_forbidden")
+	}
+	reason := r.URL.Query().Get("reason")
+	if reason != "" && !slices.Contains(requests.Reasons, reason) {
+		reason = ""
+	}
+	list, err := s.requests.FollowUp(r.Context(), actor, reason)
+	if err != nil {
+		return err
+	}
+	l := visitOf(r).lang
+	lang := l.Lang()
+	v := followUpView{Reasons: requests.Reasons, Reason: reason}
+	for _, it := range list {
+		x := it.Request
+		row := followUpRow{requestRow: requestRow{Request: x, Overdue: x.Overdue(s.now()), StateName: l.T("request_state_" + x.State)}, Reason: l.T("follow_up_reason_" + it.Reason)}
+		if p, err := s.areas.Pack(x.Area); err == nil {
+			row.AreaName = p.In(lang).Name
+		}
+		var names []string
+		for _, a := range []*authorities.Authority{x.Requester, x.Responder} {
+			if a != nil {
+				names = append(names, a.NameIn(lang)+" ("+countries.Name(a.Country, lang, "")+")")
+			}
+		}
+		row.Other = strings.Join(names, " → ")
+		v.Items = append(v.Items, row)
+	}
+	s.render(w, r, http.StatusOK, "follow_up", page{TitleKey: "follow_up_title", Data: v})
+	return nil
+}
