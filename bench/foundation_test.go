@@ -40,7 +40,7 @@ func setUp(b *testing.B) *fixture {
 	b.Helper()
 	var c config.Config
 	fs := config.FlagSet("bench", config.Common|config.Server, &c, io.Discard)
-	if err := config.Load(fs, &c, []string{"--database", dbtest.Location(b), "--log-level", "error"}, func(string) string { return "" }); err != nil {
+	if err := config.Load(fs, &c, []string{"--database", dbtest.Location(b), "--data-dir", b.TempDir(), "--log-level", "error"}, func(string) string { return "" }); err != nil {
 		b.Fatal(err)
 	}
 	a, err := app.Open(context.Background(), &c, app.NewLogger(&c))

@@ -263,7 +263,7 @@ func startServer(t *testing.T) *server {
 	t.Helper()
 	var c config.Config
 	fs := config.FlagSet("serve", config.Common|config.Server, &c, io.Discard)
-	args := []string{"--database", dbtest.Location(t), "--listen", "127.0.0.1:0", "--sqlite-synchronous", "NORMAL", "--log-level", "warn"}
+	args := []string{"--database", dbtest.Location(t), "--data-dir", t.TempDir(), "--listen", "127.0.0.1:0", "--sqlite-synchronous", "NORMAL", "--log-level", "warn"}
 	if err := config.Load(fs, &c, args, func(string) string { return "" }); err != nil {
 		t.Fatalf("config: %v", err)
 	}

@@ -1,6 +1,9 @@
 package api
 
 import (
+	"errors"
+	"io"
+	"mime"
 	"net/http"
 	"slices"
 	"strconv"
@@ -21,6 +24,8 @@ type RequestJSON struct {
 	State           string            `json:"state"`
 	RequesterID     string            `json:"requester_id"`
 	ResponderID     string            `json:"responder_id,omitempty"`
+	HandlerID       string            `json:"handler_id,omitempty"`
+	ParentID        string            `json:"parent_id,omitempty"`
 	ReplyBy         string            `json:"reply_by"`
 	ProposedReplyBy string            `json:"proposed_reply_by,omitempty"`
 	SentAt          *time.Time        `json:"sent_at,omitempty"`
@@ -35,6 +40,7 @@ type RequestJSON struct {
 	SubjectName     string            `json:"subject_name,omitempty"`
 	Subject         map[string]string `json:"subject,omitempty"`
 	Message         string            `json:"message,omitempty"`
+	Attachments     []AttachmentJSON  `json:"attachments"`
 	Parties         []string          `json:"parties"`
 	Actions         []string          `json:"actions"`
 }
@@ -46,9 +52,10 @@ type QuestionJSON struct {
 	AnswerText string `json:"answer_text,omitempty"`
 }
 
-func (a *API) requestJSON(r *requests.Request) RequestJSON {
+// RequestToJSON is r as the API writes it.
+func RequestToJSON(r *requests.Request) RequestJSON {
 	j := RequestJSON{ID: r.ID, Reference: r.Reference, Area: r.Area, QuestionSet: r.QuestionSet, State: r.State, RequesterID: r.RequesterID,
-		ResponderID: r.ResponderID, SentAt: r.SentAt, AcceptedAt: r.AcceptedAt, AnsweredAt: r.AnsweredAt, ClosedAt: r.ClosedAt,
+		ResponderID: r.ResponderID, HandlerID: r.HandlerID, ParentID: r.ParentID, SentAt: r.SentAt, AcceptedAt: r.AcceptedAt, AnsweredAt: r.AnsweredAt, ClosedAt: r.ClosedAt,
 		StoppedSeconds: r.StoppedSeconds, Overdue: r.Overdue(time.Now()), LastActivityAt: r.LastActivityAt, PersonalData: r.PersonalShown,
 		SubjectName: r.SubjectName, Subject: r.Subject, Message: r.Message, Parties: r.Parties, Actions: r.Actions, Questions: []QuestionJSON{}}
 	if !r.ReplyBy.IsZero() {
@@ -59,6 +66,10 @@ func (a *API) requestJSON(r *requests.Request) RequestJSON {
 	}
 	for _, q := range r.Questions {
 		j.Questions = append(j.Questions, QuestionJSON{Code: q.Code, Answer: q.Answer, AnswerText: q.AnswerText})
+	}
+	j.Attachments = []AttachmentJSON{}
+	for _, at := range r.Attachments {
+		j.Attachments = append(j.Attachments, AttachmentJSON{ID: at.ID, Name: at.Name, ContentType: at.ContentType, Size: at.Size, SHA256: at.SHA256, CreatedAt: at.CreatedAt})
 	}
 	if j.Parties == nil {
 		j.Parties = []string{}
@@ -112,7 +123,7 @@ func (a *API) createRequest(w http.ResponseWriter, r *http.Request, actor author
 		return err
 	}
 	w.Header().Set("Location", "/api/v1/requests/"+x.ID)
-	writeJSON(w, http.StatusCreated, "", a.requestJSON(x))
+	writeJSON(w, http.StatusCreated, "", RequestToJSON(x))
 	return nil
 }
 
@@ -125,7 +136,7 @@ func (a *API) updateRequest(w http.ResponseWriter, r *http.Request, actor author
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, "", a.requestJSON(x))
+	writeJSON(w, http.StatusOK, "", RequestToJSON(x))
 	return nil
 }
 
@@ -134,7 +145,7 @@ func (a *API) getRequest(w http.ResponseWriter, r *http.Request, actor authoriti
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, "", a.requestJSON(x))
+	writeJSON(w, http.StatusOK, "", RequestToJSON(x))
 	return nil
 }
 
@@ -156,7 +167,7 @@ func (a *API) listRequests(w http.ResponseWriter, r *http.Request, actor authori
 	}
 	items := make([]RequestJSON, 0, len(list))
 	for _, x := range list {
-		items = append(items, a.requestJSON(x))
+		items = append(items, RequestToJSON(x))
 	}
 	writeJSON(w, http.StatusOK, "", map[string]any{"items": items, "total": total, "page": page, "per_page": perPage})
 	return nil
@@ -182,8 +193,7 @@ func (a *API) requestTimeline(w http.ResponseWriter, r *http.Request, actor auth
 	}
 	out := make([]TimelineEntry, 0, len(list))
 	for _, e := range list {
-		out = append(out, TimelineEntry{At: e.At, Action: e.Action, From: e.From, To: e.To, Party: e.Party, AuthorityID: e.AuthorityID,
-			Authority: e.Authority, Comment: e.Comment, Data: e.Data})
+		out = append(out, timelineJSON(e))
 	}
 	writeJSON(w, http.StatusOK, "", map[string]any{"items": out})
 	return nil
@@ -193,6 +203,8 @@ func (a *API) requestTimeline(w http.ResponseWriter, r *http.Request, actor auth
 type ActionInput struct {
 	Comment      string                 `json:"comment"`
 	ResponderID  string                 `json:"responder_id"`
+	Questions    []string               `json:"questions"`
+	HandlerID    string                 `json:"handler_id"`
 	ReplyBy      string                 `json:"reply_by"`
 	Answers      map[string]AnswerInput `json:"answers"`
 	RatingTime   int                    `json:"rating_time"`
@@ -212,7 +224,7 @@ func (a *API) requestAction(w http.ResponseWriter, r *http.Request, actor author
 			return err
 		}
 	}
-	act := requests.Input{Comment: in.Comment, ResponderID: in.ResponderID, RatingTime: in.RatingTime, RatingEffort: in.RatingEffort,
+	act := requests.Input{Comment: in.Comment, ResponderID: in.ResponderID, Questions: in.Questions, HandlerID: in.HandlerID, RatingTime: in.RatingTime, RatingEffort: in.RatingEffort,
 		IdempotencyKey: r.Header.Get("Idempotency-Key")}
 	if in.ReplyBy != "" {
 		t, err := time.Parse(time.DateOnly, in.ReplyBy)
@@ -231,7 +243,7 @@ func (a *API) requestAction(w http.ResponseWriter, r *http.Request, actor author
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, "", a.requestJSON(x))
+	writeJSON(w, http.StatusOK, "", RequestToJSON(x))
 	return nil
 }
 
@@ -270,7 +282,7 @@ func (a *API) copyRequest(w http.ResponseWriter, r *http.Request, actor authorit
 		return err
 	}
 	w.Header().Set("Location", "/api/v1/requests/"+x.ID)
-	writeJSON(w, http.StatusCreated, "", a.requestJSON(x))
+	writeJSON(w, http.StatusCreated, "", RequestToJSON(x))
 	return nil
 }
 
@@ -290,8 +302,101 @@ func (a *API) followUp(w http.ResponseWriter, r *http.Request, actor authorities
 	}
 	items := make([]item, 0, len(list))
 	for _, it := range list {
-		items = append(items, item{Reason: it.Reason, Request: a.requestJSON(it.Request)})
+		items = append(items, item{Reason: it.Reason, Request: RequestToJSON(it.Request)})
 	}
 	writeJSON(w, http.StatusOK, "", map[string]any{"items": items})
 	return nil
+}
+
+// subjectData answers a data subject's request (local data administrators).
+func (a *API) subjectData(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
+	list, err := a.requests.SubjectData(r.Context(), actor, r.URL.Query().Get("name"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, "", SubjectToJSON(list))
+	return nil
+}
+
+// SubjectRecordJSON is one exchange about a data subject, with its history.
+type SubjectRecordJSON struct {
+	Request  RequestJSON     `json:"request"`
+	Timeline []TimelineEntry `json:"timeline"`
+}
+
+// SubjectToJSON is a data subject's exchanges as the API writes them.
+func SubjectToJSON(list []requests.SubjectRecord) map[string]any {
+	out := make([]SubjectRecordJSON, 0, len(list))
+	for _, rec := range list {
+		j := SubjectRecordJSON{Request: RequestToJSON(rec.Request), Timeline: []TimelineEntry{}}
+		for _, e := range rec.Timeline {
+			j.Timeline = append(j.Timeline, timelineJSON(e))
+		}
+		out = append(out, j)
+	}
+	return map[string]any{"items": out}
+}
+
+func timelineJSON(e requests.Entry) TimelineEntry {
+	return TimelineEntry{At: e.At, Action: e.Action, From: e.From, To: e.To, Party: e.Party, AuthorityID: e.AuthorityID,
+		Authority: e.Authority, Comment: e.Comment, Data: e.Data}
+}
+
+// handleUpload is handle for a file body: up to the attachment limit, and
+// a larger declared body refused before it is read.
+func (a *API) handleUpload(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		limit := a.requests.MaxAttachment()
+		if r.ContentLength > limit {
+			w.Header().Set("Connection", "close")
+			a.fail(w, r, nil, problem.New(problem.TooLarge, "error_attachment_too_large", "Max", limit>>20))
+			return
+		}
+		a.handleLimit(h, limit).ServeHTTP(w, r)
+	})
+}
+
+// attachFile adds the body, a file named by ?name=, to a request.
+func (a *API) attachFile(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
+	x, err := a.requests.Attach(r.Context(), actor, r.PathValue("id"), requests.Upload{Name: r.URL.Query().Get("name"), Body: r.Body}, r.URL.Query().Get("comment"))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return problem.New(problem.TooLarge, "error_attachment_too_large", "Max", a.requests.MaxAttachment()>>20)
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, "", RequestToJSON(x))
+	return nil
+}
+
+func (a *API) downloadAttachment(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
+	att, body, err := a.requests.OpenAttachment(r.Context(), actor, r.PathValue("id"), r.PathValue("attachment"))
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	ServeAttachment(w, att, body)
+	return nil
+}
+
+// ServeAttachment writes a request's file as a download, never to be
+// shown or run by a browser (the web UI serves files the same way).
+func ServeAttachment(w http.ResponseWriter, a *requests.Attachment, body io.Reader) {
+	w.Header().Set("Content-Type", a.ContentType)
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": a.Name}))
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Length", strconv.FormatInt(a.Size, 10))
+	_, _ = io.Copy(w, body)
+}
+
+// AttachmentJSON is a file attached to a request.
+type AttachmentJSON struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	ContentType string    `json:"content_type"`
+	Size        int64     `json:"size"`
+	SHA256      string    `json:"sha256"`
+	CreatedAt   time.Time `json:"created_at"`
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -95,6 +96,11 @@ func Open(ctx context.Context, c *config.Config, log *slog.Logger) (*App, error)
 		d.Close()
 		return nil, err
 	}
+	dir := c.AttachmentsDir
+	if dir == "" {
+		dir = filepath.Join(c.DataDir, "attachments")
+	}
+	a.Requests.UseStore(requests.DirStore{Dir: dir}, c.MaxAttachmentBytes)
 	if err := a.Authorities.EnsureIndex(ctx); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("search index: %w", err)

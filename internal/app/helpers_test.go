@@ -36,7 +36,7 @@ func newConfig(t *testing.T, database string, extra ...string) *config.Config {
 	t.Helper()
 	var c config.Config
 	fs := config.FlagSet("test", config.Common|config.Server, &c, io.Discard)
-	args := append([]string{"--database", database, "--listen", "127.0.0.1:0", "--log-level", "error", "--sqlite-synchronous", "NORMAL"}, extra...)
+	args := append([]string{"--database", database, "--data-dir", t.TempDir(), "--listen", "127.0.0.1:0", "--log-level", "error", "--sqlite-synchronous", "NORMAL"}, extra...)
 	if err := config.Load(fs, &c, args, func(string) string { return "" }); err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,10 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
@@ -14,9 +16,9 @@ import (
 
 // requestSite is a site with a German requester (the site's user, with a
 // token) and a Polish responder with its own user and token.
-func requestSite(t *testing.T) (s *site, de, pl *authorities.Authority, deToken, plToken string) {
+func requestSite(t *testing.T, extra ...string) (s *site, de, pl *authorities.Authority, deToken, plToken string) {
 	t.Helper()
-	s = startSite(t)
+	s = startSite(t, extra...)
 	ctx := context.Background()
 	registerWith(t, s, authorities.Input{Country: "DE", Name: "BMWK", Language: "de", Kind: authorities.NationalCoordinator, Areas: []string{"pq"}})
 	registerWith(t, s, authorities.Input{Country: "PL", Name: "MRiT", Language: "pl", Kind: authorities.NationalCoordinator, Areas: []string{"pq"}})
@@ -68,6 +70,9 @@ func TestARequestThroughTheAPI(t *testing.T) {
 	r = s.api(t, "POST", "/api/v1/requests/"+req.ID+"/actions/answer", plToken, `{"answers":{"diploma_authentic":{"value":"yes"}}}`, "Accept-Language", "pl")
 	if r.code != http.StatusConflict || apiError(t, r).Message == "" || r.header.Get("Content-Language") != "pl" {
 		t.Fatalf("answer before accepting: %d %s", r.code, r.body)
+	}
+	if r := s.api(t, "POST", "/api/v1/requests/"+req.ID+"/actions/reallocate", plToken, `{"handler_id":"nobody"}`); r.code != http.StatusBadRequest {
+		t.Fatalf("reallocate to nobody: %d %s", r.code, r.body)
 	}
 	s.api(t, "POST", "/api/v1/requests/"+req.ID+"/actions/accept", plToken, "")
 	r = s.api(t, "POST", "/api/v1/requests/"+req.ID+"/actions/answer", plToken, `{"answers":{"diploma_authentic":{"value":"maybe"}}}`)
@@ -190,5 +195,76 @@ func TestTheFollowUpListIsForCoordinators(t *testing.T) {
 	}
 	if r := s.api(t, "GET", "/api/v1/requests/follow-up", tok, ""); r.code != http.StatusOK || !strings.Contains(r.body, `"items"`) {
 		t.Fatalf("follow-up API: %d %s", r.code, r.body)
+	}
+}
+
+func TestADataSubjectsRequestInTheBrowserAndTheAPI(t *testing.T) {
+	s, de, pl, deToken, _ := requestSite(t)
+	body := `{"area":"pq","question_set":"authenticity","questions":["diploma_authentic"],"responder_id":"` + pl.ID + `","subject":{"name":"Jan Kowalski","profession":"doctor"}}`
+	s.api(t, "POST", "/api/v1/requests", deToken, body)
+	if r := s.api(t, "GET", "/api/v1/requests/subject-data?name=kowalski", deToken, ""); r.code != http.StatusForbidden {
+		t.Fatalf("a request handler: %d", r.code)
+	}
+	if err := s.app.Authorities.Assign(context.Background(), s.user.ID, de.ID, []authorities.UserRole{{Role: authorities.LocalDataAdministrator}, {Role: authorities.RequestHandler}}); err != nil {
+		t.Fatal(err)
+	}
+	if r := s.api(t, "GET", "/api/v1/requests/subject-data?name=kowalski", deToken, ""); r.code != http.StatusOK || !strings.Contains(r.body, "Jan Kowalski") {
+		t.Fatalf("API: %d %s", r.code, r.body)
+	}
+	b := s.enrol()
+	if r := b.get("/requests/subject-data?name=ko"); r.code != http.StatusBadRequest {
+		t.Fatalf("two letters: %d", r.code)
+	}
+	if r := b.get("/requests/subject-data?name=kowalski&format=json"); r.code != http.StatusOK || !strings.Contains(r.header.Get("Content-Disposition"), "attachment") || !strings.Contains(r.body, "Jan Kowalski") {
+		t.Fatalf("download: %d %s", r.code, r.body)
+	}
+}
+
+func TestAttachmentsOverHTTP(t *testing.T) {
+	s, _, pl, deToken, plToken := requestSite(t, "--max-attachment-bytes", "1000")
+	body := `{"area":"pq","question_set":"authenticity","questions":["diploma_authentic"],"responder_id":"` + pl.ID + `","subject":{"name":"Jan Kowalski","profession":"doctor"}}`
+	r := s.api(t, "POST", "/api/v1/requests", deToken, body)
+	var req struct{ ID string }
+	_ = json.Unmarshal([]byte(r.body), &req)
+	s.api(t, "POST", "/api/v1/requests/"+req.ID+"/actions/send", deToken, "")
+	pdf := "%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n"
+	// Declared too large: refused before the body is read.
+	big, _ := http.NewRequest("POST", s.srv.URL+"/api/v1/requests/"+req.ID+"/attachments?name=big.pdf", strings.NewReader(strings.Repeat("x", 1001)))
+	big.Header.Set("Authorization", "Bearer "+deToken)
+	if resp := s.browser().do(big); resp.code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("1001 bytes: %d", resp.code)
+	}
+	up, _ := http.NewRequest("POST", s.srv.URL+"/api/v1/requests/"+req.ID+"/attachments?name=../diploma.exe", strings.NewReader(pdf))
+	up.Header.Set("Authorization", "Bearer "+deToken)
+	resp := s.browser().do(up)
+	var got struct {
+		Attachments []struct{ ID, Name string }
+	}
+	if err := json.Unmarshal([]byte(resp.body), &got); err != nil || resp.code != http.StatusCreated || len(got.Attachments) != 1 || got.Attachments[0].Name != "diploma.pdf" {
+		t.Fatalf("upload: %d %s", resp.code, resp.body)
+	}
+	dl := s.api(t, "GET", "/api/v1/requests/"+req.ID+"/attachments/"+got.Attachments[0].ID, plToken, "")
+	if dl.code != http.StatusOK || dl.body != pdf || !strings.HasPrefix(dl.header.Get("Content-Disposition"), "attachment") || dl.header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Fatalf("download: %d %v", dl.code, dl.header)
+	}
+	// The browser: a larger upload form is refused before it is read; a
+	// file of the wrong kind gets its message next to the field.
+	b := s.enrol()
+	b.get("/requests/" + req.ID)
+	huge, _ := http.NewRequest("POST", s.srv.URL+"/requests/"+req.ID+"/attachments", strings.NewReader(strings.Repeat("x", 80<<10)))
+	huge.Header.Set("Content-Type", "multipart/form-data; boundary=x")
+	if resp := b.do(huge); resp.code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("browser, too large: %d", resp.code)
+	}
+	var form bytes.Buffer
+	mw := multipart.NewWriter(&form)
+	_ = mw.WriteField("csrf", b.csrf)
+	fw, _ := mw.CreateFormFile("file", "page.html")
+	_, _ = fw.Write([]byte("<!DOCTYPE html><script>alert(1)</script>"))
+	mw.Close()
+	html, _ := http.NewRequest("POST", s.srv.URL+"/requests/"+req.ID+"/attachments", &form)
+	html.Header.Set("Content-Type", mw.FormDataContentType())
+	if resp := b.do(html); resp.code != http.StatusBadRequest || !strings.Contains(resp.body, `id="f-file-error"`) {
+		t.Fatalf("browser, HTML file: %d", resp.code)
 	}
 }

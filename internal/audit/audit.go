@@ -41,6 +41,9 @@ const (
 	// PersonalDataRetained records a run of the retention job that
 	// blocked or deleted personal data.
 	PersonalDataRetained = "personal_data.retained"
+	// PersonalDataExported records a data subject's request answered;
+	// the detail lists the exchanges, not the person's name.
+	PersonalDataExported = "personal_data.exported"
 )
 
 // Event is one security event.

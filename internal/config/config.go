@@ -40,6 +40,10 @@ type Config struct {
 	TrustProxyHeaders bool
 	ShutdownTimeout   time.Duration
 	MaxFormBytes      int64
+	// MaxAttachmentBytes is the largest file attached to a request.
+	MaxAttachmentBytes int64
+	// AttachmentsDir holds the files attached to requests.
+	AttachmentsDir string
 
 	// Sessions and sign-in.
 	SessionIdleTimeout time.Duration
@@ -104,6 +108,7 @@ var settings = []setting{
 	{"log-level", Common, "log level: debug, info, warn or error", str(func(c *Config) *string { return &c.LogLevel }, "info")},
 	{"sqlite-synchronous", Common, "SQLite synchronous mode: FULL (durable against power loss) or NORMAL (durable against process crashes, faster)", str(func(c *Config) *string { return &c.SQLiteSynchronous }, "FULL")},
 	{"areas-dir", Common, "folder of legislative area packs that add to or replace the shipped ones (one sub-folder per pack)", str(func(c *Config) *string { return &c.AreasDir }, "")},
+	{"attachments-dir", Common, "folder for files attached to requests (default: attachments in the data directory)", str(func(c *Config) *string { return &c.AttachmentsDir }, "")},
 	{"db-max-connections", Common, "maximum database connections (readers on SQLite)", integer(func(c *Config) *int { return &c.DBMaxConnections }, 16)},
 
 	{"listen", Server, "address to listen on", str(func(c *Config) *string { return &c.Listen }, "127.0.0.1:8080")},
@@ -113,6 +118,7 @@ var settings = []setting{
 	{"trust-proxy-headers", Server, "take the client address from X-Forwarded-For (only behind a reverse proxy you control)", boolean(func(c *Config) *bool { return &c.TrustProxyHeaders }, false)},
 	{"shutdown-timeout", Server, "how long a graceful shutdown waits for requests in flight and the outbox", duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout }, 20*time.Second)},
 	{"max-form-bytes", Server, "largest accepted form or JSON body, in bytes", int64v(func(c *Config) *int64 { return &c.MaxFormBytes }, 1<<20)},
+	{"max-attachment-bytes", Server, "largest file attached to a request, in bytes", int64v(func(c *Config) *int64 { return &c.MaxAttachmentBytes }, 20<<20)},
 	{"session-idle-timeout", Server, "a session ends after this long without a request", duration(func(c *Config) *time.Duration { return &c.SessionIdleTimeout }, 30*time.Minute)},
 	{"session-max-age", Server, "a session ends this long after sign-in, whatever its use", duration(func(c *Config) *time.Duration { return &c.SessionMaxAge }, 12*time.Hour)},
 	{"password-reset-ttl", Server, "how long an e-mailed password reset link stays valid", duration(func(c *Config) *time.Duration { return &c.PasswordResetTTL }, time.Hour)},
@@ -267,6 +273,9 @@ func (c *Config) finish() error {
 	}
 	if c.MaxFormBytes < 0 {
 		errs = append(errs, errors.New("max-form-bytes must be positive"))
+	}
+	if c.MaxAttachmentBytes < 0 {
+		errs = append(errs, errors.New("max-attachment-bytes must be positive"))
 	}
 	return errors.Join(errs...)
 }

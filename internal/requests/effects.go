@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/openimi/openimi/internal/areas"
 	"github.com/openimi/openimi/internal/authorities"
 	"github.com/openimi/openimi/internal/db"
@@ -106,6 +108,22 @@ func (c *change) apply(ctx context.Context, effect string) error {
 			}
 		}
 		return c.exec(ctx, `UPDATE requests SET rating_time = $1, rating_effort = $2 WHERE id = $3`, nullInt(c.in.RatingTime), nullInt(c.in.RatingEffort), r.ID)
+	case "claim":
+		return c.exec(ctx, `UPDATE requests SET handler_id = COALESCE(handler_id, $1) WHERE id = $2`, c.actor.UserID, r.ID)
+	case "set_handler":
+		ok, err := c.s.isHandler(ctx, c.tx, r, c.in.HandlerID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return problem.Field("handler", "error_request_handler")
+		}
+		c.event.Data = marshal(map[string]string{"handler": c.in.HandlerID})
+		return c.exec(ctx, `UPDATE requests SET handler_id = $1 WHERE id = $2`, c.in.HandlerID, r.ID)
+	case "split_questions":
+		return c.split(ctx)
+	case "store_attachment":
+		return c.storeAttachment(ctx)
 	case "notify_requester":
 		c.tell = append(c.tell, workflow.Requester)
 	case "notify_responder":
@@ -329,4 +347,66 @@ func nullInt(v int) any {
 		return nil
 	}
 	return v
+}
+
+// isHandler reports whether userID may handle r for its responder: an
+// active user of the responding authority with a request role in the area.
+func (s *Service) isHandler(ctx context.Context, q db.Querier, r *Request, userID string) (bool, error) {
+	var n int
+	err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM users u JOIN user_roles ur ON ur.user_id = u.id WHERE u.id = $1 AND u.authority_id = $2 AND u.active
+		AND ur.role IN ('request_handler', 'allocator') AND (ur.area = '' OR ur.area = $3)`, userID, r.ResponderID, r.Area).Scan(&n)
+	return n > 0, db.Check(err)
+}
+
+// split forwards some of the questions to another authority as a linked
+// request: a new request with the same requester, subject and reply date,
+// sent to the other authority; both parts are tracked, each on its own.
+func (c *change) split(ctx context.Context) error {
+	r := c.r
+	chosen := map[string]bool{}
+	for _, q := range c.in.Questions {
+		if !slices.ContainsFunc(r.Questions, func(x Question) bool { return x.Code == q }) {
+			return problem.Field("questions", "error_request_question", "Code", q)
+		}
+		chosen[q] = true
+	}
+	if len(chosen) == 0 || len(chosen) == len(r.Questions) {
+		return problem.Field("questions", "error_request_split")
+	}
+	to, err := c.s.checkResponder(ctx, r.Requester.Country, r.Area, c.in.ResponderID)
+	if err != nil {
+		return err
+	}
+	if to == nil || to.ID == r.ResponderID {
+		return problem.Field("responder", "error_request_forward_target")
+	}
+	child := uuid.Must(uuid.NewV7()).String()
+	ref, err := c.s.reference(ctx, c.tx, r.Area, c.now)
+	if err != nil {
+		return err
+	}
+	if err := c.exec(ctx, `INSERT INTO requests (id, reference, area, question_set, state, requester_id, responder_id, created_by, parent_id, reply_by,
+		sent_at, subject_name, subject, message, last_activity_at, created_at, updated_at)
+		SELECT $1, $2, area, question_set, 'sent', requester_id, $3, created_by, id, reply_by, $4, subject_name, subject, message, $4, $4, $4
+		FROM requests WHERE id = $5`, child, ref, to.ID, c.now, r.ID); err != nil {
+		return err
+	}
+	var codes []string
+	for _, q := range r.Questions {
+		if chosen[q.Code] {
+			codes = append(codes, q.Code)
+			if err := c.exec(ctx, `UPDATE request_questions SET request_id = $1 WHERE request_id = $2 AND code = $3`, child, r.ID, q.Code); err != nil {
+				return err
+			}
+		}
+	}
+	c.event.Data = marshal(map[string]string{"to": to.ID, "request": child, "reference": ref, "questions": strings.Join(codes, ",")})
+	if err := workflow.Record(ctx, c.tx, &workflow.Event{CaseID: child, At: c.now, Action: "split_from", From: "", To: Sent, UserID: c.actor.UserID,
+		AuthorityID: c.event.AuthorityID, Party: c.event.Party, Comment: c.event.Comment,
+		Data: marshal(map[string]string{"request": r.ID, "reference": r.Reference, "questions": strings.Join(codes, ",")})}); err != nil {
+		return err
+	}
+	part := *r
+	part.ID, part.Reference, part.ResponderID, part.Responder = child, ref, to.ID, to
+	return c.s.tell(ctx, c.tx, &part, []string{workflow.Responder}, "", notify.KindRequestUpdate, nil, c.actor.UserID, c.now)
 }

@@ -199,6 +199,9 @@ func (s *Service) Housekeep(ctx context.Context, interval time.Duration, report 
 		if _, err := s.Retain(ctx); err != nil && ctx.Err() == nil {
 			report(fmt.Errorf("retention: %w", err))
 		}
+		if err := s.sweepFiles(ctx); err != nil && ctx.Err() == nil {
+			report(fmt.Errorf("attachment sweep: %w", err))
+		}
 		select {
 		case <-ctx.Done():
 			return

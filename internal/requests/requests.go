@@ -47,7 +47,7 @@ type Request struct {
 	ID, Reference, Area, QuestionSet, State string
 	RequesterID, ResponderID                string
 	Requester, Responder                    *authorities.Authority
-	CreatedBy                               string
+	CreatedBy, HandlerID, ParentID          string
 	ReplyBy                                 time.Time
 	ProposedReplyBy                         *time.Time
 	SentAt, AcceptedAt, AnsweredAt          *time.Time
@@ -57,6 +57,7 @@ type Request struct {
 	RatingTime, RatingEffort                *int
 	LastActivityAt, CreatedAt, UpdatedAt    time.Time
 	Questions                               []Question
+	Attachments                             []Attachment // for the parties only
 
 	// Personal data: filled only for a viewer of a party authority.
 	PersonalShown bool
@@ -91,14 +92,17 @@ type Service struct {
 	areas       *areas.Registry
 	authorities *authorities.Service
 	machine     *workflow.Machine
-	publicURL   string
-	now         func() time.Time
+	files       Store
+	// maxAttachment is the largest file a request may carry.
+	maxAttachment int64
+	publicURL     string
+	now           func() time.Time
 }
 
 // effects are the named effects the request machine may use.
 var effects = []string{"check_complete", "stamp_sent", "notify_responder", "notify_responder_coordinator", "notify_requester_coordinator",
 	"notify_requester", "stamp_accepted", "stamp_closed", "change_responder", "stop_clock", "start_clock", "propose_date", "accept_date",
-	"refuse_date", "record_answers", "stamp_answered", "rate", "notify_parties"}
+	"refuse_date", "record_answers", "stamp_answered", "rate", "notify_parties", "split_questions", "set_handler", "claim", "store_attachment"}
 
 // New returns the request service.
 func New(d *db.DB, reg *areas.Registry, auths *authorities.Service, publicURL string, now func() time.Time) (*Service, error) {
@@ -109,8 +113,22 @@ func New(d *db.DB, reg *areas.Registry, auths *authorities.Service, publicURL st
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{db: d, areas: reg, authorities: auths, machine: m, publicURL: publicURL, now: now}, nil
+	return &Service{db: d, areas: reg, authorities: auths, machine: m, publicURL: publicURL, now: now, maxAttachment: DefaultMaxAttachment}, nil
 }
+
+// DefaultMaxAttachment is the default size limit of an attachment.
+const DefaultMaxAttachment = 20 << 20
+
+// UseStore sets where attachments are kept and how large they may be.
+func (s *Service) UseStore(st Store, max int64) {
+	s.files = st
+	if max > 0 {
+		s.maxAttachment = max
+	}
+}
+
+// MaxAttachment is the largest file a request may carry.
+func (s *Service) MaxAttachment() int64 { return s.maxAttachment }
 
 // Machine returns the request machine (for labels and documentation).
 func (s *Service) Machine() *workflow.Machine { return s.machine }
@@ -335,10 +353,11 @@ func (s *Service) reference(ctx context.Context, tx db.Querier, area string, now
 func columns(alias string) string {
 	cols := []string{"id", "reference", "area", "question_set", "state", "requester_id", "COALESCE(%sresponder_id, '')", "created_by", "reply_by",
 		"proposed_reply_by", "sent_at", "accepted_at", "answered_at", "closed_at", "stopped_at", "stopped_seconds", "rating_time", "rating_effort",
-		"last_activity_at", "created_at", "updated_at", "subject_name", "subject", "message", "blocked_at", "erased_at"}
+		"last_activity_at", "created_at", "updated_at", "subject_name", "subject", "message", "blocked_at", "erased_at",
+		"COALESCE(%shandler_id, '')", "COALESCE(%sparent_id, '')"}
 	for i, c := range cols {
 		if strings.Contains(c, "%s") {
-			cols[i] = fmt.Sprintf(c, alias)
+			cols[i] = strings.ReplaceAll(c, "%s", alias)
 		} else {
 			cols[i] = alias + c
 		}
@@ -353,7 +372,7 @@ func scanRequest(row interface{ Scan(...any) error }) (*Request, error) {
 	var subject string
 	if err := row.Scan(&r.ID, &r.Reference, &r.Area, &r.QuestionSet, &r.State, &r.RequesterID, &r.ResponderID, &r.CreatedBy, &r.ReplyBy, &proposed,
 		&sent, &accepted, &answered, &closed, &stopped, &r.StoppedSeconds, &rt, &re, &r.LastActivityAt, &r.CreatedAt, &r.UpdatedAt,
-		&r.SubjectName, &subject, &r.Message, &blocked, &erased); err != nil {
+		&r.SubjectName, &subject, &r.Message, &blocked, &erased, &r.HandlerID, &r.ParentID); err != nil {
 		return nil, err
 	}
 	at := func(t sql.NullTime) *time.Time {
@@ -505,6 +524,9 @@ func (s *Service) Get(ctx context.Context, actor authorities.Actor, id string) (
 	}
 	r = s.view(r, w)
 	if r.PersonalShown {
+		if r.Attachments, err = s.attachments(ctx, s.db.Read(), id); err != nil {
+			return nil, err
+		}
 		if err := s.db.InTx(ctx, func(tx db.Querier) error {
 			return audit.Record(ctx, tx, s.db.Dialect(), s.clock(), audit.Event{Event: audit.PersonalDataViewed, UserID: actor.UserID, Subject: "request:" + r.Reference})
 		}); err != nil {
@@ -517,7 +539,9 @@ func (s *Service) Get(ctx context.Context, actor authorities.Actor, id string) (
 // Input is what an action may carry.
 type Input struct {
 	Comment      string
-	ResponderID  string            // forward
+	ResponderID  string            // forward, split
+	Questions    []string          // split: the questions to forward
+	HandlerID    string            // reallocate: a user of the responding authority
 	ReplyBy      time.Time         // propose_date
 	Answers      map[string]Answer // answer: question code → answer
 	RatingTime   int               // close: 1–5, 0 for none
@@ -525,6 +549,8 @@ type Input struct {
 	// IdempotencyKey, when set, makes a repeated action a no-op that
 	// returns the request as it is.
 	IdempotencyKey string
+
+	attachment *Attachment // attach: the stored file (see Attach)
 }
 
 // once claims an idempotency key for scope inside tx. It returns the
@@ -670,4 +696,36 @@ func (s *Service) Copy(ctx context.Context, actor authorities.Actor, id string, 
 		d.Message = r.Message
 	}
 	return s.Create(ctx, actor, d)
+}
+
+// Person is a user as request pages name them.
+type Person struct {
+	ID, Name string
+}
+
+// Handlers lists who may handle a request for its responder, for the
+// responder's own users (reallocation).
+func (s *Service) Handlers(ctx context.Context, actor authorities.Actor, id string) ([]Person, error) {
+	r, w, err := s.takingPart(ctx, s.db.Read(), actor, id)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(w.Parties, workflow.Responder) {
+		return nil, nil
+	}
+	rows, err := s.db.Read().QueryContext(ctx, `SELECT DISTINCT u.id, u.name FROM users u JOIN user_roles ur ON ur.user_id = u.id
+		WHERE u.authority_id = $1 AND u.active AND ur.role IN ('request_handler', 'allocator') AND (ur.area = '' OR ur.area = $2) ORDER BY u.name`, r.ResponderID, r.Area)
+	if err != nil {
+		return nil, db.Check(err)
+	}
+	defer rows.Close()
+	var out []Person
+	for rows.Next() {
+		var p Person
+		if err := rows.Scan(&p.ID, &p.Name); err != nil {
+			return nil, db.Check(err)
+		}
+		out = append(out, p)
+	}
+	return out, db.Check(rows.Err())
 }

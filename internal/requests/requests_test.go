@@ -1,8 +1,10 @@
 package requests_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -31,6 +33,7 @@ type world struct {
 	auth  *auth.Service
 	auths *authorities.Service
 	svc   *requests.Service
+	store requests.DirStore
 	now   time.Time
 
 	deNC, plNC, deCA, plCA, plCA2, frCA                 *authorities.Authority
@@ -73,6 +76,8 @@ func newWorldWith(t *testing.T, extra string) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
+	w.store = requests.DirStore{Dir: t.TempDir()}
+	w.svc.UseStore(w.store, 1<<20)
 	w.deNC = w.authority("DE", "Bundesministerium für Wirtschaft", authorities.NationalCoordinator)
 	w.plNC = w.authority("PL", "Ministerstwo Rozwoju", authorities.NationalCoordinator)
 	w.authority("FR", "Ministère de l'Économie", authorities.NationalCoordinator)
@@ -183,7 +188,7 @@ func TestARequestFromDraftToClosure(t *testing.T) {
 	}
 	w.now = w.now.Add(48 * time.Hour)
 	got, err := w.svc.Get(w.ctx, w.plAllocator, r.ID)
-	if err != nil || !got.PersonalShown || got.Subject["name"] != "Jan Kowalski" || strings.Join(got.Actions, ",") != "accept,comment,decline,forward" {
+	if err != nil || !got.PersonalShown || got.Subject["name"] != "Jan Kowalski" || strings.Join(got.Actions, ",") != "accept,attach,comment,decline,forward,reallocate,refer,split" {
 		t.Fatalf("the responder's view: %+v %v", got, err)
 	}
 	r = w.act(w.plAllocator, r.ID, "accept", requests.Input{})
@@ -213,7 +218,7 @@ func TestARequestFromDraftToClosure(t *testing.T) {
 	w.act(w.deHandler, r.ID, "reopen", requests.Input{Comment: "Was the faculty accredited in 2004?"})
 	w.act(w.plHandler, r.ID, "answer", requests.Input{Answers: answers()})
 	r = w.act(w.deHandler, r.ID, "close", requests.Input{RatingTime: 5, RatingEffort: 4})
-	if r.State != requests.Closed || r.ClosedAt == nil || *r.RatingTime != 5 || len(r.Actions) != 0 {
+	if r.State != requests.Closed || r.ClosedAt == nil || *r.RatingTime != 5 || strings.Join(r.Actions, ",") != "attach" {
 		t.Fatalf("close: %+v", r)
 	}
 	events := w.count(`SELECT COUNT(*) FROM case_events WHERE case_id = $1`, r.ID)
@@ -292,7 +297,7 @@ func TestCoordinatorsFollowWithoutPersonalData(t *testing.T) {
 	w := newWorld(t)
 	r := w.draft()
 	w.act(w.deHandler, r.ID, "send", requests.Input{})
-	for c, actions := range map[*authorities.Actor]string{&w.deCoordinator: "comment", &w.plCoordinator: "comment,forward"} {
+	for c, actions := range map[*authorities.Actor]string{&w.deCoordinator: "comment", &w.plCoordinator: "comment,forward,split"} {
 		got, err := w.svc.Get(w.ctx, *c, r.ID)
 		if err != nil {
 			t.Fatal(err)
@@ -592,5 +597,162 @@ func TestStalledRequestsAreFollowedUpAndRemindedOnce(t *testing.T) {
 	w.svc.Remind(w.ctx)
 	if mails("request_overdue") == 0 {
 		t.Fatal("no overdue notice")
+	}
+}
+
+func TestSplitReferAndReallocate(t *testing.T) {
+	w := newWorld(t)
+	r := w.draft()
+	w.act(w.deHandler, r.ID, "send", requests.Input{})
+	// Split: one question goes to the Kraków chamber as a linked request.
+	if _, err := w.svc.Act(w.ctx, w.plAllocator, r.ID, "split", requests.Input{Comment: "Kraków issued it.", ResponderID: w.plCA2.ID,
+		Questions: []string{"diploma_authentic", "diploma_issuer_competent"}}); !isKind(err, problem.Invalid) {
+		t.Fatalf("splitting off every question: %v", err)
+	}
+	w.act(w.plAllocator, r.ID, "split", requests.Input{Comment: "Kraków issued it.", ResponderID: w.plCA2.ID, Questions: []string{"diploma_issuer_competent"}})
+	parent, _ := w.svc.Get(w.ctx, w.deHandler, r.ID)
+	if len(parent.Questions) != 1 || parent.State != requests.Sent {
+		t.Fatalf("parent: %+v", parent)
+	}
+	list, _, _ := w.svc.Inbox(w.ctx, w.pl2Handler, requests.Incoming, requests.Filter{})
+	if len(list) != 1 || list[0].ParentID != r.ID {
+		t.Fatalf("the linked request: %d", len(list))
+	}
+	if part, err := w.svc.Get(w.ctx, w.pl2Handler, list[0].ID); err != nil || !strings.Contains(part.SubjectName, "Jan Kowalski") ||
+		len(part.Questions) != 1 || part.Questions[0].Code != "diploma_issuer_competent" {
+		t.Fatalf("the linked request as its responder sees it: %+v %v", part, err)
+	}
+	if mine, _, _ := w.svc.Inbox(w.ctx, w.deHandler, requests.Outgoing, requests.Filter{}); len(mine) != 2 {
+		t.Fatalf("the requester tracks %d parts", len(mine))
+	}
+	// Refer to the coordinator, who passes it back on.
+	r2 := w.act(w.plAllocator, r.ID, "refer", requests.Input{Comment: "Who holds this register?"})
+	if r2.State != requests.AwaitingAllocation {
+		t.Fatal(r2.State)
+	}
+	w.act(w.plCoordinator, r.ID, "allocate", requests.Input{})
+	// Accepting makes the allocator the handler; it reallocates to a colleague.
+	a := w.act(w.plAllocator, r.ID, "accept", requests.Input{})
+	if a.HandlerID != w.plAllocator.UserID {
+		t.Fatal("accepting does not make the handler")
+	}
+	if _, err := w.svc.Act(w.ctx, w.plAllocator, r.ID, "reallocate", requests.Input{HandlerID: w.pl2Handler.UserID}); !isKind(err, problem.Invalid) {
+		t.Fatalf("reallocated to another authority's user: %v", err)
+	}
+	a = w.act(w.plAllocator, r.ID, "reallocate", requests.Input{HandlerID: w.plHandler.UserID})
+	if a.HandlerID != w.plHandler.UserID {
+		t.Fatal("not reallocated")
+	}
+	hs, err := w.svc.Handlers(w.ctx, w.plAllocator, r.ID)
+	if err != nil || len(hs) != 2 {
+		t.Fatalf("handlers %v %v", hs, err)
+	}
+}
+
+func TestADataSubjectsRequestExportsTheirExchanges(t *testing.T) {
+	w := newWorld(t)
+	r := w.draft()
+	w.act(w.deHandler, r.ID, "send", requests.Input{})
+	w.draft() // a second request about the same person
+	if _, err := w.svc.SubjectData(w.ctx, w.deHandler, "Kowalski"); !isKind(err, problem.Forbidden) {
+		t.Fatalf("a request handler exported: %v", err)
+	}
+	lda := w.user(w.deCA, "lda@de.example", "local_data_administrator")
+	if _, err := w.svc.SubjectData(w.ctx, lda, "Ko"); !isKind(err, problem.Invalid) {
+		t.Fatalf("two letters: %v", err)
+	}
+	got, err := w.svc.SubjectData(w.ctx, lda, "kowalski")
+	if err != nil || len(got) != 2 || got[0].Request.Subject["name"] != "Jan Kowalski" || len(got[0].Timeline) == 0 {
+		t.Fatalf("%d records, %v", len(got), err)
+	}
+	// The other side's administrator sees only what reached its authority.
+	plLDA := w.user(w.plCA, "lda@pl.example", "local_data_administrator")
+	if got, _ := w.svc.SubjectData(w.ctx, plLDA, "kowalski"); len(got) != 1 {
+		t.Fatalf("the responder's export holds %d", len(got))
+	}
+	if n := w.count(`SELECT COUNT(*) FROM audit_log WHERE event = 'personal_data.exported' AND detail NOT LIKE '%Kowalski%'`); n != 2 {
+		t.Fatalf("%d audited exports", n)
+	}
+}
+
+var pdf = []byte("%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n")
+
+func TestAttachmentsAreCheckedStoredAndShownToThePartiesOnly(t *testing.T) {
+	w := newWorld(t)
+	r := w.draft()
+	w.act(w.deHandler, r.ID, "send", requests.Input{})
+	attach := func(actor authorities.Actor, name string, body []byte) (*requests.Request, error) {
+		return w.svc.Attach(w.ctx, actor, r.ID, requests.Upload{Name: name, Body: bytes.NewReader(body)}, "")
+	}
+	for _, c := range []struct {
+		name string
+		body []byte
+		kind problem.Kind
+	}{
+		{"page.html", []byte("<!DOCTYPE html><html><script>alert(1)</script></html>"), problem.Invalid},
+		{"x.svg", []byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`), problem.Invalid},
+		{"js.pdf", []byte("%PDF-1.4\n<< /OpenAction << /S /JavaScript /JS (app.alert(1)) >> >>"), problem.Invalid},
+		{"empty.txt", nil, problem.Invalid},
+		{"big.txt", bytes.Repeat([]byte("a"), 1<<20+1), problem.TooLarge},
+	} {
+		if _, err := attach(w.deHandler, c.name, c.body); !isKind(err, c.kind) {
+			t.Errorf("%s: %v", c.name, err)
+		}
+	}
+	if n := w.count(`SELECT COUNT(*) FROM request_attachments`); n != 0 {
+		t.Fatalf("%d refused files recorded", n)
+	}
+	got, err := attach(w.deHandler, "../../etc/passwd\x00 Diplom Kowalski.exe", pdf)
+	if err != nil || len(got.Attachments) != 1 {
+		t.Fatalf("%v", err)
+	}
+	a := got.Attachments[0]
+	if a.Name != "passwd_ Diplom Kowalski.pdf" || a.ContentType != "application/pdf" || a.Size != int64(len(pdf)) {
+		t.Fatalf("stored as %+v", a)
+	}
+	// The responder downloads it; a coordinator and a stranger cannot.
+	meta, body, err := w.svc.OpenAttachment(w.ctx, w.plHandler, r.ID, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	content, _ := io.ReadAll(body)
+	body.Close()
+	if !bytes.Equal(content, pdf) || meta.SHA256 != a.SHA256 {
+		t.Fatal("the content changed")
+	}
+	for _, actor := range []authorities.Actor{w.plCoordinator, w.frHandler} {
+		if _, _, err := w.svc.OpenAttachment(w.ctx, actor, r.ID, a.ID); !isKind(err, problem.NotFound) {
+			t.Fatalf("a non-party downloaded: %v", err)
+		}
+	}
+	if c, _ := w.svc.Get(w.ctx, w.plCoordinator, r.ID); len(c.Attachments) != 0 {
+		t.Fatal("a coordinator sees the list of files")
+	}
+	// Closed, then three years on: the file goes with the personal data.
+	w.act(w.plAllocator, r.ID, "decline", requests.Input{Comment: "Not ours."})
+	w.now = w.now.AddDate(3, 1, 0)
+	if _, err := w.svc.Retain(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := w.count(`SELECT COUNT(*) FROM request_attachments`); n != 0 {
+		t.Fatal("the attachment survived deletion")
+	}
+}
+
+func TestTheStoreNeverKeepsAPartialFile(t *testing.T) {
+	st := requests.DirStore{Dir: t.TempDir()}
+	if _, _, err := st.Put(bytes.NewReader(bytes.Repeat([]byte("x"), 11)), 10); !errors.Is(err, requests.ErrTooLarge) {
+		t.Fatalf("%v", err)
+	}
+	list, err := st.List()
+	if err != nil || len(list) != 0 {
+		t.Fatalf("a refused upload left %d files", len(list))
+	}
+	sum, n, err := st.Put(bytes.NewReader(pdf), 1<<20)
+	if err != nil || n != int64(len(pdf)) {
+		t.Fatal(err)
+	}
+	if _, err := st.Open("../" + sum[:61]); err == nil {
+		t.Fatal("a path outside the store opened")
 	}
 }

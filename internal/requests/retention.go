@@ -46,6 +46,8 @@ func (s *Service) Retain(ctx context.Context) (Retained, error) {
 		cutoff := now.AddDate(-eraseYears, 0, 0)
 		due := `SELECT id FROM requests WHERE erased_at IS NULL AND closed_at IS NOT NULL AND closed_at < $1`
 		for _, q := range []string{
+			// Their files go with them; the sweep removes the contents.
+			`DELETE FROM request_attachments WHERE request_id IN (` + due + `)`,
 			`UPDATE request_questions SET answer_text = '' WHERE request_id IN (` + due + `)`,
 			`UPDATE case_events SET comment = '', data = '' WHERE case_id IN (` + due + `)`,
 		} {

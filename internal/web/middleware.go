@@ -62,6 +62,16 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 			if r.URL.Path == "/authorities/import" {
 				limit = maxImportBytes // a file of authorities, not a form
 			}
+			if strings.HasPrefix(r.URL.Path, "/requests/") && strings.HasSuffix(r.URL.Path, "/attachments") && s.requests != nil {
+				// A file, with room for the form around it; larger
+				// bodies are refused before they are read.
+				limit = s.requests.MaxAttachment() + 64<<10
+				if r.ContentLength > limit {
+					w.Header().Set("Connection", "close")
+					http.Error(w, http.StatusText(http.StatusRequestEntityTooLarge), http.StatusRequestEntityTooLarge)
+					return
+				}
+			}
 			r.Body = http.MaxBytesReader(w, r.Body, limit)
 		}
 		next.ServeHTTP(w, r)

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openimi/openimi/internal/api"
 	"github.com/openimi/openimi/internal/areas"
 	"github.com/openimi/openimi/internal/authorities"
 	"github.com/openimi/openimi/internal/countries"
@@ -41,6 +43,9 @@ type inboxView struct {
 	CanNew  bool
 	// CanFollowUp: a coordinator, who has a follow-up list.
 	CanFollowUp bool
+	// CanSubjectData: a local data administrator, who answers data
+	// subjects' requests.
+	CanSubjectData bool
 }
 
 // inboxPage is the requests inbox: boxes, filters, a page of requests.
@@ -59,7 +64,8 @@ func (s *Server) inboxPage(w http.ResponseWriter, r *http.Request, actor authori
 	f := requests.Filter{Area: q.Get("area"), State: q.Get("state"), Overdue: q.Get("overdue") == "on", Text: q.Get("q"), Page: n, PerPage: 20}
 	list, total, err := s.requests.Inbox(r.Context(), actor, box, f)
 	v := inboxView{Box: box, Boxes: requests.Boxes, Counts: map[string]int{}, Total: total, Page: n, Pages: (total + 19) / 20, Filter: q,
-		States: requests.States, CanNew: actor.HasAny(authorities.RequestHandler), CanFollowUp: actor.HasAny(authorities.Coordinator)}
+		States: requests.States, CanNew: actor.HasAny(authorities.RequestHandler), CanFollowUp: actor.HasAny(authorities.Coordinator),
+		CanSubjectData: actor.HasAny(authorities.LocalDataAdministrator)}
 	for _, p := range s.areas.Packs() {
 		v.Areas = append(v.Areas, areaName{Code: p.Code, Name: p.In(lang).Name})
 	}
@@ -278,6 +284,10 @@ type requestView struct {
 	Stopped     bool
 	Authorities []authorityOption // forward targets found
 	CanCopy     bool
+	Handlers    []requests.Person // reallocation
+	CanAttach   bool
+	MaxMB       int64
+	Parent      string // the reference of the request this one was split from
 }
 
 type subjectLine struct {
@@ -299,7 +309,9 @@ type timelineLine struct {
 type actionForm struct {
 	Name, Label string
 	Comment     string // "", "optional" or "required"
-	Responder   bool   // forward
+	Responder   bool   // forward, split
+	Split       bool   // split: questions to choose
+	Handler     bool   // reallocate
 	Date        bool   // propose_date
 	Answers     bool   // answer
 	Rating      bool   // close
@@ -390,15 +402,30 @@ func (s *Server) viewRequest(r *http.Request, actor authorities.Actor, x *reques
 		v.Timeline = append(v.Timeline, line)
 	}
 	v.CanCopy = slices.Contains(x.Parties, "requester") && x.PersonalShown
+	v.CanAttach, v.MaxMB = slices.Contains(x.Actions, "attach"), s.requests.MaxAttachment()>>20
 	m := s.requests.Machine()
 	for _, name := range x.Actions {
+		if name == "attach" {
+			continue // its own form, with a file
+		}
 		a := m.Actions[name]
-		f := actionForm{Name: name, Label: l.T("request_action_" + name), Comment: a.Comment, Responder: name == "forward", Date: name == "propose_date",
+		f := actionForm{Name: name, Label: l.T("request_action_" + name), Comment: a.Comment, Responder: name == "forward" || name == "split",
+			Split: name == "split", Handler: name == "reallocate", Date: name == "propose_date",
 			Answers: name == "answer", Rating: name == "close"}
 		f.Primary = slices.Contains([]string{"send", "send_for_allocation", "submit", "approve", "approve_for_allocation", "allocate", "accept", "answer", "close", "provide_info"}, name)
 		v.Actions = append(v.Actions, f)
 	}
-	if q := strings.TrimSpace(r.URL.Query().Get("responder_q")); q != "" && slices.Contains(x.Actions, "forward") {
+	if slices.Contains(x.Actions, "reallocate") {
+		if v.Handlers, err = s.requests.Handlers(r.Context(), actor, x.ID); err != nil {
+			return v, err
+		}
+	}
+	if x.ParentID != "" {
+		if p, err := s.requests.Get(r.Context(), actor, x.ParentID); err == nil {
+			v.Parent = p.Reference
+		}
+	}
+	if q := strings.TrimSpace(r.URL.Query().Get("responder_q")); q != "" && (slices.Contains(x.Actions, "forward") || slices.Contains(x.Actions, "split")) {
 		found, _, err := s.authorities.Search(r.Context(), authorities.Query{Text: q, Area: x.Area, PerPage: 10})
 		if err != nil {
 			return v, err
@@ -451,7 +478,8 @@ func fillPlaceholders(text string, subject map[string]string, display string) st
 // requestAction fires an action from the request page.
 func (s *Server) requestAction(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
 	id := r.PathValue("id")
-	in := requests.Input{Comment: r.PostForm.Get("comment"), ResponderID: r.PostForm.Get("responder")}
+	in := requests.Input{Comment: r.PostForm.Get("comment"), ResponderID: r.PostForm.Get("responder"), Questions: r.PostForm["questions"],
+		HandlerID: r.PostForm.Get("handler")}
 	if v := r.PostForm.Get("reply_by"); v != "" {
 		t, err := time.Parse(time.DateOnly, v)
 		if err != nil {
@@ -583,5 +611,78 @@ func (s *Server) followUpPage(w http.ResponseWriter, r *http.Request, actor auth
 		v.Items = append(v.Items, row)
 	}
 	s.render(w, r, http.StatusOK, "follow_up", page{TitleKey: "follow_up_title", Data: v})
+	return nil
+}
+
+type subjectDataView struct {
+	Name  string
+	Found []requestRow
+	Done  bool
+}
+
+// subjectDataPage answers a data subject's request: the exchanges found,
+// and the whole of them as a JSON file.
+func (s *Server) subjectDataPage(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
+	if !actor.HasAny(authorities.LocalDataAdministrator) {
+		return problem.New(problem.Forbidden, "error_subject_data_role")
+	}
+	name := r.URL.Query().Get("name")
+	v := subjectDataView{Name: name}
+	if name == "" {
+		s.render(w, r, http.StatusOK, "subject_data", page{TitleKey: "subject_data_title", Data: v})
+		return nil
+	}
+	list, err := s.requests.SubjectData(r.Context(), actor, name)
+	if err != nil {
+		return s.formError(w, r, "subject_data", page{TitleKey: "subject_data_title", Form: r.URL.Query(), Data: v}, err)
+	}
+	if r.URL.Query().Get("format") == "json" {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.Header().Set("Content-Disposition", `attachment; filename="subject-data.json"`)
+		w.Header().Set("Cache-Control", "no-store")
+		return json.NewEncoder(w).Encode(api.SubjectToJSON(list))
+	}
+	l := visitOf(r).lang
+	for _, rec := range list {
+		v.Found = append(v.Found, requestRow{Request: rec.Request, StateName: l.T("request_state_" + rec.Request.State)})
+	}
+	v.Done = true
+	s.render(w, r, http.StatusOK, "subject_data", page{TitleKey: "subject_data_title", Form: r.URL.Query(), Data: v})
+	return nil
+}
+
+// attachFile adds the uploaded file to a request.
+func (s *Server) attachFile(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
+	id := r.PathValue("id")
+	var err error
+	if r.MultipartForm == nil || len(r.MultipartForm.File["file"]) == 0 {
+		err = problem.Field("file", "error_attachment_empty")
+	} else {
+		fh := r.MultipartForm.File["file"][0]
+		f, ferr := fh.Open()
+		if ferr != nil {
+			return ferr
+		}
+		defer f.Close()
+		_, err = s.requests.Attach(r.Context(), actor, id, requests.Upload{Name: fh.Filename, Body: f}, r.PostForm.Get("comment"))
+	}
+	if err != nil {
+		if _, ok := problem.As(err); ok {
+			return s.showRequest(w, r, actor, problemStatus(err), s.problemPage(r, err))
+		}
+		return err
+	}
+	return s.redirectWithNotice(w, r, "/requests/"+id, "notice_request_done")
+}
+
+// downloadAttachment sends a request's file as a download, never to be
+// shown or run by the browser.
+func (s *Server) downloadAttachment(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
+	a, body, err := s.requests.OpenAttachment(r.Context(), actor, r.PathValue("id"), r.PathValue("attachment"))
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	api.ServeAttachment(w, a, body)
 	return nil
 }

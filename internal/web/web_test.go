@@ -131,15 +131,17 @@ func TestEveryPageRendersInEveryLanguage(t *testing.T) {
 		PersonalShown: true, SubjectName: "Jan Kowalski"}
 	data["requests"] = inboxView{Box: "todo", Boxes: requests.Boxes, Counts: map[string]int{"todo": 1}, Total: 1, Page: 1, Pages: 1, Filter: url.Values{},
 		Items: []requestRow{{Request: req, AreaName: "PQ", Other: "Ärztekammer (Deutschland)", Overdue: true, StateName: "Accepted"}},
-		Areas: []areaName{{Code: "pq", Name: "PQ"}}, States: requests.States, CanNew: true}
+		Areas: []areaName{{Code: "pq", Name: "PQ"}}, States: requests.States, CanNew: true, CanFollowUp: true, CanSubjectData: true}
 	data["request_form"] = requestFormView{Areas: []areaName{{Code: "pq", Name: "PQ"}}, Area: &lpq, Set: lpq.QuestionSet("authenticity"),
 		Chosen: map[string]bool{"diploma_authentic": true}, Searched: true, Found: []authorityOption{{ID: "a1", Name: "A", Country: "PL"}},
 		Responder: &authorityOption{ID: "a2", Name: "B", Country: "PL"}}
 	data["follow_up"] = followUpView{Reasons: requests.Reasons, Reason: "overdue",
 		Items: []followUpRow{{requestRow: requestRow{Request: req, AreaName: "PQ", Other: "A (DE) → B (PL)", Overdue: true, StateName: "Sent"}, Reason: "Overdue"}}}
+	data["subject_data"] = subjectDataView{Name: "Kowalski", Done: true, Found: []requestRow{{Request: req, StateName: "Sent"}}}
 	var forms []actionForm
-	for _, n := range []string{"answer", "forward", "propose_date", "close", "comment"} {
-		forms = append(forms, actionForm{Name: n, Label: n, Comment: "optional", Answers: n == "answer", Responder: n == "forward", Date: n == "propose_date", Rating: n == "close"})
+	for _, n := range []string{"answer", "forward", "split", "reallocate", "propose_date", "close", "comment"} {
+		forms = append(forms, actionForm{Name: n, Label: n, Comment: "optional", Answers: n == "answer", Responder: n == "forward" || n == "split",
+			Split: n == "split", Handler: n == "reallocate", Date: n == "propose_date", Rating: n == "close"})
 	}
 	data["request"] = requestView{Request: req, AreaName: "PQ", SetName: "Authenticity", StateName: "Accepted", Requester: authorityOption{ID: "a1", Name: "A", Country: "DE"},
 		Responder: &authorityOption{ID: "a2", Name: "B", Country: "PL"}, Overdue: true, Proposed: "2026-12-01", Stopped: true,
@@ -147,7 +149,8 @@ func TestEveryPageRendersInEveryLanguage(t *testing.T) {
 		Questions: []questionLine{{Code: "q1", Text: "Q1?", Type: "yes_no_unknown", Answer: "Yes"}, {Code: "q2", Text: "Q2?", Type: "single_choice", Options: []areas.LocalizedTerm{{Code: "o", Name: "O"}}},
 			{Code: "q3", Text: "Q3?", Type: "multiple_choice", Options: []areas.LocalizedTerm{{Code: "o", Name: "O"}}}, {Code: "q4", Text: "Q4?", Type: "date"}, {Code: "q5", Text: "Q5?", Type: "number"}},
 		Timeline: []timelineLine{{At: "2026-03-02 09:00", Event: "Sent", Authority: "A", Party: "Requesting authority", Comment: "Hello"}},
-		Actions:  forms, Authorities: []authorityOption{{ID: "a3", Name: "C", Country: "PL"}}, CanCopy: true}
+		Actions:  forms, Authorities: []authorityOption{{ID: "a3", Name: "C", Country: "PL"}}, CanCopy: true,
+		Handlers: []requests.Person{{ID: "u1", Name: "Piotr"}}, Parent: "PQ-2026-000000"}
 	for name := range s.pages {
 		d, ok := data[name]
 		if a := summarize(pq, "en"); name == "areas" {

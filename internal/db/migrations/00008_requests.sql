@@ -35,6 +35,8 @@ CREATE TABLE requests (
     requester_id    TEXT NOT NULL REFERENCES authorities(id),
     responder_id    TEXT REFERENCES authorities(id),
     created_by      TEXT NOT NULL REFERENCES users(id),
+    handler_id      TEXT REFERENCES users(id),     -- the responder's handler
+    parent_id       TEXT REFERENCES requests(id),  -- the request this one was split from
     reply_by        TIMESTAMPTZ NOT NULL,
     proposed_reply_by TIMESTAMPTZ,            -- a new date the responder asks for
     sent_at         TIMESTAMPTZ,
@@ -69,6 +71,22 @@ CREATE TABLE request_questions (
     PRIMARY KEY (request_id, code)
 );
 
+-- Files attached to a request by either party. The content lives in the
+-- attachment store (a folder by default) under its SHA-256.
+CREATE TABLE request_attachments (
+    id           TEXT PRIMARY KEY,
+    request_id   TEXT NOT NULL REFERENCES requests(id) ON DELETE CASCADE,
+    name         TEXT NOT NULL,     -- neutralised file name
+    content_type TEXT NOT NULL,     -- from the content, not the name
+    size         BIGINT NOT NULL,
+    sha256       TEXT NOT NULL,
+    user_id      TEXT REFERENCES users(id),
+    authority_id TEXT REFERENCES authorities(id),
+    created_at   TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX request_attachments_request ON request_attachments(request_id);
+CREATE INDEX request_attachments_sha ON request_attachments(sha256);
+
 -- Reminders and follow-up notices sent, so that each goes once.
 CREATE TABLE request_reminders (
     request_id TEXT NOT NULL REFERENCES requests(id) ON DELETE CASCADE,
@@ -91,6 +109,7 @@ CREATE TABLE idempotency_keys (
 -- +goose Down
 DROP TABLE idempotency_keys;
 DROP TABLE request_reminders;
+DROP TABLE request_attachments;
 DROP TABLE request_questions;
 DROP TABLE requests;
 DROP TABLE counters;
