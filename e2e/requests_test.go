@@ -27,7 +27,7 @@ func TestARequestComposedInGermanAnsweredInPolishReadInPortuguese(t *testing.T) 
 		}
 		return a
 	}
-	reg(authorities.Input{Country: "DE", Name: "Bundesministerium für Wirtschaft", Language: "de", Kind: authorities.NationalCoordinator, Areas: []string{"pq"}})
+	deNC := reg(authorities.Input{Country: "DE", Name: "Bundesministerium für Wirtschaft", Language: "de", Kind: authorities.NationalCoordinator, Areas: []string{"pq"}})
 	reg(authorities.Input{Country: "PL", Name: "Ministerstwo Rozwoju", Language: "pl", Kind: authorities.NationalCoordinator, Areas: []string{"pq"}})
 	de := reg(authorities.Input{Country: "DE", Name: "Ärztekammer Berlin", Language: "de", Areas: []string{"pq"}, City: "Berlin"})
 	pl := reg(authorities.Input{Country: "PL", Name: "Naczelna Izba Lekarska", Language: "pl", Areas: []string{"pq"}, City: "Warszawa"})
@@ -47,7 +47,8 @@ func TestARequestComposedInGermanAnsweredInPolishReadInPortuguese(t *testing.T) 
 	}
 	deUser := member(de, "sachbearbeiterin@aekb.de.example", "Katrin Vogel", "de", authorities.RequestHandler)
 	plUser := member(pl, "alokator@nil.pl.example", "Piotr Zieliński", "pl", authorities.Allocator, authorities.RequestHandler)
-	ptUser := member(de, "colega@aekb.de.example", "Ana Costa", "pt", authorities.RequestHandler)
+	ptUser := member(de, "colega@aekb.de.example", "Ana Costa", "pt", authorities.RequestHandler, authorities.LocalDataAdministrator)
+	coordinator := member(deNC, "koordination@bmwk.de.example", "Jonas Weber", "de", authorities.Coordinator)
 	pack, _ := s.App.Areas.Pack("pq")
 	question := func(lang string) string { return pack.In(lang).Question("diploma_authentic").Display }
 
@@ -107,4 +108,22 @@ func TestARequestComposedInGermanAnsweredInPolishReadInPortuguese(t *testing.T) 
 	}
 	pr.click(`form[action$="/actions/close"] button[type=submit]`)
 	pr.check("request-closed-pt")
+	pr.open("/notifications")
+	pr.check("notifications-pt")
+	pr.open("/requests/subject-data?name=Kowalski")
+	if !strings.Contains(pr.text("main"), "Jan Kowalski") {
+		t.Fatalf("the data subject's page: %.300q", pr.text("main"))
+	}
+	pr.check("subject-data-pt")
+
+	// The coordinator follows without personal data.
+	co := newTab(t, s, false)
+	co.signInAndEnrol(coordinator)
+	co.open("/requests/follow-up")
+	co.check("follow-up")
+	co.open("/requests/" + id)
+	co.check("request-coordinator")
+	if strings.Contains(co.text("main"), "Jan Kowalski") {
+		t.Fatal("the coordinator sees the person's name")
+	}
 }

@@ -268,3 +268,35 @@ func TestAttachmentsOverHTTP(t *testing.T) {
 		t.Fatalf("browser, HTML file: %d", resp.code)
 	}
 }
+
+func TestNotificationsInTheBrowserAndTheAPI(t *testing.T) {
+	s, _, pl, deToken, plToken := requestSite(t)
+	body := `{"area":"pq","question_set":"authenticity","questions":["diploma_authentic"],"responder_id":"` + pl.ID + `","subject":{"name":"Jan Kowalski","profession":"doctor"}}`
+	r := s.api(t, "POST", "/api/v1/requests", deToken, body)
+	var req struct{ ID, Reference string }
+	_ = json.Unmarshal([]byte(r.body), &req)
+	s.api(t, "POST", "/api/v1/requests/"+req.ID+"/actions/send", deToken, "")
+	s.api(t, "POST", "/api/v1/requests/"+req.ID+"/actions/accept", plToken, "")
+	// The requester (the site's user) is told that the request was accepted.
+	b := s.enrol()
+	page := b.get("/notifications")
+	if page.code != http.StatusOK || !strings.Contains(page.body, req.Reference) || !strings.Contains(page.body, "/notifications/read") {
+		t.Fatalf("notifications page: %d", page.code)
+	}
+	if r := b.post("/notifications/read", url.Values{}); r.code != http.StatusSeeOther {
+		t.Fatalf("mark read: %d", r.code)
+	}
+	if r := s.api(t, "GET", "/api/v1/notifications", deToken, ""); !strings.Contains(r.body, `"unread":0`) || !strings.Contains(r.body, req.Reference) {
+		t.Fatalf("API: %s", r.body)
+	}
+	// A daily digest instead of an e-mail per event.
+	if r := b.post("/profile/digest", url.Values{"digest": {"on"}}); r.code != http.StatusSeeOther {
+		t.Fatalf("digest: %d", r.code)
+	}
+	if p := b.get("/profile"); !strings.Contains(p.body, `id="f-digest" name="digest" checked`) {
+		t.Fatal("the digest choice is not shown")
+	}
+	if r := s.api(t, "PUT", "/api/v1/me/email-digest", deToken, `{"email_digest":false}`); r.code != http.StatusOK {
+		t.Fatalf("API digest: %d", r.code)
+	}
+}

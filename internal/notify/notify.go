@@ -56,6 +56,8 @@ const (
 	KindRequestOverdue = "request_overdue" // Data: Name, Reference, Link, Date
 	// KindRequestFollowUp tells coordinators that a request stalls.
 	KindRequestFollowUp = "request_follow_up" // Data: Name, Reference, Link
+	// KindDigest gathers a day's notifications for users who chose it.
+	KindDigest = "digest" // Data: Name, Count, References, Link
 )
 
 // placeholders returns the Data entries a kind needs and whether the kind is
@@ -76,6 +78,8 @@ func placeholders(kind string) ([]string, bool) {
 		return []string{"Authority", "Coordinator", "Link"}, true
 	case KindRequestUpdate, KindRequestFollowUp:
 		return []string{"Name", "Reference", "Link"}, true
+	case KindDigest:
+		return []string{"Name", "Count", "References", "Link"}, true
 	case KindRequestDueSoon, KindRequestOverdue:
 		return []string{"Name", "Reference", "Link", "Date"}, true
 	}

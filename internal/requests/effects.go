@@ -293,7 +293,7 @@ func (s *Service) tellUsers(ctx context.Context, tx db.Querier, r *Request, auth
 		for k, v := range extra {
 			data[k] = v
 		}
-		if err := notify.Enqueue(ctx, tx, now, notify.Message{Kind: kind, To: x.email, Language: x.lang, Data: data}); err != nil {
+		if err := notify.Tell(ctx, tx, now, x.id, r.Reference, "/requests/"+r.ID, notify.Message{Kind: kind, To: x.email, Language: x.lang, Data: data}); err != nil {
 			return err
 		}
 	}

@@ -187,7 +187,8 @@ func (s *Service) dueSoon(ctx context.Context, q db.Querier, now time.Time) ([]*
 	return out, db.Check(rows.Err())
 }
 
-// Housekeep runs the scheduled work — reminders, then retention — every
+// Housekeep runs the scheduled work — reminders, retention, the sweep of
+// unreferenced files and the daily digests — every
 // interval until ctx ends, reporting failures to report.
 func (s *Service) Housekeep(ctx context.Context, interval time.Duration, report func(error)) {
 	t := time.NewTicker(interval)
@@ -201,6 +202,9 @@ func (s *Service) Housekeep(ctx context.Context, interval time.Duration, report 
 		}
 		if err := s.sweepFiles(ctx); err != nil && ctx.Err() == nil {
 			report(fmt.Errorf("attachment sweep: %w", err))
+		}
+		if _, err := notify.Digest(ctx, s.db, s.clock(), s.publicURL); err != nil && ctx.Err() == nil {
+			report(fmt.Errorf("digest: %w", err))
 		}
 		select {
 		case <-ctx.Done():

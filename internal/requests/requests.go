@@ -479,13 +479,14 @@ func (s *Service) takingPart(ctx context.Context, q db.Querier, actor authoritie
 	return r, w, nil
 }
 
-// options are the area pack's workflow options for this request.
+// options are the area pack's workflow options for this request, and the
+// request's own conditions the machine names.
 func (s *Service) options(r *Request) map[string]bool {
 	p, err := s.areas.Pack(r.Area)
 	if err != nil || r.Requester == nil {
 		return nil
 	}
-	o := map[string]bool{"outgoing_approval": p.Workflow.OutgoingApprovalIn(r.Requester.Country)}
+	o := map[string]bool{"outgoing_approval": p.Workflow.OutgoingApprovalIn(r.Requester.Country), "date_proposed": r.ProposedReplyBy != nil}
 	if r.Responder != nil {
 		o["incoming_allocation"] = p.Workflow.IncomingAllocationIn(r.Responder.Country)
 	}

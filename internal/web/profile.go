@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/openimi/openimi/internal/i18n"
+	"github.com/openimi/openimi/internal/notify"
 	"github.com/openimi/openimi/internal/problem"
 )
 
@@ -13,11 +14,47 @@ type profileData struct {
 	CodesLeft int
 	Codes     []string
 	Languages []i18n.Language
+	Digest    bool // e-mails in a daily digest
 }
 
 func (s *Server) profileData(r *http.Request) (profileData, error) {
 	n, err := s.auth.RecoveryCodesLeft(r.Context(), visitOf(r).user.ID)
-	return profileData{CodesLeft: n, Languages: i18n.Languages}, err
+	if err != nil {
+		return profileData{}, err
+	}
+	digest, err := notify.DigestChosen(r.Context(), s.db.Read(), visitOf(r).user.ID)
+	return profileData{CodesLeft: n, Languages: i18n.Languages, Digest: digest}, err
+}
+
+// profileDigest chooses an e-mail per notification or a daily digest.
+func (s *Server) profileDigest(w http.ResponseWriter, r *http.Request) error {
+	if err := notify.SetDigest(r.Context(), s.db, visitOf(r).user.ID, r.PostFormValue("digest") == "on"); err != nil {
+		return err
+	}
+	return s.redirectWithNotice(w, r, "/profile", "notice_request_done")
+}
+
+type notificationsView struct {
+	Items  []notify.Notice
+	Unread int
+}
+
+// notificationsPage lists the user's latest notifications.
+func (s *Server) notificationsPage(w http.ResponseWriter, r *http.Request) error {
+	list, unread, err := notify.Notices(r.Context(), s.db.Read(), visitOf(r).user.ID, 100)
+	if err != nil {
+		return err
+	}
+	s.render(w, r, http.StatusOK, "notifications", page{TitleKey: "notifications_title", Data: notificationsView{Items: list, Unread: unread}})
+	return nil
+}
+
+// markNotificationsRead marks every notification read.
+func (s *Server) markNotificationsRead(w http.ResponseWriter, r *http.Request) error {
+	if err := notify.MarkRead(r.Context(), s.db, visitOf(r).user.ID, s.now()); err != nil {
+		return err
+	}
+	return s.redirectWithNotice(w, r, "/notifications", "notice_request_done")
 }
 
 func (s *Server) profile(w http.ResponseWriter, r *http.Request) error {

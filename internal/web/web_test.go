@@ -16,6 +16,7 @@ import (
 	"github.com/openimi/openimi/internal/auth"
 	"github.com/openimi/openimi/internal/authorities"
 	"github.com/openimi/openimi/internal/i18n"
+	"github.com/openimi/openimi/internal/notify"
 	"github.com/openimi/openimi/internal/requests"
 	"github.com/openimi/openimi/internal/web/static"
 	"github.com/openimi/openimi/locales"
@@ -138,6 +139,8 @@ func TestEveryPageRendersInEveryLanguage(t *testing.T) {
 	data["follow_up"] = followUpView{Reasons: requests.Reasons, Reason: "overdue",
 		Items: []followUpRow{{requestRow: requestRow{Request: req, AreaName: "PQ", Other: "A (DE) → B (PL)", Overdue: true, StateName: "Sent"}, Reason: "Overdue"}}}
 	data["subject_data"] = subjectDataView{Name: "Kowalski", Done: true, Found: []requestRow{{Request: req, StateName: "Sent"}}}
+	data["notifications"] = notificationsView{Unread: 1, Items: []notify.Notice{{ID: "n1", Kind: "request_update", Reference: "PQ-2026-000001", Link: "/requests/r1", CreatedAt: now},
+		{ID: "n2", Kind: "request_follow_up", Reference: "PQ-2026-000002", Link: "/requests/r2", CreatedAt: now, Read: true}}}
 	var forms []actionForm
 	for _, n := range []string{"answer", "forward", "split", "reallocate", "propose_date", "close", "comment"} {
 		forms = append(forms, actionForm{Name: n, Label: n, Comment: "optional", Answers: n == "answer", Responder: n == "forward" || n == "split",

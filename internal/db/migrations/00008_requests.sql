@@ -95,6 +95,21 @@ CREATE TABLE request_reminders (
     PRIMARY KEY (request_id, kind)
 );
 
+-- In-app notifications: what each user is told, read or not. An e-mail
+-- goes at once, or in a daily digest for users who chose one.
+CREATE TABLE notifications (
+    id         TEXT PRIMARY KEY,
+    user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    kind       TEXT NOT NULL,   -- as the e-mail kinds: request_update, request_overdue…
+    reference  TEXT NOT NULL,   -- what it is about, e.g. a request's reference (never personal data)
+    link       TEXT NOT NULL,   -- a local path
+    created_at TIMESTAMPTZ NOT NULL,
+    read_at    TIMESTAMPTZ,
+    digested_at TIMESTAMPTZ     -- sent in a digest e-mail
+);
+CREATE INDEX notifications_user ON notifications(user_id, read_at, created_at);
+ALTER TABLE users ADD COLUMN email_digest BOOLEAN NOT NULL DEFAULT FALSE;
+
 -- Idempotency keys of API clients: a repeated create, send or answer with
 -- the same key returns the first result instead of acting twice.
 CREATE TABLE idempotency_keys (
@@ -107,6 +122,8 @@ CREATE TABLE idempotency_keys (
 );
 
 -- +goose Down
+ALTER TABLE users DROP COLUMN email_digest;
+DROP TABLE notifications;
 DROP TABLE idempotency_keys;
 DROP TABLE request_reminders;
 DROP TABLE request_attachments;

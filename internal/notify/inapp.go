@@ -1,0 +1,145 @@
+package notify
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/openimi/openimi/internal/db"
+)
+
+// Notice is an in-app notification: what a user was told, and whether
+// they have read it.
+type Notice struct {
+	ID, Kind, Reference, Link string
+	CreatedAt                 time.Time
+	Read                      bool
+}
+
+// Tell records an in-app notification for a user and, unless the user
+// chose a daily digest, e-mails it at once (m, whose Kind names both).
+// Everything happens in the caller's transaction.
+func Tell(ctx context.Context, tx db.Querier, now time.Time, userID, reference, link string, m Message) error {
+	id := uuid.Must(uuid.NewV7()).String()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO notifications (id, user_id, kind, reference, link, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		id, userID, m.Kind, reference, link, dbTime(now)); err != nil {
+		return db.Check(err)
+	}
+	var digest bool
+	if err := tx.QueryRowContext(ctx, `SELECT email_digest FROM users WHERE id = $1`, userID).Scan(&digest); err != nil {
+		return db.Check(err)
+	}
+	if digest {
+		return nil
+	}
+	return Enqueue(ctx, tx, now, m)
+}
+
+// Notices returns a user's latest notifications, newest first, and how
+// many are unread.
+func Notices(ctx context.Context, q db.Querier, userID string, limit int) ([]Notice, int, error) {
+	unread, err := Unread(ctx, q, userID)
+	if err != nil {
+		return nil, 0, err
+	}
+	rows, err := q.QueryContext(ctx, `SELECT id, kind, reference, link, created_at, read_at IS NOT NULL FROM notifications WHERE user_id = $1
+		ORDER BY created_at DESC, id DESC LIMIT `+strconv.Itoa(limit), userID)
+	if err != nil {
+		return nil, 0, db.Check(err)
+	}
+	defer rows.Close()
+	var out []Notice
+	for rows.Next() {
+		var n Notice
+		if err := rows.Scan(&n.ID, &n.Kind, &n.Reference, &n.Link, &n.CreatedAt, &n.Read); err != nil {
+			return nil, 0, db.Check(err)
+		}
+		out = append(out, n)
+	}
+	return out, unread, db.Check(rows.Err())
+}
+
+// MarkRead marks all of a user's notifications read.
+func MarkRead(ctx context.Context, d *db.DB, userID string, now time.Time) error {
+	return d.InTx(ctx, func(tx db.Querier) error {
+		_, err := tx.ExecContext(ctx, `UPDATE notifications SET read_at = $1 WHERE user_id = $2 AND read_at IS NULL`, dbTime(now), userID)
+		return db.Check(err)
+	})
+}
+
+// SetDigest chooses between an e-mail per notification and a daily digest.
+func SetDigest(ctx context.Context, d *db.DB, userID string, on bool) error {
+	return d.InTx(ctx, func(tx db.Querier) error {
+		_, err := tx.ExecContext(ctx, `UPDATE users SET email_digest = $1 WHERE id = $2`, on, userID)
+		return db.Check(err)
+	})
+}
+
+// Digest e-mails each user who chose a digest the notifications of the
+// last day not yet sent, in one message, and returns how many it sent. It
+// sends to a user at most once a day: run it as often as wanted.
+func Digest(ctx context.Context, d *db.DB, now time.Time, publicURL string) (int, error) {
+	sent := 0
+	err := d.InTx(ctx, func(tx db.Querier) error {
+		rows, err := tx.QueryContext(ctx, `SELECT u.id, u.email, u.name, u.language FROM users u WHERE u.email_digest AND u.active
+			AND EXISTS (SELECT 1 FROM notifications n WHERE n.user_id = u.id AND n.digested_at IS NULL AND n.read_at IS NULL)
+			AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.user_id = u.id AND n.digested_at > $1)`, dbTime(now.Add(-24*time.Hour)))
+		if err != nil {
+			return db.Check(err)
+		}
+		type user struct{ id, email, name, lang string }
+		var users []user
+		for rows.Next() {
+			var u user
+			if err := rows.Scan(&u.id, &u.email, &u.name, &u.lang); err != nil {
+				rows.Close()
+				return db.Check(err)
+			}
+			users = append(users, u)
+		}
+		rows.Close()
+		for _, u := range users {
+			refs, err := tx.QueryContext(ctx, `SELECT DISTINCT reference FROM notifications WHERE user_id = $1 AND digested_at IS NULL AND read_at IS NULL ORDER BY reference`, u.id)
+			if err != nil {
+				return db.Check(err)
+			}
+			var list []string
+			for refs.Next() {
+				var r string
+				if err := refs.Scan(&r); err != nil {
+					refs.Close()
+					return db.Check(err)
+				}
+				list = append(list, r)
+			}
+			refs.Close()
+			if err := Enqueue(ctx, tx, now, Message{Kind: KindDigest, To: u.email, Language: u.lang, Data: map[string]string{
+				"Name": u.name, "Count": strconv.Itoa(len(list)), "References": strings.Join(list, "\n"), "Link": publicURL + "/notifications"}}); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE notifications SET digested_at = $1 WHERE user_id = $2 AND digested_at IS NULL AND read_at IS NULL`, dbTime(now), u.id); err != nil {
+				return db.Check(err)
+			}
+			sent++
+		}
+		return nil
+	})
+	return sent, err
+}
+
+// Unread returns how many of a user's notifications are unread.
+func Unread(ctx context.Context, q db.Querier, userID string) (int, error) {
+	var n int
+	err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL`, userID).Scan(&n)
+	return n, db.Check(err)
+}
+
+// DigestChosen reports whether a user chose the daily digest.
+func DigestChosen(ctx context.Context, q db.Querier, userID string) (bool, error) {
+	var on bool
+	err := q.QueryRowContext(ctx, `SELECT email_digest FROM users WHERE id = $1`, userID).Scan(&on)
+	return on, db.Check(err)
+}
