@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/openimi/openimi/internal/authorities"
+	"github.com/openimi/openimi/internal/countries"
 	"github.com/openimi/openimi/internal/problem"
 	"github.com/openimi/openimi/internal/requests"
 )
@@ -160,7 +161,13 @@ func (a *API) listRequests(w http.ResponseWriter, r *http.Request, actor authori
 	if box == "" {
 		box = requests.ToDo
 	}
-	list, total, err := a.requests.Inbox(r.Context(), actor, box, requests.Filter{Area: q.Get("area"), State: q.Get("state"),
+	country := ""
+	if c := q.Get("country"); c != "" {
+		if country = countries.Normalize(c); country == "" {
+			return problem.Field("country", "error_country_unknown")
+		}
+	}
+	list, total, err := a.requests.Inbox(r.Context(), actor, box, requests.Filter{Area: q.Get("area"), State: q.Get("state"), Country: country,
 		Overdue: q.Get("overdue") == "true", Text: q.Get("q"), Page: page, PerPage: perPage})
 	if err != nil {
 		return err

@@ -144,11 +144,14 @@ var secretRe = regexp.MustCompile(`id="totp-secret">([A-Z2-7]+)<`)
 var codeRe = regexp.MustCompile(`<li><code>([a-z0-9-]+)</code></li>`)
 
 // enrol signs a new browser in for the first time, through enrolment.
-func (s *site) enrol() *browser {
+func (s *site) enrol() *browser { return s.enrolAs("anna@example.pl") }
+
+// enrolAs is enrol for another user (with testPassword).
+func (s *site) enrolAs(email string) *browser {
 	s.t.Helper()
 	b := s.browser()
 	b.get("/sign-in")
-	r := b.post("/sign-in", url.Values{"email": {"anna@example.pl"}, "password": {testPassword}})
+	r := b.post("/sign-in", url.Values{"email": {email}, "password": {testPassword}})
 	if r.code != http.StatusSeeOther || r.location() != "/sign-in/enrol" {
 		s.t.Fatalf("sign-in: %d %s", r.code, r.location())
 	}

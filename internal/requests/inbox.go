@@ -29,6 +29,7 @@ var Boxes = []string{ToDo, Incoming, Outgoing, Drafts, Done}
 type Filter struct {
 	Area    string
 	State   string
+	Country string // the other side's country (either side's for a coordinator)
 	Overdue bool
 	Text    string // a reference, or (for the parties) the subject's name
 	Page    int
@@ -98,6 +99,10 @@ func (s *Service) Inbox(ctx context.Context, actor authorities.Actor, box string
 	}
 	if f.State != "" {
 		cond += " AND r.state = " + arg(f.State)
+	}
+	if f.Country != "" {
+		c := arg(f.Country)
+		cond += " AND (ra.country = " + c + " AND r.requester_id <> " + mine + " OR pa.country = " + c + " AND COALESCE(r.responder_id, '') <> " + mine + ")"
 	}
 	if f.Overdue {
 		cond += " AND r.state IN ('sent', 'accepted', 'info_requested', 'awaiting_allocation') AND r.reply_by < " + arg(s.clock())

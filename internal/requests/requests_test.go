@@ -437,6 +437,10 @@ func TestInboxAndTimeline(t *testing.T) {
 	if box(w.plHandler, requests.Incoming, requests.Filter{Text: "kowalski"}) != 1 || box(w.plHandler, requests.Incoming, requests.Filter{Text: a.Reference}) != 1 {
 		t.Fatal("a party cannot find it")
 	}
+	if box(w.plHandler, requests.Incoming, requests.Filter{Country: "DE"}) != 1 || box(w.plHandler, requests.Incoming, requests.Filter{Country: "FR"}) != 0 ||
+		box(w.deHandler, requests.Outgoing, requests.Filter{Country: "PL"}) != 1 || box(w.deHandler, requests.Outgoing, requests.Filter{Country: "DE"}) != 0 {
+		t.Fatal("the country filter")
+	}
 	if box(w.plHandler, requests.Incoming, requests.Filter{Text: "%"}) != 0 {
 		t.Fatal("LIKE syntax in a search")
 	}
@@ -597,6 +601,16 @@ func TestStalledRequestsAreFollowedUpAndRemindedOnce(t *testing.T) {
 	w.svc.Remind(w.ctx)
 	if mails("request_overdue") == 0 {
 		t.Fatal("no overdue notice")
+	}
+	// Two months without activity.
+	w.now = w.now.AddDate(0, 2, 0)
+	if got := reasons(w.deCoordinator); !strings.Contains(got, b.Reference+":inactive") {
+		t.Fatalf("inactive: %q", got)
+	}
+	before := mails("request_follow_up")
+	w.svc.Remind(w.ctx)
+	if mails("request_follow_up") <= before {
+		t.Fatal("no notice for an inactive request")
 	}
 }
 

@@ -28,19 +28,20 @@ type requestRow struct {
 }
 
 type inboxView struct {
-	Box     string
-	Boxes   []string
-	Counts  map[string]int
-	Items   []requestRow
-	Total   int
-	Page    int
-	Pages   int
-	PrevURL string
-	NextURL string
-	Filter  url.Values
-	Areas   []areaName
-	States  []string
-	CanNew  bool
+	Box       string
+	Boxes     []string
+	Counts    map[string]int
+	Items     []requestRow
+	Total     int
+	Page      int
+	Pages     int
+	PrevURL   string
+	NextURL   string
+	Filter    url.Values
+	Areas     []areaName
+	States    []string
+	Countries []countryOption
+	CanNew    bool
 	// CanFollowUp: a coordinator, who has a follow-up list.
 	CanFollowUp bool
 	// CanSubjectData: a local data administrator, who answers data
@@ -61,10 +62,11 @@ func (s *Server) inboxPage(w http.ResponseWriter, r *http.Request, actor authori
 	n, _ := strconv.Atoi(q.Get("page"))
 	n = max(n, 1)
 	lang := visitOf(r).lang.Lang()
-	f := requests.Filter{Area: q.Get("area"), State: q.Get("state"), Overdue: q.Get("overdue") == "on", Text: q.Get("q"), Page: n, PerPage: 20}
+	f := requests.Filter{Area: q.Get("area"), State: q.Get("state"), Country: countries.Normalize(q.Get("country")), Overdue: q.Get("overdue") == "on",
+		Text: q.Get("q"), Page: n, PerPage: 20}
 	list, total, err := s.requests.Inbox(r.Context(), actor, box, f)
 	v := inboxView{Box: box, Boxes: requests.Boxes, Counts: map[string]int{}, Total: total, Page: n, Pages: (total + 19) / 20, Filter: q,
-		States: requests.States, CanNew: actor.HasAny(authorities.RequestHandler), CanFollowUp: actor.HasAny(authorities.Coordinator),
+		States: requests.States, Countries: s.countryOptions(lang), CanNew: actor.HasAny(authorities.RequestHandler), CanFollowUp: actor.HasAny(authorities.Coordinator),
 		CanSubjectData: actor.HasAny(authorities.LocalDataAdministrator)}
 	for _, p := range s.areas.Packs() {
 		v.Areas = append(v.Areas, areaName{Code: p.Code, Name: p.In(lang).Name})
