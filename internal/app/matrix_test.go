@@ -6,6 +6,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -119,9 +120,9 @@ func TestTheRequestRoutesPermissionMatrix(t *testing.T) {
 	events := func() int { return s.count(t, `SELECT COUNT(*) FROM case_events`) }
 	isParty := func(u *matrixUser) bool { return len(u.parties) > 0 }
 	seesPersonal := func(u *matrixUser) bool {
-		return contains(u.parties, workflow.Requester) || contains(u.parties, workflow.Responder)
+		return slices.Contains(u.parties, workflow.Requester) || slices.Contains(u.parties, workflow.Responder)
 	}
-	has := func(u *matrixUser, role string) bool { return contains(u.roles, role) }
+	has := func(u *matrixUser, role string) bool { return slices.Contains(u.roles, role) }
 	machine := s.app.Requests.Machine()
 
 	// call sends one request as u over the web UI (api false) or the API.
@@ -224,7 +225,9 @@ func TestTheRequestRoutesPermissionMatrix(t *testing.T) {
 	}
 	checks["POST /requests/new"] = write("create", func(u *matrixUser) bool { return has(u, "request_handler") }, draft)
 	checks["POST /api/v1/requests"] = checks["POST /requests/new"]
-	requesterHandler := func(u *matrixUser) bool { return contains(u.parties, workflow.Requester) && has(u, "request_handler") }
+	requesterHandler := func(u *matrixUser) bool {
+		return slices.Contains(u.parties, workflow.Requester) && has(u, "request_handler")
+	}
 	checks["POST /requests/{id}/edit"] = write("edit a sent request", func(*matrixUser) bool { return false }, func(u *matrixUser, apiSide bool, id string) response {
 		return call(u, false, "POST", "/requests/"+id+"/edit", url.Values{"area": {"pq"}, "question_set": {"authenticity"}, "step": {"save"}}, "")
 	})
@@ -350,15 +353,6 @@ func TestTheRequestRoutesPermissionMatrix(t *testing.T) {
 		covered++
 		check(p, strings.Contains(p, "/api/"))
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // newMultipart writes a form with the CSRF token and one file, and returns

@@ -269,7 +269,7 @@ func (s *Service) OpenAttachment(ctx context.Context, actor authorities.Actor, i
 	if err != nil {
 		return nil, nil, err
 	}
-	if !isParty(w) || r.BlockedAt != nil {
+	if !seesPersonal(r, w) {
 		return nil, nil, errNotFound
 	}
 	list, err := s.attachments(ctx, s.db.Read(), id)

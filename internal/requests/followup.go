@@ -3,6 +3,7 @@ package requests
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/openimi/openimi/internal/authorities"
@@ -94,24 +95,13 @@ func (s *Service) FollowUp(ctx context.Context, actor authorities.Actor, reason 
 			if err != nil {
 				return nil, err
 			}
-			if !slicesContainsAny(w.Parties, workflow.RequesterCoordinator, workflow.ResponderCoordinator) {
+			if !slices.ContainsFunc(w.Parties, workflow.IsCoordinator) {
 				continue
 			}
 			out = append(out, FollowUpItem{Request: s.view(r, w), Reason: why})
 		}
 	}
 	return out, nil
-}
-
-func slicesContainsAny(list []string, want ...string) bool {
-	for _, x := range list {
-		for _, w := range want {
-			if x == w {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // Remind sends what is due, each once per request: to the responder a few

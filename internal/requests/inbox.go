@@ -186,15 +186,11 @@ type Entry struct {
 // may hold personal data: the parties read them all; a coordinator reads
 // only what coordinators wrote.
 func (s *Service) Timeline(ctx context.Context, actor authorities.Actor, id string) ([]Entry, error) {
-	_, w, err := s.takingPart(ctx, s.db.Read(), actor, id)
+	r, w, err := s.takingPart(ctx, s.db.Read(), actor, id)
 	if err != nil {
 		return nil, err
 	}
-	r, err := s.load(ctx, s.db.Read(), id)
-	if err != nil {
-		return nil, err
-	}
-	party := isParty(w) && r.BlockedAt == nil // blocked data is shown to nobody
+	party := seesPersonal(r, w)
 	events, err := workflow.History(ctx, s.db.Read(), id)
 	if err != nil {
 		return nil, err

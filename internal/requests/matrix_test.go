@@ -3,6 +3,7 @@ package requests_test
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"sort"
 	"testing"
 
@@ -106,7 +107,7 @@ func TestThePermissionMatrix(t *testing.T) {
 				t.Errorf("%s reads a %s request: %v", u.name, state, err)
 			case len(parties) > 0 && err != nil:
 				t.Errorf("%s cannot read a %s request: %v", u.name, state, err)
-			case err == nil && got.PersonalShown != (contains(parties, workflow.Requester) || contains(parties, workflow.Responder)):
+			case err == nil && got.PersonalShown != (slices.Contains(parties, workflow.Requester) || slices.Contains(parties, workflow.Responder)):
 				t.Errorf("%s, %s: personal data shown %v", u.name, state, got.PersonalShown)
 			}
 			for _, action := range actions {
@@ -148,13 +149,4 @@ func TestThePermissionMatrix(t *testing.T) {
 		}
 	}
 	t.Logf("%d attempts, %d allowed", tried, allowed)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -499,6 +499,10 @@ func isParty(w workflow.Who) bool {
 	return slices.Contains(w.Parties, workflow.Requester) || slices.Contains(w.Parties, workflow.Responder)
 }
 
+// seesPersonal reports whether who may see r's personal data now: a party,
+// while the data is not blocked (blocked data is shown to nobody).
+func seesPersonal(r *Request, w workflow.Who) bool { return isParty(w) && r.BlockedAt == nil }
+
 // view trims r to what the actor may see and fills in what it may do.
 // A coordinator sees the exchange's progress, not its personal data.
 func (s *Service) view(r *Request, w workflow.Who) *Request {
@@ -506,7 +510,7 @@ func (s *Service) view(r *Request, w workflow.Who) *Request {
 	for _, a := range s.machine.Allowed(r.State, w, s.options(r)) {
 		r.Actions = append(r.Actions, a.Name)
 	}
-	r.PersonalShown = isParty(w) && r.BlockedAt == nil
+	r.PersonalShown = seesPersonal(r, w)
 	if !r.PersonalShown {
 		r.SubjectName, r.Subject, r.Message = "", nil, ""
 		for i := range r.Questions {
