@@ -16,6 +16,7 @@ import (
 	"github.com/openimi/openimi/internal/areas"
 	"github.com/openimi/openimi/internal/auth"
 	"github.com/openimi/openimi/internal/authorities"
+	"github.com/openimi/openimi/internal/broadcasts"
 	"github.com/openimi/openimi/internal/db"
 	"github.com/openimi/openimi/internal/i18n"
 	"github.com/openimi/openimi/internal/problem"
@@ -28,6 +29,7 @@ type API struct {
 	areas       *areas.Registry
 	authorities *authorities.Service
 	requests    *requests.Service
+	broadcasts  *broadcasts.Service
 	db          *db.DB
 	catalog     *i18n.Catalog
 	log         *slog.Logger
@@ -42,7 +44,7 @@ func New(d Deps) *API {
 	if d.MaxBytes <= 0 {
 		d.MaxBytes = 1 << 20
 	}
-	return &API{auth: d.Auth, areas: d.Areas, authorities: d.Authorities, requests: d.Requests, db: d.DB, catalog: d.Catalog, log: d.Log, maxBytes: d.MaxBytes, spec: d.Spec, trustXFF: d.TrustProxy}
+	return &API{auth: d.Auth, areas: d.Areas, authorities: d.Authorities, requests: d.Requests, broadcasts: d.Broadcasts, db: d.DB, catalog: d.Catalog, log: d.Log, maxBytes: d.MaxBytes, spec: d.Spec, trustXFF: d.TrustProxy}
 }
 
 // Deps are what the API needs.
@@ -52,6 +54,7 @@ type Deps struct {
 	Areas       *areas.Registry
 	Authorities *authorities.Service
 	Requests    *requests.Service
+	Broadcasts  *broadcasts.Service
 	Catalog     *i18n.Catalog
 	Log         *slog.Logger
 	MaxBytes    int64 // largest accepted body
@@ -104,6 +107,22 @@ func (a *API) Routes() []Route {
 		{"POST /api/v1/requests/{id}/attachments", "token", a.handleUpload(a.acting(a.attachFile))},
 		{"GET /api/v1/requests/{id}/attachments/{attachment}", "token", a.handle(a.acting(a.downloadAttachment))},
 		{"POST /api/v1/requests/{id}/actions/{action}", "token", a.handle(a.acting(a.requestAction))},
+		{"GET /api/v1/alerts", "token", a.handle(a.acting(a.listCases))},
+		{"POST /api/v1/alerts", "token", a.handle(a.acting(a.createCase))},
+		{"GET /api/v1/alerts/statistics", "token", a.handle(a.acting(a.caseStatistics))},
+		{"GET /api/v1/alerts/{id}", "token", a.handle(a.acting(a.readCase))},
+		{"PUT /api/v1/alerts/{id}", "token", a.handle(a.acting(a.updateCase))},
+		{"GET /api/v1/alerts/{id}/timeline", "token", a.handle(a.acting(a.caseTimeline))},
+		{"GET /api/v1/alerts/{id}/candidates", "token", a.handle(a.acting(a.caseCandidates))},
+		{"POST /api/v1/alerts/{id}/actions/{action}", "token", a.handle(a.acting(a.caseAction))},
+		{"GET /api/v1/measures", "token", a.handle(a.acting(a.listCases))},
+		{"POST /api/v1/measures", "token", a.handle(a.acting(a.createCase))},
+		{"GET /api/v1/measures/statistics", "token", a.handle(a.acting(a.caseStatistics))},
+		{"GET /api/v1/measures/{id}", "token", a.handle(a.acting(a.readCase))},
+		{"PUT /api/v1/measures/{id}", "token", a.handle(a.acting(a.updateCase))},
+		{"GET /api/v1/measures/{id}/timeline", "token", a.handle(a.acting(a.caseTimeline))},
+		{"GET /api/v1/measures/{id}/candidates", "token", a.handle(a.acting(a.caseCandidates))},
+		{"POST /api/v1/measures/{id}/actions/{action}", "token", a.handle(a.acting(a.caseAction))},
 		{"GET /api/v1/areas", "token", a.handle(a.listAreas)},
 		{"GET /api/v1/areas/{area}", "token", a.handle(a.getArea)},
 		{"GET /api/v1/areas/{area}/question-sets/{set}", "token", a.handle(a.getQuestionSet)},

@@ -22,6 +22,7 @@ import (
 	"github.com/openimi/openimi/internal/areas"
 	"github.com/openimi/openimi/internal/auth"
 	"github.com/openimi/openimi/internal/authorities"
+	"github.com/openimi/openimi/internal/broadcasts"
 	"github.com/openimi/openimi/internal/config"
 	"github.com/openimi/openimi/internal/db"
 	"github.com/openimi/openimi/internal/i18n"
@@ -44,7 +45,9 @@ type App struct {
 	Authorities *authorities.Service
 	// Requests are the information requests between authorities.
 	Requests *requests.Service
-	Now      func() time.Time
+	// Broadcasts are alerts and notifications of measures.
+	Broadcasts *broadcasts.Service
+	Now        func() time.Time
 }
 
 // NewLogger returns the process's logger as configured.
@@ -96,6 +99,10 @@ func Open(ctx context.Context, c *config.Config, log *slog.Logger) (*App, error)
 		d.Close()
 		return nil, err
 	}
+	if a.Broadcasts, err = broadcasts.New(d, reg, a.Authorities, c.PublicURL, a.Now); err != nil {
+		d.Close()
+		return nil, err
+	}
 	dir := c.AttachmentsDir
 	if dir == "" {
 		dir = filepath.Join(c.DataDir, "attachments")
@@ -121,13 +128,13 @@ func (a *App) Handler(reg *prometheus.Registry) (http.Handler, error) {
 		Secure:            a.Config.Secure(),
 		TrustProxyHeaders: a.Config.TrustProxyHeaders,
 		MaxFormBytes:      a.Config.MaxFormBytes,
-	}, web.Deps{DB: a.DB, Auth: a.Auth, Areas: a.Areas, Authorities: a.Authorities, Requests: a.Requests, Catalog: a.Catalog, Assets: assets, Log: a.Log, Now: a.Now})
+	}, web.Deps{DB: a.DB, Auth: a.Auth, Areas: a.Areas, Authorities: a.Authorities, Requests: a.Requests, Broadcasts: a.Broadcasts, Catalog: a.Catalog, Assets: assets, Log: a.Log, Now: a.Now})
 	if err != nil {
 		return nil, err
 	}
 	mux := http.NewServeMux()
 	ui.Register(mux)
-	api.New(api.Deps{DB: a.DB, Auth: a.Auth, Areas: a.Areas, Authorities: a.Authorities, Requests: a.Requests, Catalog: a.Catalog, Log: a.Log,
+	api.New(api.Deps{DB: a.DB, Auth: a.Auth, Areas: a.Areas, Authorities: a.Authorities, Requests: a.Requests, Broadcasts: a.Broadcasts, Catalog: a.Catalog, Log: a.Log,
 		MaxBytes: a.Config.MaxFormBytes, TrustProxy: a.Config.TrustProxyHeaders, Spec: openimi.OpenAPI}).Register(mux)
 	a.registerOperations(mux, reg)
 	return ui.Wrap(instrument(reg, mux)), nil
@@ -174,7 +181,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		defer wg.Done()
 		// Reminders and follow-up notices; personal data of closed
 		// exchanges blocked and deleted on schedule.
-		a.Requests.Housekeep(workCtx, 15*time.Minute, func(err error) { a.Log.Warn("request housekeeping failed", "err", err) })
+		a.Requests.Housekeep(workCtx, 15*time.Minute, func(err error) { a.Log.Warn("housekeeping failed", "err", err) }, a.Broadcasts.Tick)
 	}()
 
 	errc := make(chan error, 1)

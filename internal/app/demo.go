@@ -10,6 +10,7 @@ import (
 
 	"github.com/openimi/openimi/internal/auth"
 	"github.com/openimi/openimi/internal/authorities"
+	"github.com/openimi/openimi/internal/broadcasts"
 	"github.com/openimi/openimi/internal/db"
 	"github.com/openimi/openimi/internal/requests"
 )
@@ -120,7 +121,61 @@ func LoadDemo(ctx context.Context, a *App) ([]DemoUser, error) {
 			}
 		}
 	}
-	return out, demoRequests(ctx, a, where)
+	if err := demoRequests(ctx, a, where); err != nil {
+		return nil, err
+	}
+	return out, demoBroadcasts(ctx, a)
+}
+
+// demoBroadcasts adds, once, a services alert from the French demo user,
+// validated by France's coordinator and broadcast to Portugal and
+// Germany (João Silva disseminates it), and a notification of new
+// requirements, open to comments.
+func demoBroadcasts(ctx context.Context, a *App) error {
+	var n int
+	if err := a.DB.Read().QueryRowContext(ctx, `SELECT COUNT(*) FROM broadcasts`).Scan(&n); err != nil || n > 0 {
+		return err
+	}
+	u, err := a.Auth.UserByEmail(ctx, "claire.martin"+demoDomain)
+	if err != nil {
+		return err
+	}
+	claire, err := a.Authorities.ActorFor(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	list, _, err := a.Authorities.List(ctx, authorities.Filter{Country: "FR", Kind: authorities.NationalCoordinator, PerPage: 1})
+	if err != nil || len(list) == 0 {
+		return fmt.Errorf("demo: no French coordinator: %v", err)
+	}
+	// France's coordinator has no demo account: it validates as the system.
+	frCoordinator := authorities.Actor{Authority: list[0], Roles: []authorities.UserRole{{Role: authorities.Coordinator}}}
+	alert, err := a.Broadcasts.Create(ctx, claire, broadcasts.DraftInput{Kind: broadcasts.Alert, Area: "services", Type: "services_alert",
+		Title: "Installations de gaz dangereuses", Criteria: []string{"caused_by_service_activity", "serious_damage_risk", "cross_border"},
+		Countries: []string{"PT", "DE"}, Message: "Plusieurs installations contrôlées présentent des fuites de monoxyde de carbone.",
+		Fields: map[string]string{"business_name": "Gaz Express Dupont SARL", "registration_number": "RCS Lyon 512 345 678",
+			"country_of_establishment": "FR", "activity": "construction", "risk": "Intoxication au monoxyde de carbone",
+			"measures": "Activité suspendue par la préfecture du Rhône"}})
+	if err != nil {
+		return fmt.Errorf("demo alert: %w", err)
+	}
+	if _, err := a.Broadcasts.Act(ctx, claire, alert.ID, "submit", broadcasts.Input{}); err != nil {
+		return fmt.Errorf("demo alert: %w", err)
+	}
+	if _, err := a.Broadcasts.Act(ctx, frCoordinator, alert.ID, "approve", broadcasts.Input{}); err != nil {
+		return fmt.Errorf("demo alert: %w", err)
+	}
+	measure, err := a.Broadcasts.Create(ctx, claire, broadcasts.DraftInput{Kind: broadcasts.Notification, Area: "services", Type: "services_requirements",
+		Title: "Autorisation préalable des diagnostiqueurs immobiliers", Fields: map[string]string{"measure_title": "Décret relatif aux diagnostiqueurs immobiliers",
+			"legal_reference": "Projet de décret NOR ECOI2600001D", "activity": "real_estate_agents", "entry_into_force": "2027-01-01",
+			"justification": "Protection des consommateurs : certification obligatoire et assurance de responsabilité civile."}})
+	if err != nil {
+		return fmt.Errorf("demo notification: %w", err)
+	}
+	if _, err := a.Broadcasts.Act(ctx, claire, measure.ID, "send", broadcasts.Input{}); err != nil {
+		return fmt.Errorf("demo notification: %w", err)
+	}
+	return nil
 }
 
 // demoRequests adds, once, two information requests between the Greek and

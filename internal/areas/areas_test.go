@@ -224,6 +224,18 @@ func TestBrokenPacksAreReportedWithFileLineAndReason(t *testing.T) {
 			edit(t, m, "cash/area.yaml", "vocabulary: licence_types", "vocabulary: licences")
 			return "cash/area.yaml", lastLine(t, m, "cash/area.yaml", "- code: licence_type")
 		}, `unknown vocabulary "licences"`},
+		{"personal data in a notification", func(t *testing.T, m fstest.MapFS) (string, int) {
+			edit(t, m, "cash/area.yaml", "\nquestion_sets:\n", "\nbroadcasts:\n  - code: new_rules\n    kind: notification\n    comment_days: 30\n    fields:\n      - code: inspector\n        type: text\n        personal_data: true\nquestion_sets:\n")
+			return "cash/area.yaml", lineOf(t, m, "cash/area.yaml", "- code: inspector")
+		}, `notifications hold no personal data, but field "inspector" is personal`},
+		{"a deadline from a field that is not a date", func(t *testing.T, m fstest.MapFS) (string, int) {
+			edit(t, m, "cash/area.yaml", "\nquestion_sets:\n", "\nbroadcasts:\n  - code: fraud\n    kind: alert\n    send_within_days: 3\n    deadline_from: company\n    fields:\n      - code: company\n        type: text\nquestion_sets:\n")
+			return "cash/area.yaml", lineOf(t, m, "cash/area.yaml", "- code: fraud")
+		}, `deadline_from "company" is not a date field`},
+		{"a broadcast type without its texts", func(t *testing.T, m fstest.MapFS) (string, int) {
+			edit(t, m, "cash/area.yaml", "\nquestion_sets:\n", "\nbroadcasts:\n  - code: new_rules\n    kind: notification\n    comment_days: 30\n    fields:\n      - code: title\n        type: text\nquestion_sets:\n")
+			return "cash/texts/lv.yaml", 0
+		}, `missing text "broadcasts.new_rules.fields.title"`},
 		{"text for a code that does not exist", func(t *testing.T, m fstest.MapFS) (string, int) {
 			f := "cash/texts/fr.yaml"
 			edit(t, m, f, "\nquestions:\n", "\nquestions:\n  ghost:\n    text: Boo\n")

@@ -70,18 +70,8 @@ func (c *checker) checkStructure(file string, p *Pack) {
 			terms.add(t.Value, t.Line)
 		}
 	}
-	fields := c.scope(file, "subject field")
-	for _, f := range p.Subject {
-		fields.add(f.Code, f.Line)
-		switch {
-		case f.Type == "term" && f.Vocabulary == "":
-			c.add(file, f.Line, fmt.Sprintf("subject field %q is of type term but names no vocabulary", f.Code))
-		case f.Type == "term" && p.Vocabulary(f.Vocabulary) == nil:
-			c.add(file, f.Line, fmt.Sprintf("subject field %q refers to an unknown vocabulary %q", f.Code, f.Vocabulary))
-		case f.Type != "term" && f.Vocabulary != "":
-			c.add(file, f.Line, fmt.Sprintf("subject field %q names a vocabulary but is of type %s, not term", f.Code, f.Type))
-		}
-	}
+	c.checkFields(file, p, "subject field", p.Subject)
+	c.checkBroadcasts(file, p)
 	sets, questions := c.scope(file, "question set"), c.scope(file, "question")
 	for _, s := range p.QuestionSets {
 		sets.add(s.Code, s.Line)
@@ -99,6 +89,64 @@ func (c *checker) checkStructure(file string, p *Pack) {
 	for country := range p.Workflow.Countries {
 		if !eeaCountries[country] {
 			c.add(file, 1, fmt.Sprintf("workflow override for %q, which is not an EEA country code", country))
+		}
+	}
+}
+
+// checkFields checks a list of fields (a subject, a broadcast's fields).
+func (c *checker) checkFields(file string, p *Pack, what string, list []*Field) {
+	fields := c.scope(file, what)
+	for _, f := range list {
+		fields.add(f.Code, f.Line)
+		switch {
+		case f.Type == "term" && f.Vocabulary == "":
+			c.add(file, f.Line, fmt.Sprintf("%s %q is of type term but names no vocabulary", what, f.Code))
+		case f.Type == "term" && p.Vocabulary(f.Vocabulary) == nil:
+			c.add(file, f.Line, fmt.Sprintf("%s %q refers to an unknown vocabulary %q", what, f.Code, f.Vocabulary))
+		case f.Type != "term" && f.Vocabulary != "":
+			c.add(file, f.Line, fmt.Sprintf("%s %q names a vocabulary but is of type %s, not term", what, f.Code, f.Type))
+		}
+	}
+}
+
+// checkBroadcasts checks alert and notification types.
+func (c *checker) checkBroadcasts(file string, p *Pack) {
+	types := c.scope(file, "broadcast")
+	for _, b := range p.Broadcasts {
+		types.add(b.Code, b.Line)
+		c.checkFields(file, p, "field of "+b.Code, b.Fields)
+		criteria := c.scope(file, "criterion")
+		for _, k := range b.Criteria {
+			criteria.add(k.Value, k.Line)
+		}
+		if b.DeadlineFrom != "" {
+			if f := b.Field(b.DeadlineFrom); f == nil || f.Type != "date" {
+				c.add(file, b.Line, fmt.Sprintf("broadcast %q: deadline_from %q is not a date field of it", b.Code, b.DeadlineFrom))
+			}
+		}
+		if (b.SendWithinDays > 0) != (b.DeadlineFrom != "") {
+			c.add(file, b.Line, fmt.Sprintf("broadcast %q: send_within_days and deadline_from go together", b.Code))
+		}
+		switch b.Kind {
+		case Alert:
+			if !p.Workflow.Alerts {
+				c.add(file, b.Line, fmt.Sprintf("broadcast %q is an alert, but workflow.alerts is false", b.Code))
+			}
+			if b.CommentDays > 0 {
+				c.add(file, b.Line, fmt.Sprintf("broadcast %q: only notifications have a comment period", b.Code))
+			}
+		case Notification:
+			if b.CommentDays == 0 {
+				c.add(file, b.Line, fmt.Sprintf("broadcast %q: a notification needs comment_days", b.Code))
+			}
+			if len(b.Criteria) > 0 {
+				c.add(file, b.Line, fmt.Sprintf("broadcast %q: only alerts have criteria", b.Code))
+			}
+			for _, f := range b.Fields {
+				if f.PersonalData {
+					c.add(file, f.Line, fmt.Sprintf("broadcast %q: notifications hold no personal data, but field %q is personal", b.Code, f.Code))
+				}
+			}
 		}
 	}
 }
@@ -154,6 +202,16 @@ func requiredTexts(p *Pack) map[string]bool {
 	}
 	for _, f := range p.Subject {
 		keys["subject."+f.Code] = true
+	}
+	for _, b := range p.Broadcasts {
+		prefix := "broadcasts." + b.Code
+		keys[prefix+".name"], keys[prefix+".description"] = true, true
+		for _, k := range b.Criteria {
+			keys[prefix+".criteria."+k.Value] = true
+		}
+		for _, f := range b.Fields {
+			keys[prefix+".fields."+f.Code] = true
+		}
 	}
 	for _, s := range p.QuestionSets {
 		keys["question_sets."+s.Code+".name"] = true

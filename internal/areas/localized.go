@@ -17,6 +17,20 @@ type Localized struct {
 	Subject      []LocalizedField       `json:"subject"`
 	Vocabularies []LocalizedVocabulary  `json:"vocabularies"`
 	QuestionSets []LocalizedQuestionSet `json:"question_sets"`
+	Broadcasts   []LocalizedBroadcast   `json:"broadcasts,omitempty"`
+}
+
+// LocalizedBroadcast is an alert or notification type with its texts.
+type LocalizedBroadcast struct {
+	Code           string           `json:"code"`
+	Kind           string           `json:"kind"`
+	Name           string           `json:"name"`
+	Description    string           `json:"description"`
+	Criteria       []LocalizedTerm  `json:"criteria,omitempty"`
+	SendWithinDays int              `json:"send_within_days,omitempty"`
+	DeadlineFrom   string           `json:"deadline_from,omitempty"`
+	CommentDays    int              `json:"comment_days,omitempty"`
+	Fields         []LocalizedField `json:"fields"`
 }
 
 // LocalizedField is a subject field with its label.
@@ -123,6 +137,19 @@ func (p *Pack) localize(lang string) Localized {
 		lv.Terms = terms(v.Terms)
 		l.Vocabularies = append(l.Vocabularies, lv)
 	}
+	for _, b := range p.Broadcasts {
+		prefix := "broadcasts." + b.Code
+		lb := LocalizedBroadcast{Code: b.Code, Kind: b.Kind, Name: p.Text(lang, prefix+".name"), Description: p.Text(lang, prefix+".description"),
+			SendWithinDays: b.SendWithinDays, DeadlineFrom: b.DeadlineFrom, CommentDays: b.CommentDays}
+		for _, k := range b.Criteria {
+			lb.Criteria = append(lb.Criteria, LocalizedTerm{Code: k.Value, Name: p.Text(lang, prefix+".criteria."+k.Value)})
+		}
+		for _, f := range b.Fields {
+			lb.Fields = append(lb.Fields, LocalizedField{Code: f.Code, Label: p.Text(lang, prefix+".fields."+f.Code), Type: f.Type,
+				Vocabulary: f.Vocabulary, PersonalData: f.PersonalData, Required: f.Required})
+		}
+		l.Broadcasts = append(l.Broadcasts, lb)
+	}
 	for _, s := range p.QuestionSets {
 		ls := LocalizedQuestionSet{Code: s.Code, Name: p.Text(lang, "question_sets."+s.Code+".name"),
 			Description: p.Text(lang, "question_sets."+s.Code+".description"), Count: len(s.Questions())}
@@ -162,6 +189,16 @@ func (l Localized) QuestionSet(code string) *LocalizedQuestionSet {
 	for i := range l.QuestionSets {
 		if l.QuestionSets[i].Code == code {
 			return &l.QuestionSets[i]
+		}
+	}
+	return nil
+}
+
+// Broadcast returns a localized alert or notification type by code.
+func (l Localized) Broadcast(code string) *LocalizedBroadcast {
+	for i := range l.Broadcasts {
+		if l.Broadcasts[i].Code == code {
+			return &l.Broadcasts[i]
 		}
 	}
 	return nil

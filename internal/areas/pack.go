@@ -41,6 +41,7 @@ type Pack struct {
 	Vocabularies []*Vocabulary  `yaml:"vocabularies" json:"vocabularies"`
 	Subject      []*Field       `yaml:"subject" json:"subject"`
 	QuestionSets []*QuestionSet `yaml:"question_sets" json:"question_sets"`
+	Broadcasts   []*Broadcast   `yaml:"broadcasts" json:"broadcasts,omitempty"`
 
 	// Texts holds every text by language, then by dotted key
 	// ("questions.<code>.text").
@@ -136,6 +137,60 @@ type Field struct {
 	PersonalData bool   `yaml:"personal_data" json:"personal_data"`
 	Required     bool   `yaml:"required" json:"required"`
 	Line         int    `yaml:"-" json:"-"`
+}
+
+// Kinds of broadcast: one-to-many exchanges.
+const (
+	Alert        = "alert"        // a warning of a serious risk, validated and disseminated
+	Notification = "notification" // a new national requirement or measure, open to comments
+)
+
+// Broadcast is a type of alert or notification: the fields its sender
+// fills in and the rules it follows.
+type Broadcast struct {
+	Code string `yaml:"code" json:"code"`
+	Kind string `yaml:"kind" json:"kind"`
+	// Criteria the sender must confirm, each, before an alert can be
+	// sent (e.g. the three of Directive 2006/123/EC article 29(3)).
+	Criteria []Code `yaml:"criteria" json:"criteria,omitempty"`
+	// SendWithinDays after the date in field DeadlineFrom is the
+	// deadline for sending (e.g. three days after a decision).
+	SendWithinDays int    `yaml:"send_within_days" json:"send_within_days,omitempty"`
+	DeadlineFrom   string `yaml:"deadline_from" json:"deadline_from,omitempty"`
+	// CommentDays is a notification's comment period after broadcast.
+	CommentDays int `yaml:"comment_days" json:"comment_days,omitempty"`
+	// RetentionMonths after closure before personal data is blocked; the
+	// area's retention_months if zero.
+	RetentionMonths int      `yaml:"retention_months" json:"retention_months,omitempty"`
+	Fields          []*Field `yaml:"fields" json:"fields"`
+	Line            int      `yaml:"-" json:"-"`
+}
+
+// Field returns the broadcast's field with that code.
+func (b *Broadcast) Field(code string) *Field {
+	for _, f := range b.Fields {
+		if f.Code == code {
+			return f
+		}
+	}
+	return nil
+}
+
+// UnmarshalYAML remembers the broadcast type's line.
+func (b *Broadcast) UnmarshalYAML(n *yaml.Node) error {
+	type plain Broadcast
+	b.Line = n.Line
+	return n.Decode((*plain)(b))
+}
+
+// Broadcast returns the alert or notification type with that code.
+func (p *Pack) Broadcast(code string) *Broadcast {
+	for _, b := range p.Broadcasts {
+		if b.Code == code {
+			return b
+		}
+	}
+	return nil
 }
 
 // QuestionSet is a set of pre-translated questions, in sections.
@@ -293,4 +348,28 @@ func (p *Pack) Languages() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// Retention of personal data in exchanges (Regulation (EU) No 1024/2012,
+// article 14): blocked some months after an exchange is closed, so that
+// only its existence and metadata remain provable; deleted three years
+// after closure.
+const (
+	DefaultBlockMonths = 6
+	MaxBlockMonths     = 18
+	EraseYears         = 3
+)
+
+// BlockMonths is how many months after closure the personal data of an
+// exchange in this area is blocked: override (a broadcast type's) if set,
+// else the area's retention_months, else 6; never more than 18.
+func (p *Pack) BlockMonths(override int) int {
+	months := override
+	if months <= 0 {
+		months = p.Workflow.RetentionMonths
+	}
+	if months <= 0 {
+		months = DefaultBlockMonths
+	}
+	return min(months, MaxBlockMonths)
 }

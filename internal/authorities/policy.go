@@ -1,6 +1,12 @@
 package authorities
 
-import "slices"
+import (
+	"context"
+	"errors"
+	"slices"
+
+	"github.com/openimi/openimi/internal/db"
+)
 
 // Actor is a signed-in user acting on the registry, with the authority they
 // belong to and their roles.
@@ -133,4 +139,25 @@ func (a Actor) CanSeeCountry(country string) bool {
 // whole registry: coordinators and the Commission.
 func (a Actor) CanExport() bool {
 	return a.IsCommission() || (a.Authority != nil && a.Authority.Kind.IsCoordinator() && a.Authority.Status != Deactivated && a.HasAny(Coordinator))
+}
+
+// CoordinatorOf is the coordinator an authority answers to for an area:
+// its supervisor for the area, else its parent, else its country's
+// national coordinator ("" if there is none).
+func CoordinatorOf(ctx context.Context, q db.Querier, a *Authority, area string) (string, error) {
+	if a == nil {
+		return "", nil
+	}
+	if id := a.Supervisors[area]; id != "" {
+		return id, nil
+	}
+	if a.ParentID != "" {
+		return a.ParentID, nil
+	}
+	var id string
+	err := q.QueryRowContext(ctx, `SELECT id FROM authorities WHERE country = $1 AND role = 'national_coordinator' AND status <> 'deactivated'`, a.Country).Scan(&id)
+	if errors.Is(db.Check(err), db.ErrNotFound) {
+		return "", nil
+	}
+	return id, db.Check(err)
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
@@ -85,3 +86,12 @@ func mapErr(err error) error {
 // Check maps a driver error to the shared sentinel errors. Stores call it on
 // every error they return.
 func Check(err error) error { return mapErr(err) }
+
+// Time returns a nullable column's time in UTC, or nil for NULL.
+func Time(t sql.NullTime) *time.Time {
+	if !t.Valid {
+		return nil
+	}
+	v := t.Time.UTC()
+	return &v
+}

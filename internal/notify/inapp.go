@@ -143,3 +143,66 @@ func DigestChosen(ctx context.Context, q db.Querier, userID string) (bool, error
 	err := q.QueryRowContext(ctx, `SELECT email_digest FROM users WHERE id = $1`, userID).Scan(&on)
 	return on, db.Check(err)
 }
+
+// Audience is the users of one authority who hold one of Roles for Area
+// (a role for every area counts). Skip and users already in Done are left
+// out; those told are added to Done, so that one action tells each user
+// once.
+type Audience struct {
+	AuthorityID string
+	Area        string
+	Roles       []string
+	Skip        string
+	Done        map[string]bool
+}
+
+// TellAuthority tells an audience, each user in their own language, of
+// news on the case with reference at link (a path; the e-mail carries
+// publicURL+link). kind's placeholders are Name, Reference and Link, with
+// extra added. Nothing personal goes into the message.
+func TellAuthority(ctx context.Context, tx db.Querier, now time.Time, to Audience, reference, link, publicURL, kind string, extra map[string]string) error {
+	if to.AuthorityID == "" || len(to.Roles) == 0 {
+		return nil
+	}
+	args := []any{to.AuthorityID, to.Area}
+	marks := make([]string, len(to.Roles))
+	for i, r := range to.Roles {
+		args = append(args, r)
+		marks[i] = "$" + strconv.Itoa(3+i)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT u.id, u.email, u.name, u.language FROM users u JOIN user_roles ur ON ur.user_id = u.id
+		WHERE u.authority_id = $1 AND u.active AND (ur.area = '' OR ur.area = $2) AND ur.role IN (`+strings.Join(marks, ", ")+`) ORDER BY u.id`, args...)
+	if err != nil {
+		return db.Check(err)
+	}
+	type recipient struct{ id, email, name, lang string }
+	var list []recipient
+	for rows.Next() {
+		var x recipient
+		if err := rows.Scan(&x.id, &x.email, &x.name, &x.lang); err != nil {
+			rows.Close()
+			return db.Check(err)
+		}
+		list = append(list, x)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return db.Check(err)
+	}
+	for _, x := range list {
+		if to.Done[x.id] || x.id == to.Skip {
+			continue
+		}
+		if to.Done != nil {
+			to.Done[x.id] = true
+		}
+		data := map[string]string{"Name": x.name, "Reference": reference, "Link": publicURL + link}
+		for k, v := range extra {
+			data[k] = v
+		}
+		if err := Tell(ctx, tx, now, x.id, reference, link, Message{Kind: kind, To: x.email, Language: x.lang, Data: data}); err != nil {
+			return err
+		}
+	}
+	return nil
+}

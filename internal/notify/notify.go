@@ -56,6 +56,14 @@ const (
 	KindRequestOverdue = "request_overdue" // Data: Name, Reference, Link, Date
 	// KindRequestFollowUp tells coordinators that a request stalls.
 	KindRequestFollowUp = "request_follow_up" // Data: Name, Reference, Link
+	// KindAlertUpdate tells a user that an alert needs them or has news;
+	// it carries the reference, never personal data.
+	KindAlertUpdate = "alert_update" // Data: Name, Reference, Link
+	// KindNotificationUpdate does the same for a notification of a measure.
+	KindNotificationUpdate = "notification_update" // Data: Name, Reference, Link
+	// KindCommentPeriodEnded tells a notification's sender that the
+	// comment period is over.
+	KindCommentPeriodEnded = "comment_period_ended" // Data: Name, Reference, Link
 	// KindDigest gathers a day's notifications for users who chose it.
 	KindDigest = "digest" // Data: Name, Count, References, Link
 )
@@ -76,7 +84,7 @@ func placeholders(kind string) ([]string, bool) {
 		return []string{"Coordinator", "Link", "Days"}, true
 	case KindNeverUsedReminder:
 		return []string{"Authority", "Coordinator", "Link"}, true
-	case KindRequestUpdate, KindRequestFollowUp:
+	case KindRequestUpdate, KindRequestFollowUp, KindAlertUpdate, KindNotificationUpdate, KindCommentPeriodEnded:
 		return []string{"Name", "Reference", "Link"}, true
 	case KindDigest:
 		return []string{"Name", "Count", "References", "Link"}, true

@@ -3,7 +3,6 @@ package requests
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -247,7 +246,7 @@ func (s *Service) tell(ctx context.Context, tx db.Querier, r *Request, parties [
 			if party == workflow.ResponderCoordinator {
 				a = r.Responder
 			}
-			id, err := coordinatorOf(ctx, tx, a, r.Area)
+			id, err := authorities.CoordinatorOf(ctx, tx, a, r.Area)
 			if err != nil {
 				return err
 			}
@@ -256,85 +255,12 @@ func (s *Service) tell(ctx context.Context, tx db.Querier, r *Request, parties [
 		if authorityID == "" {
 			continue
 		}
-		if err := s.tellUsers(ctx, tx, r, authorityID, roles, kind, extra, skipUser, now, done); err != nil {
+		to := notify.Audience{AuthorityID: authorityID, Area: r.Area, Roles: roles, Skip: skipUser, Done: done}
+		if err := notify.TellAuthority(ctx, tx, now, to, r.Reference, "/requests/"+r.ID, s.publicURL, kind, extra); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// tellUsers e-mails the users of an authority holding one of roles for the
-// request's area, unless done already.
-func (s *Service) tellUsers(ctx context.Context, tx db.Querier, r *Request, authorityID string, roles []string, kind string, extra map[string]string,
-	skipUser string, now time.Time, done map[string]bool) error {
-	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT u.id, u.email, u.name, u.language FROM users u JOIN user_roles ur ON ur.user_id = u.id
-		WHERE u.authority_id = $1 AND u.active AND (ur.area = '' OR ur.area = $2) AND ur.role IN (`+placeholders(3, len(roles))+`)`,
-		append([]any{authorityID, r.Area}, strs(roles)...)...)
-	if err != nil {
-		return db.Check(err)
-	}
-	type recipient struct{ id, email, name, lang string }
-	var list []recipient
-	for rows.Next() {
-		var x recipient
-		if err := rows.Scan(&x.id, &x.email, &x.name, &x.lang); err != nil {
-			rows.Close()
-			return db.Check(err)
-		}
-		list = append(list, x)
-	}
-	rows.Close()
-	for _, x := range list {
-		if done[x.id] || x.id == skipUser {
-			continue
-		}
-		done[x.id] = true
-		data := map[string]string{"Name": x.name, "Reference": r.Reference, "Link": s.publicURL + "/requests/" + r.ID}
-		for k, v := range extra {
-			data[k] = v
-		}
-		if err := notify.Tell(ctx, tx, now, x.id, r.Reference, "/requests/"+r.ID, notify.Message{Kind: kind, To: x.email, Language: x.lang, Data: data}); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// coordinatorOf is the coordinator an authority answers to for an area:
-// its supervisor for the area, else its parent, else its country's
-// national coordinator.
-func coordinatorOf(ctx context.Context, q db.Querier, a *authorities.Authority, area string) (string, error) {
-	if a == nil {
-		return "", nil
-	}
-	if id := a.Supervisors[area]; id != "" {
-		return id, nil
-	}
-	if a.ParentID != "" {
-		return a.ParentID, nil
-	}
-	var id string
-	err := q.QueryRowContext(ctx, `SELECT id FROM authorities WHERE country = $1 AND role = 'national_coordinator' AND status <> 'deactivated'`, a.Country).Scan(&id)
-	if errors.Is(db.Check(err), db.ErrNotFound) {
-		return "", nil
-	}
-	return id, db.Check(err)
-}
-
-func placeholders(from, n int) string {
-	parts := make([]string, n)
-	for i := range parts {
-		parts[i] = "$" + strconv.Itoa(from+i)
-	}
-	return strings.Join(parts, ", ")
-}
-
-func strs(list []string) []any {
-	out := make([]any, len(list))
-	for i, v := range list {
-		out[i] = v
-	}
-	return out
 }
 
 func marshal(v any) string {

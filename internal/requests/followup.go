@@ -180,7 +180,7 @@ func (s *Service) dueSoon(ctx context.Context, q db.Querier, now time.Time) ([]*
 // Housekeep runs the scheduled work — reminders, retention, the sweep of
 // unreferenced files and the daily digests — every
 // interval until ctx ends, reporting failures to report.
-func (s *Service) Housekeep(ctx context.Context, interval time.Duration, report func(error)) {
+func (s *Service) Housekeep(ctx context.Context, interval time.Duration, report func(error), also ...func(context.Context) error) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -192,6 +192,11 @@ func (s *Service) Housekeep(ctx context.Context, interval time.Duration, report 
 		}
 		if err := s.sweepFiles(ctx); err != nil && ctx.Err() == nil {
 			report(fmt.Errorf("attachment sweep: %w", err))
+		}
+		for _, job := range also {
+			if err := job(ctx); err != nil && ctx.Err() == nil {
+				report(err)
+			}
 		}
 		if _, err := notify.Digest(ctx, s.db, s.clock(), s.publicURL); err != nil && ctx.Err() == nil {
 			report(fmt.Errorf("digest: %w", err))

@@ -375,13 +375,6 @@ func scanRequest(row interface{ Scan(...any) error }) (*Request, error) {
 		&r.SubjectName, &subject, &r.Message, &blocked, &erased, &r.HandlerID, &r.ParentID); err != nil {
 		return nil, err
 	}
-	at := func(t sql.NullTime) *time.Time {
-		if !t.Valid {
-			return nil
-		}
-		v := t.Time.UTC()
-		return &v
-	}
 	num := func(n sql.NullInt64) *int {
 		if !n.Valid {
 			return nil
@@ -389,9 +382,9 @@ func scanRequest(row interface{ Scan(...any) error }) (*Request, error) {
 		v := int(n.Int64)
 		return &v
 	}
-	r.ProposedReplyBy, r.SentAt, r.AcceptedAt, r.AnsweredAt, r.ClosedAt, r.StoppedAt = at(proposed), at(sent), at(accepted), at(answered), at(closed), at(stopped)
+	r.ProposedReplyBy, r.SentAt, r.AcceptedAt, r.AnsweredAt, r.ClosedAt, r.StoppedAt = db.Time(proposed), db.Time(sent), db.Time(accepted), db.Time(answered), db.Time(closed), db.Time(stopped)
 	r.RatingTime, r.RatingEffort = num(rt), num(re)
-	r.BlockedAt, r.ErasedAt = at(blocked), at(erased)
+	r.BlockedAt, r.ErasedAt = db.Time(blocked), db.Time(erased)
 	r.ReplyBy = r.ReplyBy.UTC()
 	_ = json.Unmarshal([]byte(subject), &r.Subject)
 	return &r, nil
@@ -558,28 +551,9 @@ type Input struct {
 	attachment *Attachment // attach: the stored file (see Attach)
 }
 
-// once claims an idempotency key for scope inside tx. It returns the
-// result recorded by an earlier use of the key for the same scope; a key
-// used for something else is refused.
+// once claims an idempotency key for scope inside tx (see workflow.Once).
 func (s *Service) once(ctx context.Context, tx db.Querier, actor authorities.Actor, key, scope, result string) (string, error) {
-	if key == "" {
-		return "", nil
-	}
-	if len(key) > 200 {
-		return "", problem.Field("idempotency_key", "error_text_too_long", "Max", 200)
-	}
-	var was, earlier string
-	err := tx.QueryRowContext(ctx, `SELECT scope, result FROM idempotency_keys WHERE user_id = $1 AND key = $2`, actor.UserID, key).Scan(&was, &earlier)
-	switch {
-	case err == nil && was == scope:
-		return earlier, nil
-	case err == nil:
-		return "", problem.New(problem.Conflict, "error_idempotency_key")
-	case !errors.Is(db.Check(err), db.ErrNotFound):
-		return "", db.Check(err)
-	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO idempotency_keys (user_id, key, scope, result, created_at) VALUES ($1, $2, $3, $4, $5)`, actor.UserID, key, scope, result, s.clock())
-	return "", db.Check(err)
+	return workflow.Once(ctx, tx, actor.UserID, key, scope, result, s.clock())
 }
 
 // Answer is the answer to one question.
@@ -611,42 +585,22 @@ func (s *Service) Act(ctx context.Context, actor authorities.Actor, id, action s
 		if len(w.Parties) == 0 {
 			return errNotFound
 		}
-		a, to, err := s.machine.Next(r.State, action, w, s.options(r))
-		var notAllowed *workflow.ErrNotAllowed
-		if errors.As(err, &notAllowed) {
-			return problem.New(problem.Conflict, "error_request_action", "Action", action, "State", r.State)
-		}
-		if err != nil {
-			return err
-		}
-		if a.Comment == "required" && strings.TrimSpace(in.Comment) == "" {
-			return problem.Field("comment", "error_request_comment")
-		}
 		now := s.clock()
-		done = Request{ID: r.ID, Reference: r.Reference, Area: r.Area, State: to}
-		e := &workflow.Event{CaseID: id, At: now, Action: action, From: r.State, To: to, UserID: actor.UserID, Party: a.Party(w), Comment: strings.TrimSpace(in.Comment)}
+		step := workflow.Step{Table: "requests", CaseID: id, State: r.State, Action: action, Who: w, Options: s.options(r), UserID: actor.UserID,
+			Comment: in.Comment, At: now, NotPossible: "error_request_action", Changed: "error_request_changed"}
 		if actor.Authority != nil {
-			e.AuthorityID = actor.Authority.ID
+			step.AuthorityID = actor.Authority.ID
 		}
-		c := &change{s: s, tx: tx, r: r, to: to, now: now, in: in, event: e, actor: actor}
-		for _, name := range a.Effects {
-			if err := c.apply(ctx, name); err != nil {
-				return err
-			}
-		}
-		res, err := tx.ExecContext(ctx, `UPDATE requests SET state = $1, last_activity_at = $2, updated_at = $2 WHERE id = $3 AND state = $4`, to, now, id, r.State)
+		c := &change{s: s, tx: tx, r: r, now: now, in: in, actor: actor}
+		e, err := s.machine.Fire(ctx, tx, step, func(name string, e *workflow.Event) error {
+			c.event, c.to = e, e.To
+			return c.apply(ctx, name)
+		})
 		if err != nil {
-			return db.Check(err)
-		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return problem.New(problem.Conflict, "error_request_changed")
-		}
-		if err := workflow.Record(ctx, tx, e); err != nil {
-			if errors.Is(err, db.ErrConflict) {
-				return problem.New(problem.Conflict, "error_request_changed")
-			}
 			return err
 		}
+		c.event, c.to = e, e.To
+		done = Request{ID: r.ID, Reference: r.Reference, Area: r.Area, State: e.To}
 		return c.notify(ctx)
 	})
 	if errors.Is(err, db.ErrConflict) {

@@ -4,18 +4,9 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/openimi/openimi/internal/areas"
 	"github.com/openimi/openimi/internal/audit"
 	"github.com/openimi/openimi/internal/db"
-)
-
-// Retention of personal data (Regulation (EU) No 1024/2012, article 14):
-// blocked some months after an exchange is closed — the area pack's
-// retention_months, 6 by default, at most 18 — so that only the exchange's
-// existence and metadata remain provable; deleted three years after.
-const (
-	defaultBlockMonths = 6
-	maxBlockMonths     = 18
-	eraseYears         = 3
 )
 
 // Retained is what one run of Retain did.
@@ -23,27 +14,23 @@ type Retained struct {
 	Blocked, Erased int
 }
 
-// Retain blocks and deletes personal data that has reached its time. It is
+// Retain blocks and deletes personal data that has reached its time (see
+// areas.BlockMonths and areas.EraseYears). It is
 // idempotent: run it as often as wanted (the server does, hourly).
 func (s *Service) Retain(ctx context.Context) (Retained, error) {
 	var res Retained
 	now := s.clock()
 	err := s.db.InTx(ctx, func(tx db.Querier) error {
 		for _, p := range s.areas.Packs() {
-			months := p.Workflow.RetentionMonths
-			if months <= 0 {
-				months = defaultBlockMonths
-			}
-			months = min(months, maxBlockMonths)
 			r, err := tx.ExecContext(ctx, `UPDATE requests SET blocked_at = $1 WHERE area = $2 AND blocked_at IS NULL AND closed_at IS NOT NULL AND closed_at < $3`,
-				now, p.Code, now.AddDate(0, -months, 0))
+				now, p.Code, now.AddDate(0, -p.BlockMonths(0), 0))
 			if err != nil {
 				return db.Check(err)
 			}
 			n, _ := r.RowsAffected()
 			res.Blocked += int(n)
 		}
-		cutoff := now.AddDate(-eraseYears, 0, 0)
+		cutoff := now.AddDate(-areas.EraseYears, 0, 0)
 		due := `SELECT id FROM requests WHERE erased_at IS NULL AND closed_at IS NOT NULL AND closed_at < $1`
 		for _, q := range []string{
 			// Their files go with them; the sweep removes the contents.

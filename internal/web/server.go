@@ -15,6 +15,7 @@ import (
 	"github.com/openimi/openimi/internal/areas"
 	"github.com/openimi/openimi/internal/auth"
 	"github.com/openimi/openimi/internal/authorities"
+	"github.com/openimi/openimi/internal/broadcasts"
 	"github.com/openimi/openimi/internal/db"
 	"github.com/openimi/openimi/internal/i18n"
 	"github.com/openimi/openimi/internal/requests"
@@ -40,6 +41,7 @@ type Server struct {
 	areas       *areas.Registry
 	authorities *authorities.Service
 	requests    *requests.Service
+	broadcasts  *broadcasts.Service
 	catalog     *i18n.Catalog
 	assets      *static.Assets
 	log         *slog.Logger
@@ -56,6 +58,7 @@ type Deps struct {
 	Areas       *areas.Registry
 	Authorities *authorities.Service
 	Requests    *requests.Service
+	Broadcasts  *broadcasts.Service
 	Catalog     *i18n.Catalog
 	Assets      *static.Assets
 	Log         *slog.Logger
@@ -71,7 +74,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	s := &Server{cfg: cfg, db: d.DB, auth: d.Auth, areas: d.Areas, authorities: d.Authorities, requests: d.Requests, catalog: d.Catalog, assets: d.Assets, log: d.Log, now: d.Now}
+	s := &Server{cfg: cfg, db: d.DB, auth: d.Auth, areas: d.Areas, authorities: d.Authorities, requests: d.Requests, broadcasts: d.Broadcasts, catalog: d.Catalog, assets: d.Assets, log: d.Log, now: d.Now}
 	s.cookieSes, s.cookieCSR = "imi_session", "imi_csrf"
 	if cfg.Secure {
 		// The __Host- prefix makes browsers refuse the cookie unless it is

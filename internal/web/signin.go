@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/openimi/openimi/internal/auth"
+	"github.com/openimi/openimi/internal/broadcasts"
+	"github.com/openimi/openimi/internal/requests"
 )
 
 func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) error {
@@ -105,13 +107,44 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request) error {
 	return s.redirectWithNotice(w, r, "/sign-in", "notice_signed_out")
 }
 
+// home is "My work": what waits for the user in each inbox.
 func (s *Server) home(w http.ResponseWriter, r *http.Request) error {
-	s.render(w, r, http.StatusOK, "home", page{TitleKey: "home_title", Data: homeData{Now: s.now()}})
+	actor, err := s.authorities.ActorFor(r.Context(), visitOf(r).user.ID)
+	if err != nil {
+		return err
+	}
+	d := homeData{Now: s.now()}
+	reqs, err := s.requests.Counts(r.Context(), actor)
+	if err != nil {
+		return err
+	}
+	alerts, err := s.broadcasts.Counts(r.Context(), actor, broadcasts.Alert)
+	if err != nil {
+		return err
+	}
+	measures, err := s.broadcasts.Counts(r.Context(), actor, broadcasts.Notification)
+	if err != nil {
+		return err
+	}
+	for _, x := range []workLine{{"home_count_requests", "/requests", reqs[requests.ToDo]}, {"home_count_alerts", "/alerts", alerts[broadcasts.ToDo]},
+		{"home_count_measures", "/measures", measures[broadcasts.ToDo]}} {
+		if x.Count > 0 {
+			d.Work = append(d.Work, x)
+		}
+	}
+	s.render(w, r, http.StatusOK, "home", page{TitleKey: "home_title", Data: d})
 	return nil
 }
 
 type homeData struct {
-	Now time.Time
+	Now  time.Time
+	Work []workLine
+}
+
+// workLine is one inbox with work waiting.
+type workLine struct {
+	Key, Link string
+	Count     int
 }
 
 func (s *Server) help(w http.ResponseWriter, r *http.Request) error {

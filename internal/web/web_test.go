@@ -15,6 +15,7 @@ import (
 	"github.com/openimi/openimi/internal/areas"
 	"github.com/openimi/openimi/internal/auth"
 	"github.com/openimi/openimi/internal/authorities"
+	"github.com/openimi/openimi/internal/broadcasts"
 	"github.com/openimi/openimi/internal/i18n"
 	"github.com/openimi/openimi/internal/notify"
 	"github.com/openimi/openimi/internal/requests"
@@ -100,7 +101,7 @@ func TestEveryPageRendersInEveryLanguage(t *testing.T) {
 	}
 	pq, _ := reg.Pack("pq")
 	data := map[string]any{
-		"signin": nil, "code": nil, "forgot": nil, "help": nil, "error": nil, "home": homeData{},
+		"signin": nil, "code": nil, "forgot": nil, "help": nil, "error": nil, "home": homeData{Work: []workLine{{"home_count_alerts", "/alerts", 2}}},
 		"enrol":    enrolData{Enrolment: auth.Enrolment{Secret: "ABC", QRCode: "data:image/png;base64,AA=="}, Action: "/sign-in/enrol"},
 		"recovery": recoveryData{Codes: []string{"abcde-fghij"}, Next: "/"},
 		"profile":  profileData{Languages: i18n.Languages},
@@ -154,6 +155,36 @@ func TestEveryPageRendersInEveryLanguage(t *testing.T) {
 		Timeline: []timelineLine{{At: "2026-03-02 09:00", Event: "Sent", Authority: "A", Party: "Requesting authority", Comment: "Hello"}},
 		Actions:  forms, Authorities: []authorityOption{{ID: "a3", Name: "C", Country: "PL"}}, CanCopy: true,
 		Handlers: []requests.Person{{ID: "u1", Name: "Piotr"}}, Parent: "PQ-2026-000000"}
+	services, _ := reg.Pack("services")
+	lsv := services.In("en")
+	alert := lsv.Broadcast("services_alert")
+	sentAt := now.Add(-time.Hour)
+	c := &broadcasts.Case{ID: "b1", Reference: "SERVICES-A-2026-000001", Kind: "alert", Area: "services", Type: "services_alert", State: "broadcast",
+		Title: "Unsafe gas installations", SentAt: &sentAt, CommentUntil: &now, Deadline: &now, PersonalShown: true, Message: "Details",
+		Countries: []string{"IT"}, Parties: []string{"sender"}, ToDo: true}
+	row := caseRow{Case: c, AreaName: "Services", TypeName: alert.Name, StateName: "Broadcast", Sender: "IVO (Sverige)", Late: true}
+	for _, kind := range broadcasts.Kinds {
+		data["broadcasts"] = caseInboxView{Kind: kind, Key: keyOf(kind), Base: broadcasts.Path(kind), Box: "to_do", Boxes: broadcasts.Boxes,
+			Counts: map[string]int{"to_do": 1}, Items: []caseRow{row}, Total: 1, Page: 1, Pages: 1, Filter: url.Values{},
+			Areas: []areaName{{Code: "services", Name: "Services"}}, States: []string{"draft", "broadcast"}, CanNew: true, CanStatistic: true}
+	}
+	fields := (&Server{}).fieldInputs(lsv, alert, "en")
+	data["broadcast_form"] = caseFormView{Kind: "alert", Key: "alert", Base: "/alerts", Action: "/alerts/new", Types: []typeOption{{Value: "services/services_alert", Name: alert.Name, Area: "Services"}},
+		Type: lpqAlert(reg), Fields: fields, Countries: []countryOption{{Code: "IT", Name: "Italia"}}, Chosen: map[string]bool{"IT": true}}
+	var caseActions []caseAction
+	for _, n := range []string{"disseminate", "rectify", "acknowledge"} {
+		caseActions = append(caseActions, caseAction{Name: n, Label: n, Comment: "optional", Disseminate: n == "disseminate", Revise: n == "rectify"})
+	}
+	data["broadcast"] = caseView{caseRow: row, Base: "/alerts", Type: alert, Values: []subjectLine{{Label: "Name", Value: "Gasfix", Personal: true}},
+		Criteria: []string{"C"}, Countries: []string{"Italia"}, Receipts: []receiptLine{{Country: "Italia", Received: "2026-05-04 09:00"}},
+		Recipients: []recipientLine{{Name: "Ministero della Salute", Country: "Italia", Disseminated: "2026-05-04 10:00"}},
+		Timeline:   []timelineLine{{At: "2026-05-04 09:00", Event: "Broadcast", Authority: "IVO", Party: "Sender", Comment: "c"}},
+		Actions:    caseActions, Fields: fields, Candidates: []authorityOption{{ID: "a9", Name: "Camera di commercio", Country: "Italia"}}, CommentOpen: false}
+	type statLine struct {
+		broadcasts.Stats
+		AreaName, CountryName string
+	}
+	data["broadcast_stats"] = []statLine{{Stats: broadcasts.Stats{Kind: "alert", Area: "services", Country: "IT", Received: 1, MedianAckHours: 2}, AreaName: "Services", CountryName: "Italia"}}
 	for name := range s.pages {
 		d, ok := data[name]
 		if a := summarize(pq, "en"); name == "areas" {
@@ -192,6 +223,13 @@ func TestEveryPageRendersInEveryLanguage(t *testing.T) {
 			}
 		}
 	}
+}
+
+// lpqAlert is the professional qualifications alert type in English: it
+// has a sending deadline.
+func lpqAlert(reg *areas.Registry) *areas.LocalizedBroadcast {
+	p, _ := reg.Pack("pq")
+	return p.In("en").Broadcast("pq_alert")
 }
 
 func TestNoticesAreLimitedToKnownMessages(t *testing.T) {

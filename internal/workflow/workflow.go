@@ -1,8 +1,9 @@
 // Package workflow is the declarative state machine every kind of case
-// (information request; later alerts and notifications) runs on. A machine
-// is data (machines/*.yaml): its states, and its actions — from which
-// states, to which state, fired by which party holding which role, under
-// which option of the area pack, with which named effects. Firing an
+// (information request, alert, notification) runs on. A machine is data
+// (machines/*.yaml): the parties a case has, its states, and its actions —
+// from which states, to which state, fired by which party holding which
+// role, under which options (of the area pack, of the case, or of the
+// actor's part in it, e.g. "acknowledged"), with which named effects. Firing an
 // action appends an event to the case's history in the caller's
 // transaction; state, timeline and statistics derive from those events.
 package workflow
@@ -10,6 +11,7 @@ package workflow
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -20,12 +22,14 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/openimi/openimi/internal/db"
+	"github.com/openimi/openimi/internal/problem"
 )
 
 //go:embed machines/*.yaml
 var machines embed.FS
 
-// Parties an actor may take in a case.
+// Parties of the request machine. Each machine declares its own parties;
+// coordinators' parts end in "_coordinator".
 const (
 	Requester            = "requester"
 	Responder            = "responder"
@@ -33,11 +37,10 @@ const (
 	ResponderCoordinator = "responder_coordinator"
 )
 
-var parties = []string{Requester, Responder, RequesterCoordinator, ResponderCoordinator}
-
 // Machine is one kind of case's state machine.
 type Machine struct {
 	Name    string             `yaml:"name"`
+	Parties []string           `yaml:"parties"`
 	Initial string             `yaml:"initial"`
 	States  []string           `yaml:"states"`
 	Final   []string           `yaml:"final"`
@@ -86,6 +89,9 @@ func Parse(raw []byte, effects []string) (*Machine, error) {
 	}
 	var problems []string
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	if len(m.Parties) == 0 {
+		bad("no parties")
+	}
 	if !slices.Contains(m.States, m.Initial) {
 		bad("initial state %q is not a state", m.Initial)
 	}
@@ -116,7 +122,7 @@ func Parse(raw []byte, effects []string) (*Machine, error) {
 			bad("action %s: nobody may fire it", name)
 		}
 		for _, p := range a.By {
-			if !slices.Contains(parties, p) {
+			if !slices.Contains(m.Parties, p) {
 				bad("action %s: unknown party %q", name, p)
 			}
 		}
@@ -195,9 +201,7 @@ func (a *Action) Party(who Who) string {
 }
 
 // IsCoordinator reports whether party is a coordinator's part.
-func IsCoordinator(party string) bool {
-	return party == RequesterCoordinator || party == ResponderCoordinator
-}
+func IsCoordinator(party string) bool { return strings.HasSuffix(party, "_coordinator") }
 
 // Next returns the action and the state it leads to.
 func (m *Machine) Next(state, action string, who Who, options map[string]bool) (*Action, string, error) {
@@ -269,4 +273,85 @@ func nullable(s string) any {
 		return nil
 	}
 	return s
+}
+
+// Step is one action being fired on a case whose row lives in Table (with
+// columns id, state, last_activity_at and updated_at).
+type Step struct {
+	Table                 string
+	CaseID, State, Action string
+	Who                   Who
+	Options               map[string]bool
+	UserID, AuthorityID   string
+	Comment               string
+	At                    time.Time
+	// Refusals: the message keys for a step not possible now (with
+	// Action and State) and for a case changed at the same moment.
+	NotPossible, Changed string
+}
+
+// Fire fires s.Action on the case inside tx. It checks that who may fire
+// it in the state, and that a required comment is there; runs effect for
+// each of the action's effects in order (an effect may fill in the
+// event's Data, or refuse with an error); moves the case's row from the
+// state read to the next, so that of two users acting at once one wins;
+// and records the event. Nothing is written if anything fails.
+func (m *Machine) Fire(ctx context.Context, tx db.Querier, s Step, effect func(name string, e *Event) error) (*Event, error) {
+	a, to, err := m.Next(s.State, s.Action, s.Who, s.Options)
+	var notAllowed *ErrNotAllowed
+	if errors.As(err, &notAllowed) {
+		return nil, problem.New(problem.Conflict, s.NotPossible, "Action", s.Action, "State", s.State)
+	}
+	if err != nil {
+		return nil, err
+	}
+	comment := strings.TrimSpace(s.Comment)
+	if a.Comment == "required" && comment == "" {
+		return nil, problem.Field("comment", "error_request_comment")
+	}
+	e := &Event{CaseID: s.CaseID, At: s.At, Action: s.Action, From: s.State, To: to, UserID: s.UserID, AuthorityID: s.AuthorityID, Party: a.Party(s.Who), Comment: comment}
+	for _, name := range a.Effects {
+		if err := effect(name, e); err != nil {
+			return nil, err
+		}
+	}
+	changed := problem.New(problem.Conflict, s.Changed)
+	res, err := tx.ExecContext(ctx, `UPDATE `+s.Table+` SET state = $1, last_activity_at = $2, updated_at = $2 WHERE id = $3 AND state = $4`, to, s.At, s.CaseID, s.State)
+	if err != nil {
+		return nil, db.Check(err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return nil, changed
+	}
+	if err := Record(ctx, tx, e); err != nil {
+		if errors.Is(err, db.ErrConflict) {
+			return nil, changed
+		}
+		return nil, err
+	}
+	return e, nil
+}
+
+// Once claims an idempotency key of a user for scope inside tx, and
+// returns the result recorded by an earlier use of the key for the same
+// scope ("" the first time); a key used for something else is refused.
+func Once(ctx context.Context, tx db.Querier, userID, key, scope, result string, now time.Time) (string, error) {
+	if key == "" {
+		return "", nil
+	}
+	if len(key) > 200 {
+		return "", problem.Field("idempotency_key", "error_text_too_long", "Max", 200)
+	}
+	var was, earlier string
+	err := tx.QueryRowContext(ctx, `SELECT scope, result FROM idempotency_keys WHERE user_id = $1 AND key = $2`, userID, key).Scan(&was, &earlier)
+	switch {
+	case err == nil && was == scope:
+		return earlier, nil
+	case err == nil:
+		return "", problem.New(problem.Conflict, "error_idempotency_key")
+	case !errors.Is(db.Check(err), db.ErrNotFound):
+		return "", db.Check(err)
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO idempotency_keys (user_id, key, scope, result, created_at) VALUES ($1, $2, $3, $4, $5)`, userID, key, scope, result, now)
+	return "", db.Check(err)
 }

@@ -79,6 +79,7 @@ func TestTheRequestMachineLoads(t *testing.T) {
 func TestBrokenMachinesAreRefusedWithEveryProblem(t *testing.T) {
 	_, err := workflow.Parse([]byte(`
 name: broken
+parties: [requester]
 initial: start
 states: [start, middle, end, island]
 final: [end]
@@ -100,6 +101,9 @@ actions:
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("missing %q in:\n%v", want, err)
 		}
+	}
+	if _, err := workflow.Parse([]byte("name: x\ninitial: a\nstates: [a]\nactions: {}\n"), nil); err == nil || !strings.Contains(err.Error(), "no parties") {
+		t.Errorf("a machine without parties: %v", err)
 	}
 	if _, err := workflow.Parse([]byte("name: x\ninitial: a\nstates: [a]\nunknown_key: 1\n"), nil); err == nil {
 		t.Error("an unknown key was accepted")
