@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -55,22 +54,7 @@ func BenchmarkRequests100000(b *testing.B) {
 		pl = append(pl, register("PL", fmt.Sprintf("Izba %d", i), authorities.CompetentAuthority))
 	}
 	actor := func(a *authorities.Authority, email string, roles ...string) authorities.Actor {
-		u, err := au.CreateUser(ctx, auth.NewUser{Email: email, Name: email, Password: password})
-		if err != nil {
-			b.Fatal(err)
-		}
-		var rs []authorities.UserRole
-		for _, r := range roles {
-			rs = append(rs, authorities.UserRole{Role: r})
-		}
-		if err := auths.Assign(ctx, u.ID, a.ID, rs); err != nil {
-			b.Fatal(err)
-		}
-		act, err := auths.ActorFor(ctx, u.ID)
-		if err != nil {
-			b.Fatal(err)
-		}
-		return act
+		return member(b, au, auths, a, email, roles...)
 	}
 	requester := actor(de[0], "handler@de.example", authorities.RequestHandler)
 	responder := actor(pl[0], "handler@pl.example", authorities.RequestHandler, authorities.Allocator)
@@ -81,14 +65,8 @@ func BenchmarkRequests100000(b *testing.B) {
 	draft := requests.DraftInput{Area: "pq", QuestionSet: "authenticity", Questions: []string{"diploma_authentic", "diploma_issuer_competent"},
 		ResponderID: pl[0].ID, Subject: map[string]string{"name": "Jan Kowalski", "profession": "doctor"}, Message: "Please check."}
 	answers := map[string]requests.Answer{"diploma_authentic": {Value: "yes"}, "diploma_issuer_competent": {Value: "no"}}
-	timings := map[string][]time.Duration{}
-	timed := func(name string, fn func() error) {
-		t0 := time.Now()
-		if err := fn(); err != nil {
-			b.Fatalf("%s: %v", name, err)
-		}
-		timings[name] = append(timings[name], time.Since(t0))
-	}
+	t := newTimings(b)
+	timed := t.time
 	b.ResetTimer()
 	for range b.N {
 		for range 50 {
@@ -117,11 +95,7 @@ func BenchmarkRequests100000(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	for name, list := range timings {
-		sort.Slice(list, func(i, j int) bool { return list[i] < list[j] })
-		b.ReportMetric(float64(list[len(list)/2].Microseconds())/1000, "p50-ms-"+name)
-		b.ReportMetric(float64(list[len(list)*95/100].Microseconds())/1000, "p95-ms-"+name)
-	}
+	t.report()
 }
 
 // seedRequests writes n requests straight into the tables, as the service
@@ -131,32 +105,6 @@ func seedRequests(b *testing.B, d *db.DB, n int, de, pl []*authorities.Authority
 	ctx := context.Background()
 	states := []string{"sent", "accepted", "answered", "closed", "closed", "closed", "info_requested", "declined"}
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	mark := func(i int) string {
-		if d.Dialect() == db.SQLite {
-			return "?"
-		}
-		return fmt.Sprintf("$%d", i)
-	}
-	insert := func(tx db.Querier, table string, cols int, rows [][]any) error {
-		var sb strings.Builder
-		args := make([]any, 0, len(rows)*cols)
-		for i, r := range rows {
-			if i > 0 {
-				sb.WriteString(", ")
-			}
-			sb.WriteByte('(')
-			for j := range r {
-				if j > 0 {
-					sb.WriteString(", ")
-				}
-				sb.WriteString(mark(len(args) + 1))
-				args = append(args, r[j])
-			}
-			sb.WriteByte(')')
-		}
-		_, err := tx.ExecContext(ctx, "INSERT INTO "+table+" VALUES "+sb.String(), args...)
-		return err
-	}
 	const batch = 500
 	for startAt := 0; startAt < n; startAt += batch {
 		err := d.InTx(ctx, func(tx db.Querier) error {
@@ -176,15 +124,15 @@ func seedRequests(b *testing.B, d *db.DB, n int, de, pl []*authorities.Authority
 				events = append(events, []any{uuid.Must(uuid.NewV7()).String(), id, 1, sent, "create", "", "draft", userID, de[i%len(de)].ID, "requester", "", ""},
 					[]any{uuid.Must(uuid.NewV7()).String(), id, 2, sent, "send", "draft", "sent", userID, de[i%len(de)].ID, "requester", "", ""})
 			}
-			if err := insert(tx, `requests (id, reference, area, question_set, state, requester_id, responder_id, created_by, reply_by, proposed_reply_by,
+			if err := insertRows(ctx, d, tx, `requests (id, reference, area, question_set, state, requester_id, responder_id, created_by, reply_by, proposed_reply_by,
 				sent_at, accepted_at, answered_at, closed_at, stopped_at, stopped_seconds, subject_name, subject, message, rating_time, rating_effort,
-				last_activity_at, created_at, updated_at)`, 24, reqs); err != nil {
+				last_activity_at, created_at, updated_at)`, reqs); err != nil {
 				return err
 			}
-			if err := insert(tx, "request_questions (request_id, position, code, answer, answer_text)", 5, questions); err != nil {
+			if err := insertRows(ctx, d, tx, "request_questions (request_id, position, code, answer, answer_text)", questions); err != nil {
 				return err
 			}
-			return insert(tx, "case_events (id, case_id, seq, at, action, from_state, to_state, user_id, authority_id, party, comment, data)", 12, events)
+			return insertRows(ctx, d, tx, "case_events (id, case_id, seq, at, action, from_state, to_state, user_id, authority_id, party, comment, data)", events)
 		})
 		if err != nil {
 			b.Fatal(err)
@@ -193,4 +141,31 @@ func seedRequests(b *testing.B, d *db.DB, n int, de, pl []*authorities.Authority
 	if err := d.AfterBulkChange(ctx, "requests", "request_questions", "case_events"); err != nil {
 		b.Fatal(err)
 	}
+}
+
+// insertRows writes rows into table (with its column list) in one
+// statement.
+func insertRows(ctx context.Context, d *db.DB, tx db.Querier, table string, rows [][]any) error {
+	var sb strings.Builder
+	var args []any
+	for i, r := range rows {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteByte('(')
+		for j := range r {
+			if j > 0 {
+				sb.WriteString(", ")
+			}
+			args = append(args, r[j])
+			if d.Dialect() == db.SQLite {
+				sb.WriteByte('?')
+			} else {
+				fmt.Fprintf(&sb, "$%d", len(args))
+			}
+		}
+		sb.WriteByte(')')
+	}
+	_, err := tx.ExecContext(ctx, "INSERT INTO "+table+" VALUES "+sb.String(), args...)
+	return err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 
 	"github.com/openimi/openimi/internal/db"
 )
@@ -160,4 +161,43 @@ func CoordinatorOf(ctx context.Context, q db.Querier, a *Authority, area string)
 		return "", nil
 	}
 	return id, db.Check(err)
+}
+
+// ValidatesSQL is CanValidate as an SQL condition on the authorities row
+// alias (with its authority_areas), for lists that must be filtered in
+// the database; arg adds a parameter and returns its placeholder. The two
+// are kept equal by TestValidatesSQLAgreesWithCanValidate.
+func (a Actor) ValidatesSQL(alias string, arg func(any) string) string {
+	if a.IsCommission() {
+		return "TRUE"
+	}
+	me := a.Authority
+	if me == nil || me.Status == Deactivated || !a.HasAny(Coordinator) {
+		return "FALSE"
+	}
+	same := alias + ".country = " + arg(me.Country)
+	switch me.Kind {
+	case NationalCoordinator:
+		return same
+	case DelegatedCoordinator:
+		conds := []string{same, alias + ".id <> " + arg(me.ID), alias + ".role NOT IN ('national_coordinator', 'delegated_coordinator')"}
+		if len(me.Scope.Regions) > 0 {
+			conds = append(conds, alias+".region IN ("+args(arg, me.Scope.Regions)+")")
+		}
+		if len(me.Scope.Areas) > 0 {
+			conds = append(conds, "EXISTS (SELECT 1 FROM authority_areas sa WHERE sa.authority_id = "+alias+".id)",
+				"NOT EXISTS (SELECT 1 FROM authority_areas sa WHERE sa.authority_id = "+alias+".id AND sa.area NOT IN ("+args(arg, me.Scope.Areas)+"))")
+		}
+		return "(" + strings.Join(conds, " AND ") + ")"
+	}
+	return "FALSE"
+}
+
+// args adds each value as a parameter and lists their placeholders.
+func args(arg func(any) string, values []string) string {
+	marks := make([]string, len(values))
+	for i, v := range values {
+		marks[i] = arg(v)
+	}
+	return strings.Join(marks, ", ")
 }

@@ -698,3 +698,108 @@ func TestThePermissionMatrix(t *testing.T) {
 		t.Errorf("only %d allowed: the matrix does not exercise the machines", allowed)
 	}
 }
+
+// TestTheInboxAgreesWithOpeningEachCase checks the inbox's SQL against
+// the rules of a single case: for every user, including a delegated alert
+// coordinator and a delegated coordinator that is not one, each box holds
+// exactly the cases that, opened one by one, belong in it, and the counts
+// match.
+func TestTheInboxAgreesWithOpeningEachCase(t *testing.T) {
+	w := newWorld(t)
+	reg := func(in authorities.Input) *authorities.Authority {
+		in.Language, in.Email, in.Areas = "en", "office@example.eu", []string{"services"}
+		a, err := w.auths.Register(w.ctx, authorities.System(), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	itDC := reg(authorities.Input{Country: "IT", Name: "Coordinamento servizi", Kind: authorities.DelegatedCoordinator, AlertCoordinator: true,
+		Scope: authorities.Scope{Areas: []string{"services"}}})
+	seDC := reg(authorities.Input{Country: "SE", Name: "Länsstyrelsen", Kind: authorities.DelegatedCoordinator, Region: "Skåne",
+		Scope: authorities.Scope{Regions: []string{"Skåne"}}})
+	users := map[string]authorities.Actor{
+		"sender": w.seHandler, "sender's clerk": w.seClerk, "sender's coordinator": w.seCoordinator, "another Swedish authority": w.se2Handler,
+		"Italian coordinator": w.itCoordinator, "Italian recipient": w.itHandler, "Italian non-recipient": w.it2Handler, "German authority": w.deHandler,
+		"French coordinator": w.frCoordinator, "Commission": w.commission,
+		"Italian delegated alert coordinator": w.user(itDC, "alerts@coord.it.example", "it", "coordinator"),
+		"Swedish regional delegate":           w.user(seDC, "skane@lst.se.example", "sv", "coordinator"),
+	}
+	// Cases in many states and of both kinds.
+	steps := [][]string{{}, {"submit"}, {"submit", "approve"}, {"submit", "approve", "disseminate"}, {"submit", "approve", "disseminate", "acknowledge"},
+		{"submit", "approve", "disseminate", "propose_closure"}, {"submit", "approve", "propose_closure", "close"}, {"submit", "reject"}}
+	by := map[string]authorities.Actor{"submit": w.seHandler, "approve": w.seCoordinator, "reject": w.seCoordinator, "disseminate": w.itCoordinator,
+		"acknowledge": w.itHandler, "propose_closure": w.seHandler, "close": w.seCoordinator, "send": w.seHandler}
+	var ids []string
+	for _, path := range steps {
+		c := w.alert()
+		for _, a := range path {
+			w.act(by[a], c.ID, a, broadcasts.Input{Comment: "c", Authorities: []string{w.itCA.ID}})
+		}
+		ids = append(ids, c.ID)
+	}
+	for _, path := range [][]string{{}, {"send"}, {"send", "disseminate"}} {
+		c := w.notification()
+		for _, a := range path {
+			w.act(by[a], c.ID, a, broadcasts.Input{Authorities: []string{w.itCA.ID}})
+		}
+		ids = append(ids, c.ID)
+	}
+	seen := map[string]int{} // user/kind/box → cases
+	defer func() {
+		// The comparison means something only if the boxes are not empty.
+		for _, key := range []string{"Italian delegated alert coordinator/alert/received", "Italian delegated alert coordinator/alert/to_do",
+			"sender's coordinator/alert/sent", "Italian recipient/alert/to_do", "Commission/alert/received", "another Swedish authority/notification/received"} {
+			if seen[key] == 0 {
+				t.Errorf("%s is empty", key)
+			}
+		}
+		if seen["Swedish regional delegate/alert/sent"] != 0 {
+			t.Error("a regional delegate sees alerts of an authority outside its region")
+		}
+	}()
+	for name, u := range users {
+		for _, kind := range broadcasts.Kinds {
+			want := map[string][]string{}
+			for _, id := range ids {
+				c, err := w.svc.Get(w.ctx, u, id)
+				if err != nil && !isKind(err, problem.NotFound) {
+					t.Fatal(err)
+				}
+				if err != nil || c.Kind != kind {
+					continue
+				}
+				sentSide := slices.Contains(c.Parties, broadcasts.Sender) || slices.Contains(c.Parties, broadcasts.SenderCoordinator)
+				if c.ToDo {
+					want[broadcasts.ToDo] = append(want[broadcasts.ToDo], id)
+				}
+				if sentSide {
+					want[broadcasts.Sent] = append(want[broadcasts.Sent], id)
+				}
+				if c.SentAt != nil && !sentSide {
+					want[broadcasts.Received] = append(want[broadcasts.Received], id)
+				}
+			}
+			counts, err := w.svc.Counts(w.ctx, u, kind)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, box := range broadcasts.Boxes {
+				list, total, err := w.svc.Inbox(w.ctx, u, kind, box, broadcasts.Filter{PerPage: 100})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []string
+				for _, c := range list {
+					got = append(got, c.ID)
+				}
+				slices.Sort(got)
+				slices.Sort(want[box])
+				seen[name+"/"+kind+"/"+box] = len(got)
+				if !slices.Equal(got, want[box]) || total != len(got) || counts[box] != total {
+					t.Errorf("%s, %s, %s: inbox %d (total %d, count %d), opening each: %d", name, kind, box, len(got), total, counts[box], len(want[box]))
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,60 @@
+package bench
+
+import (
+	"context"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/openimi/openimi/internal/auth"
+	"github.com/openimi/openimi/internal/authorities"
+)
+
+// member creates a user of authority a with roles and returns it as an
+// actor.
+func member(b *testing.B, au *auth.Service, auths *authorities.Service, a *authorities.Authority, email string, roles ...string) authorities.Actor {
+	b.Helper()
+	ctx := context.Background()
+	u, err := au.CreateUser(ctx, auth.NewUser{Email: email, Name: email, Password: password})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var rs []authorities.UserRole
+	for _, r := range roles {
+		rs = append(rs, authorities.UserRole{Role: r})
+	}
+	if err := auths.Assign(ctx, u.ID, a.ID, rs); err != nil {
+		b.Fatal(err)
+	}
+	act, err := auths.ActorFor(ctx, u.ID)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return act
+}
+
+// timings collects how long each named operation took.
+type timings struct {
+	b    *testing.B
+	list map[string][]time.Duration
+}
+
+func newTimings(b *testing.B) *timings { return &timings{b: b, list: map[string][]time.Duration{}} }
+
+// time runs fn and records how long it took under name.
+func (t *timings) time(name string, fn func() error) {
+	t0 := time.Now()
+	if err := fn(); err != nil {
+		t.b.Fatalf("%s: %v", name, err)
+	}
+	t.list[name] = append(t.list[name], time.Since(t0))
+}
+
+// report gives each operation's median and 95th percentile, in ms.
+func (t *timings) report() {
+	for name, list := range t.list {
+		sort.Slice(list, func(i, j int) bool { return list[i] < list[j] })
+		t.b.ReportMetric(float64(list[len(list)/2].Microseconds())/1000, "p50-ms-"+name)
+		t.b.ReportMetric(float64(list[len(list)*95/100].Microseconds())/1000, "p95-ms-"+name)
+	}
+}
