@@ -1,7 +1,6 @@
 package e2e_test
 
 import (
-	"context"
 	"strings"
 	"testing"
 
@@ -21,39 +20,16 @@ import (
 func TestAnAlertDraftedInSwedishValidatedBroadcastAndReadInItalian(t *testing.T) {
 	t.Parallel()
 	s := startServer(t)
-	ctx := context.Background()
-	reg := func(in authorities.Input) *authorities.Authority {
-		in.Areas = []string{"services"}
-		a, err := s.App.Authorities.Register(ctx, authorities.System(), in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return a
-	}
-	seNC := reg(authorities.Input{Country: "SE", Name: "Kommerskollegium", Language: "sv", Kind: authorities.NationalCoordinator})
-	itNC := reg(authorities.Input{Country: "IT", Name: "Dipartimento per le politiche europee", Language: "it", Kind: authorities.NationalCoordinator})
-	se := reg(authorities.Input{Country: "SE", Name: "Boverket", Language: "sv", City: "Karlskrona"})
-	it := reg(authorities.Input{Country: "IT", Name: "Ministero della Salute", Language: "it", City: "Roma"})
-	it2 := reg(authorities.Input{Country: "IT", Name: "Camera di commercio di Milano", Language: "it", City: "Milano"})
-	member := func(a *authorities.Authority, email, name, lang string, roles ...string) string {
-		u := s.createUser(t, email, name)
-		var rs []authorities.UserRole
-		for _, r := range roles {
-			rs = append(rs, authorities.UserRole{Role: r})
-		}
-		if err := s.App.Authorities.Assign(ctx, u.ID, a.ID, rs); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.App.Auth.SetLanguage(ctx, u.ID, lang); err != nil {
-			t.Fatal(err)
-		}
-		return email
-	}
-	seUser := member(se, "larm@boverket.se.example", "Karin Lind", "sv", authorities.AlertHandler)
-	seCoordinator := member(seNC, "samordnare@kommers.se.example", "Eva Holm", "sv", authorities.Coordinator)
-	itCoordinator := member(itNC, "coordinatore@politicheeuropee.it.example", "Giulia Conti", "it", authorities.Coordinator)
-	itUser := member(it, "allerta@salute.it.example", "Marco Ricci", "it", authorities.AlertHandler)
-	itOther := member(it2, "allerta@mi.camcom.it.example", "Sara Greco", "it", authorities.AlertHandler)
+	seNC := s.authority(t, authorities.Input{Areas: []string{"services"}, Country: "SE", Name: "Kommerskollegium", Language: "sv", Kind: authorities.NationalCoordinator})
+	itNC := s.authority(t, authorities.Input{Areas: []string{"services"}, Country: "IT", Name: "Dipartimento per le politiche europee", Language: "it", Kind: authorities.NationalCoordinator})
+	se := s.authority(t, authorities.Input{Areas: []string{"services"}, Country: "SE", Name: "Boverket", Language: "sv", City: "Karlskrona"})
+	it := s.authority(t, authorities.Input{Areas: []string{"services"}, Country: "IT", Name: "Ministero della Salute", Language: "it", City: "Roma"})
+	it2 := s.authority(t, authorities.Input{Areas: []string{"services"}, Country: "IT", Name: "Camera di commercio di Milano", Language: "it", City: "Milano"})
+	seUser := s.member(t, se, "larm@boverket.se.example", "Karin Lind", "sv", authorities.AlertHandler)
+	seCoordinator := s.member(t, seNC, "samordnare@kommers.se.example", "Eva Holm", "sv", authorities.Coordinator)
+	itCoordinator := s.member(t, itNC, "coordinatore@politicheeuropee.it.example", "Giulia Conti", "it", authorities.Coordinator)
+	itUser := s.member(t, it, "allerta@salute.it.example", "Marco Ricci", "it", authorities.AlertHandler)
+	itOther := s.member(t, it2, "allerta@mi.camcom.it.example", "Sara Greco", "it", authorities.AlertHandler)
 	pack, _ := s.App.Areas.Pack("services")
 	criterion := func(lang string) string { return pack.In(lang).Broadcast("services_alert").Criteria[0].Name }
 	field := func(lang string) string { return pack.In(lang).Broadcast("services_alert").Fields[0].Label }

@@ -29,6 +29,7 @@ import (
 
 	"github.com/openimi/openimi/internal/app"
 	"github.com/openimi/openimi/internal/auth"
+	"github.com/openimi/openimi/internal/authorities"
 	"github.com/openimi/openimi/internal/config"
 	"github.com/openimi/openimi/internal/db/dbtest"
 )
@@ -294,6 +295,34 @@ func (s *server) createUser(t *testing.T, email, name string) auth.User {
 		t.Fatalf("create user %s: %v", email, err)
 	}
 	return u
+}
+
+// authority registers an authority as the operator.
+func (s *server) authority(t *testing.T, in authorities.Input) *authorities.Authority {
+	t.Helper()
+	a, err := s.App.Authorities.Register(context.Background(), authorities.System(), in)
+	if err != nil {
+		t.Fatalf("register %s: %v", in.Name, err)
+	}
+	return a
+}
+
+// member creates a user of authority a with roles and a UI language, and
+// returns its e-mail address.
+func (s *server) member(t *testing.T, a *authorities.Authority, email, name, lang string, roles ...string) string {
+	t.Helper()
+	u := s.createUser(t, email, name)
+	var rs []authorities.UserRole
+	for _, r := range roles {
+		rs = append(rs, authorities.UserRole{Role: r})
+	}
+	if err := s.App.Authorities.Assign(context.Background(), u.ID, a.ID, rs); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.App.Auth.SetLanguage(context.Background(), u.ID, lang); err != nil {
+		t.Fatal(err)
+	}
+	return email
 }
 
 // ---------------------------------------------------------------------------

@@ -1,7 +1,6 @@
 package e2e_test
 
 import (
-	"context"
 	"strings"
 	"testing"
 
@@ -19,36 +18,14 @@ import (
 func TestARequestComposedInGermanAnsweredInPolishReadInPortuguese(t *testing.T) {
 	t.Parallel()
 	s := startServer(t)
-	ctx := context.Background()
-	reg := func(in authorities.Input) *authorities.Authority {
-		a, err := s.App.Authorities.Register(ctx, authorities.System(), in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return a
-	}
-	deNC := reg(authorities.Input{Country: "DE", Name: "Bundesministerium für Wirtschaft", Language: "de", Kind: authorities.NationalCoordinator, Areas: []string{"pq"}})
-	reg(authorities.Input{Country: "PL", Name: "Ministerstwo Rozwoju", Language: "pl", Kind: authorities.NationalCoordinator, Areas: []string{"pq"}})
-	de := reg(authorities.Input{Country: "DE", Name: "Ärztekammer Berlin", Language: "de", Areas: []string{"pq"}, City: "Berlin"})
-	pl := reg(authorities.Input{Country: "PL", Name: "Naczelna Izba Lekarska", Language: "pl", Areas: []string{"pq"}, City: "Warszawa"})
-	member := func(a *authorities.Authority, email, name, lang string, roles ...string) string {
-		u := s.createUser(t, email, name)
-		var rs []authorities.UserRole
-		for _, r := range roles {
-			rs = append(rs, authorities.UserRole{Role: r})
-		}
-		if err := s.App.Authorities.Assign(ctx, u.ID, a.ID, rs); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.App.Auth.SetLanguage(ctx, u.ID, lang); err != nil {
-			t.Fatal(err)
-		}
-		return email
-	}
-	deUser := member(de, "sachbearbeiterin@aekb.de.example", "Katrin Vogel", "de", authorities.RequestHandler)
-	plUser := member(pl, "alokator@nil.pl.example", "Piotr Zieliński", "pl", authorities.Allocator, authorities.RequestHandler)
-	ptUser := member(de, "colega@aekb.de.example", "Ana Costa", "pt", authorities.RequestHandler, authorities.LocalDataAdministrator)
-	coordinator := member(deNC, "koordination@bmwk.de.example", "Jonas Weber", "de", authorities.Coordinator)
+	deNC := s.authority(t, authorities.Input{Country: "DE", Name: "Bundesministerium für Wirtschaft", Language: "de", Kind: authorities.NationalCoordinator, Areas: []string{"pq"}})
+	s.authority(t, authorities.Input{Country: "PL", Name: "Ministerstwo Rozwoju", Language: "pl", Kind: authorities.NationalCoordinator, Areas: []string{"pq"}})
+	de := s.authority(t, authorities.Input{Country: "DE", Name: "Ärztekammer Berlin", Language: "de", Areas: []string{"pq"}, City: "Berlin"})
+	pl := s.authority(t, authorities.Input{Country: "PL", Name: "Naczelna Izba Lekarska", Language: "pl", Areas: []string{"pq"}, City: "Warszawa"})
+	deUser := s.member(t, de, "sachbearbeiterin@aekb.de.example", "Katrin Vogel", "de", authorities.RequestHandler)
+	plUser := s.member(t, pl, "alokator@nil.pl.example", "Piotr Zieliński", "pl", authorities.Allocator, authorities.RequestHandler)
+	ptUser := s.member(t, de, "colega@aekb.de.example", "Ana Costa", "pt", authorities.RequestHandler, authorities.LocalDataAdministrator)
+	coordinator := s.member(t, deNC, "koordination@bmwk.de.example", "Jonas Weber", "de", authorities.Coordinator)
 	pack, _ := s.App.Areas.Pack("pq")
 	question := func(lang string) string { return pack.In(lang).Question("diploma_authentic").Display }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/openimi/openimi/internal/db"
 	"github.com/openimi/openimi/internal/i18n"
 	"github.com/openimi/openimi/internal/problem"
+	"github.com/openimi/openimi/internal/registers"
 	"github.com/openimi/openimi/internal/requests"
 )
 
@@ -30,6 +31,7 @@ type API struct {
 	authorities *authorities.Service
 	requests    *requests.Service
 	broadcasts  *broadcasts.Service
+	registers   *registers.Service
 	db          *db.DB
 	catalog     *i18n.Catalog
 	log         *slog.Logger
@@ -44,7 +46,7 @@ func New(d Deps) *API {
 	if d.MaxBytes <= 0 {
 		d.MaxBytes = 1 << 20
 	}
-	return &API{auth: d.Auth, areas: d.Areas, authorities: d.Authorities, requests: d.Requests, broadcasts: d.Broadcasts, db: d.DB, catalog: d.Catalog, log: d.Log, maxBytes: d.MaxBytes, spec: d.Spec, trustXFF: d.TrustProxy}
+	return &API{auth: d.Auth, areas: d.Areas, authorities: d.Authorities, requests: d.Requests, broadcasts: d.Broadcasts, registers: d.Registers, db: d.DB, catalog: d.Catalog, log: d.Log, maxBytes: d.MaxBytes, spec: d.Spec, trustXFF: d.TrustProxy}
 }
 
 // Deps are what the API needs.
@@ -55,6 +57,7 @@ type Deps struct {
 	Authorities *authorities.Service
 	Requests    *requests.Service
 	Broadcasts  *broadcasts.Service
+	Registers   *registers.Service
 	Catalog     *i18n.Catalog
 	Log         *slog.Logger
 	MaxBytes    int64 // largest accepted body
@@ -123,6 +126,14 @@ func (a *API) Routes() []Route {
 		{"GET /api/v1/measures/{id}/timeline", "token", a.handle(a.acting(a.caseTimeline))},
 		{"GET /api/v1/measures/{id}/candidates", "token", a.handle(a.acting(a.caseCandidates))},
 		{"POST /api/v1/measures/{id}/actions/{action}", "token", a.handle(a.acting(a.caseAction))},
+		{"GET /api/v1/registers", "token", a.handle(a.acting(a.listRegisters))},
+		{"POST /api/v1/registers", "token", a.handle(a.acting(a.createRegister))},
+		{"GET /api/v1/registers/export", "token", a.handle(a.acting(a.exportRegisters))},
+		{"POST /api/v1/registers/import", "token", a.handleLimit(a.acting(a.importRegisters), maxImportBytes)},
+		{"GET /api/v1/registers/{id}", "token", a.handle(a.acting(a.getRegister))},
+		{"PUT /api/v1/registers/{id}", "token", a.handle(a.acting(a.updateRegister))},
+		{"POST /api/v1/registers/{id}/validate", "token", a.handle(a.acting(a.validateRegister))},
+		{"GET /api/v1/registers/{id}/history", "token", a.handle(a.acting(a.registerHistory))},
 		{"GET /api/v1/areas", "token", a.handle(a.listAreas)},
 		{"GET /api/v1/areas/{area}", "token", a.handle(a.getArea)},
 		{"GET /api/v1/areas/{area}/question-sets/{set}", "token", a.handle(a.getQuestionSet)},

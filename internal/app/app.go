@@ -27,6 +27,7 @@ import (
 	"github.com/openimi/openimi/internal/db"
 	"github.com/openimi/openimi/internal/i18n"
 	"github.com/openimi/openimi/internal/notify"
+	"github.com/openimi/openimi/internal/registers"
 	"github.com/openimi/openimi/internal/requests"
 	"github.com/openimi/openimi/internal/web"
 	"github.com/openimi/openimi/internal/web/static"
@@ -47,7 +48,9 @@ type App struct {
 	Requests *requests.Service
 	// Broadcasts are alerts and notifications of measures.
 	Broadcasts *broadcasts.Service
-	Now        func() time.Time
+	// Registers is the directory of registers.
+	Registers *registers.Service
+	Now       func() time.Time
 }
 
 // NewLogger returns the process's logger as configured.
@@ -108,9 +111,14 @@ func Open(ctx context.Context, c *config.Config, log *slog.Logger) (*App, error)
 		dir = filepath.Join(c.DataDir, "attachments")
 	}
 	a.Requests.UseStore(requests.DirStore{Dir: dir}, c.MaxAttachmentBytes)
+	a.Registers = registers.New(d, reg, a.Authorities, a.Catalog, a.Now)
 	if err := a.Authorities.EnsureIndex(ctx); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("search index: %w", err)
+	}
+	if err := a.Registers.EnsureIndex(ctx); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("register search index: %w", err)
 	}
 	return a, nil
 }
@@ -128,13 +136,13 @@ func (a *App) Handler(reg *prometheus.Registry) (http.Handler, error) {
 		Secure:            a.Config.Secure(),
 		TrustProxyHeaders: a.Config.TrustProxyHeaders,
 		MaxFormBytes:      a.Config.MaxFormBytes,
-	}, web.Deps{DB: a.DB, Auth: a.Auth, Areas: a.Areas, Authorities: a.Authorities, Requests: a.Requests, Broadcasts: a.Broadcasts, Catalog: a.Catalog, Assets: assets, Log: a.Log, Now: a.Now})
+	}, web.Deps{DB: a.DB, Auth: a.Auth, Areas: a.Areas, Authorities: a.Authorities, Requests: a.Requests, Broadcasts: a.Broadcasts, Registers: a.Registers, Catalog: a.Catalog, Assets: assets, Log: a.Log, Now: a.Now})
 	if err != nil {
 		return nil, err
 	}
 	mux := http.NewServeMux()
 	ui.Register(mux)
-	api.New(api.Deps{DB: a.DB, Auth: a.Auth, Areas: a.Areas, Authorities: a.Authorities, Requests: a.Requests, Broadcasts: a.Broadcasts, Catalog: a.Catalog, Log: a.Log,
+	api.New(api.Deps{DB: a.DB, Auth: a.Auth, Areas: a.Areas, Authorities: a.Authorities, Requests: a.Requests, Broadcasts: a.Broadcasts, Registers: a.Registers, Catalog: a.Catalog, Log: a.Log,
 		MaxBytes: a.Config.MaxFormBytes, TrustProxy: a.Config.TrustProxyHeaders, Spec: openimi.OpenAPI}).Register(mux)
 	a.registerOperations(mux, reg)
 	return ui.Wrap(instrument(reg, mux)), nil

@@ -9,12 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/openimi/openimi/internal/api"
-	"github.com/openimi/openimi/internal/auth"
 	"github.com/openimi/openimi/internal/authorities"
 	"github.com/openimi/openimi/internal/broadcasts"
-	"github.com/openimi/openimi/internal/web"
-	"github.com/openimi/openimi/internal/web/static"
 	"github.com/openimi/openimi/internal/workflow"
 )
 
@@ -52,24 +48,8 @@ func newBroadcastSite(t *testing.T) *broadcastSite {
 	frNC := in("FR", "Secrétariat général des affaires européennes", authorities.NationalCoordinator)
 	s.frCA = in("FR", "Direction générale des entreprises", authorities.CompetentAuthority)
 	add := func(key, name string, a *authorities.Authority, email, lang string, roles ...string) {
-		u, err := s.app.Auth.CreateUser(ctx, auth.NewUser{Email: email, Name: name, Password: testPassword, Language: lang})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var rs []authorities.UserRole
-		for _, r := range roles {
-			rs = append(rs, authorities.UserRole{Role: r})
-		}
-		if err := s.app.Authorities.Assign(ctx, u.ID, a.ID, rs); err != nil {
-			t.Fatal(err)
-		}
-		m := &matrixUser{name: key, email: email, roles: roles, b: s.enrolAs(email)}
-		if _, m.token, err = s.app.Auth.CreateToken(ctx, email, "matrix"); err != nil {
-			t.Fatal(err)
-		}
-		if m.actor, err = s.app.Authorities.ActorFor(ctx, u.ID); err != nil {
-			t.Fatal(err)
-		}
+		m := s.matrixMember(t, name, a, email, lang, roles...)
+		m.name = key
 		s.users[key] = m
 	}
 	add("sender", "Karin Lind", s.seCA, "karin@ivo.se.example", "sv", authorities.AlertHandler)
@@ -291,22 +271,7 @@ func TestTheAlertAndMeasureRoutesPermissionMatrix(t *testing.T) {
 		checks["POST /api/v1"+base+"/{id}/actions/{action}"] = actionCheck(true)
 	}
 
-	assets, err := static.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ui, err := web.New(web.Config{}, web.Deps{DB: s.app.DB, Auth: s.app.Auth, Areas: s.app.Areas, Authorities: s.app.Authorities, Requests: s.app.Requests,
-		Broadcasts: s.app.Broadcasts, Catalog: s.app.Catalog, Assets: assets, Log: s.app.Log, Now: s.app.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var patterns []string
-	for _, r := range ui.Routes() {
-		patterns = append(patterns, r.Pattern)
-	}
-	for _, r := range api.New(api.Deps{}).Routes() {
-		patterns = append(patterns, r.Pattern)
-	}
+	patterns := s.routePatterns(t)
 	routes := map[string]bool{}
 	for _, p := range patterns {
 		routes[p] = true

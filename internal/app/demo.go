@@ -11,6 +11,7 @@ import (
 	"github.com/openimi/openimi/internal/auth"
 	"github.com/openimi/openimi/internal/authorities"
 	"github.com/openimi/openimi/internal/broadcasts"
+	"github.com/openimi/openimi/internal/registers"
 	"github.com/openimi/openimi/internal/db"
 	"github.com/openimi/openimi/internal/requests"
 )
@@ -124,7 +125,61 @@ func LoadDemo(ctx context.Context, a *App) ([]DemoUser, error) {
 	if err := demoRequests(ctx, a, where); err != nil {
 		return nil, err
 	}
-	return out, demoBroadcasts(ctx, a)
+	if err := demoBroadcasts(ctx, a); err != nil {
+		return nil, err
+	}
+	return out, demoRegisters(ctx, a)
+}
+
+// demoRegisters adds, once, entries to the directory of registers: two or
+// three per demo authority (over 1,000 in all 30 countries), named in the
+// authority's language and in English, validated.
+func demoRegisters(ctx context.Context, a *App) error {
+	var n int
+	if err := a.DB.Read().QueryRowContext(ctx, `SELECT COUNT(*) FROM registers`).Scan(&n); err != nil || n > 0 {
+		return err
+	}
+	var records []registers.Record
+	for page := 1; ; page++ {
+		list, total, err := a.Authorities.List(ctx, authorities.Filter{Page: page, PerPage: 100})
+		if err != nil {
+			return err
+		}
+		for i, au := range list {
+			if au.Kind == authorities.Commission {
+				continue
+			}
+			k := (page-1)*100 + i
+			for j := range 2 + k%2 {
+				typ := registers.Types[(k+3*j)%len(registers.Types)]
+				local, en := a.Catalog.Localizer(au.Language).T("register_type_"+typ), a.Catalog.Localizer("en").T("register_type_"+typ)
+				rec := registers.Record{ExternalID: fmt.Sprintf("DEMO-%s-%04d-%d", au.Country, k, j), Country: au.Country, Authority: au.ID,
+					Name: local + " — " + au.Name, Language: au.Language, Description: local + ": " + au.Name, Type: typ,
+					Access: registers.Accesses[(k+j)%len(registers.Accesses)], Fees: (k+j)%3 == 0,
+					URL: fmt.Sprintf("https://registers.example.eu/%s/%d", strings.ToLower(au.Country), k*3+j), Languages: []string{au.Language}, Areas: au.Areas}
+				if au.Language != "en" {
+					rec.Names = map[string]string{"en": en + " — " + au.NameIn("en")}
+				}
+				records = append(records, rec)
+			}
+		}
+		if page*100 >= total {
+			break
+		}
+	}
+	lines := make([]int, len(records))
+	for i := range lines {
+		lines[i] = i + 1
+	}
+	res, err := a.Registers.Import(ctx, authorities.System(), records, lines, false)
+	if err != nil {
+		return fmt.Errorf("demo registers: %w", err)
+	}
+	if len(res.Errors) > 0 {
+		e := res.Errors[0]
+		return fmt.Errorf("demo registers: %d problems, first line %d %s: %s", len(res.Errors), e.Line, e.Field, e.Key)
+	}
+	return nil
 }
 
 // demoBroadcasts adds, once, a services alert from the French demo user,

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -16,10 +17,14 @@ import (
 	"github.com/pquerna/otp/totp"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/openimi/openimi/internal/api"
 	"github.com/openimi/openimi/internal/app"
 	"github.com/openimi/openimi/internal/auth"
+	"github.com/openimi/openimi/internal/authorities"
 	"github.com/openimi/openimi/internal/config"
 	"github.com/openimi/openimi/internal/db/dbtest"
+	"github.com/openimi/openimi/internal/web"
+	"github.com/openimi/openimi/internal/web/static"
 )
 
 const testPassword = "correct-horse-battery-9"
@@ -202,4 +207,55 @@ func (s *site) count(t *testing.T, query string, args ...any) int {
 
 func openApp(c *config.Config) (*app.App, error) {
 	return app.Open(context.Background(), c, app.NewLogger(c))
+}
+
+// matrixMember creates a user of authority a with roles and a UI
+// language, signs them in with a browser (second factor enrolled) and
+// makes them an API token: one kind of user of a permission matrix.
+func (s *site) matrixMember(t *testing.T, name string, a *authorities.Authority, email, lang string, roles ...string) *matrixUser {
+	t.Helper()
+	ctx := context.Background()
+	u, err := s.app.Auth.CreateUser(ctx, auth.NewUser{Email: email, Name: name, Password: testPassword, Language: lang})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rs []authorities.UserRole
+	for _, r := range roles {
+		rs = append(rs, authorities.UserRole{Role: r})
+	}
+	if err := s.app.Authorities.Assign(ctx, u.ID, a.ID, rs); err != nil {
+		t.Fatal(err)
+	}
+	m := &matrixUser{name: name, email: email, roles: roles, b: s.enrolAs(email)}
+	if _, m.token, err = s.app.Auth.CreateToken(ctx, email, "matrix"); err != nil {
+		t.Fatal(err)
+	}
+	if m.actor, err = s.app.Authorities.ActorFor(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// routePatterns lists the route patterns of the UI and the API, for the
+// permission matrices to check that each has an entry.
+func (s *site) routePatterns(t *testing.T) []string {
+	t.Helper()
+	assets, err := static.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ui, err := web.New(web.Config{}, web.Deps{DB: s.app.DB, Auth: s.app.Auth, Areas: s.app.Areas, Authorities: s.app.Authorities, Requests: s.app.Requests,
+		Broadcasts: s.app.Broadcasts, Registers: s.app.Registers, Catalog: s.app.Catalog, Assets: assets, Log: s.app.Log, Now: s.app.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, r := range ui.Routes() {
+		out = append(out, r.Pattern)
+	}
+	for _, r := range api.New(api.Deps{}).Routes() {
+		out = append(out, r.Pattern)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -11,12 +11,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/openimi/openimi/internal/api"
 	"github.com/openimi/openimi/internal/auth"
 	"github.com/openimi/openimi/internal/authorities"
 	"github.com/openimi/openimi/internal/requests"
-	"github.com/openimi/openimi/internal/web"
-	"github.com/openimi/openimi/internal/web/static"
 	"github.com/openimi/openimi/internal/workflow"
 )
 
@@ -314,22 +311,7 @@ func TestTheRequestRoutesPermissionMatrix(t *testing.T) {
 	})
 
 	// Every route about requests or notifications must have an entry.
-	assets, err := static.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ui, err := web.New(web.Config{}, web.Deps{DB: s.app.DB, Auth: s.app.Auth, Areas: s.app.Areas, Authorities: s.app.Authorities, Requests: s.app.Requests,
-		Catalog: s.app.Catalog, Assets: assets, Log: s.app.Log, Now: s.app.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var patterns []string
-	for _, r := range ui.Routes() {
-		patterns = append(patterns, r.Pattern)
-	}
-	for _, r := range api.New(api.Deps{}).Routes() {
-		patterns = append(patterns, r.Pattern)
-	}
+	patterns := s.routePatterns(t)
 	covered := 0
 	routes := map[string]bool{}
 	for _, p := range patterns {

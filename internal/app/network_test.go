@@ -134,8 +134,15 @@ func TestTheDemoLoadsTwiceWithoutChange(t *testing.T) {
 	if n := s.count(t, `SELECT COUNT(DISTINCT country) FROM authorities WHERE role = 'national_coordinator'`); n != 30 {
 		t.Fatalf("%d countries with a national coordinator", n)
 	}
+	if n, c := s.count(t, `SELECT COUNT(*) FROM registers WHERE status = 'validated'`), s.count(t, `SELECT COUNT(DISTINCT country) FROM registers`); n < 1000 || c != 30 {
+		t.Fatalf("%d demo register entries in %d countries", n, c)
+	}
+	r1 := s.count(t, `SELECT COUNT(*) FROM registers`)
 	if _, err := app.LoadDemo(context.Background(), s.app); err != nil {
 		t.Fatal(err)
+	}
+	if s.count(t, `SELECT COUNT(*) FROM registers`) != r1 {
+		t.Error("the demo's register entries were added twice")
 	}
 	if a2, u2, h2 := count(); a1 != a2 || u1 != u2 || h1 != h2 {
 		t.Fatalf("the second load changed something: %d/%d/%d → %d/%d/%d", a1, u1, h1, a2, u2, h2)

@@ -59,8 +59,8 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body != nil {
 			limit := s.cfg.MaxFormBytes
-			if r.URL.Path == "/authorities/import" {
-				limit = maxImportBytes // a file of authorities, not a form
+			if r.URL.Path == "/authorities/import" || r.URL.Path == "/registers/import" {
+				limit = maxImportBytes // a file of authorities or registers, not a form
 			}
 			if strings.HasPrefix(r.URL.Path, "/requests/") && strings.HasSuffix(r.URL.Path, "/attachments") && s.requests != nil {
 				// A file, with room for the form around it; larger

@@ -9,6 +9,8 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 	"github.com/openimi/openimi/internal/broadcasts"
 	"github.com/openimi/openimi/internal/db"
 	"github.com/openimi/openimi/internal/i18n"
+	"github.com/openimi/openimi/internal/registers"
 	"github.com/openimi/openimi/internal/requests"
 	"github.com/openimi/openimi/internal/web/static"
 )
@@ -42,6 +45,7 @@ type Server struct {
 	authorities *authorities.Service
 	requests    *requests.Service
 	broadcasts  *broadcasts.Service
+	registers   *registers.Service
 	catalog     *i18n.Catalog
 	assets      *static.Assets
 	log         *slog.Logger
@@ -59,6 +63,7 @@ type Deps struct {
 	Authorities *authorities.Service
 	Requests    *requests.Service
 	Broadcasts  *broadcasts.Service
+	Registers   *registers.Service
 	Catalog     *i18n.Catalog
 	Assets      *static.Assets
 	Log         *slog.Logger
@@ -74,7 +79,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	s := &Server{cfg: cfg, db: d.DB, auth: d.Auth, areas: d.Areas, authorities: d.Authorities, requests: d.Requests, broadcasts: d.Broadcasts, catalog: d.Catalog, assets: d.Assets, log: d.Log, now: d.Now}
+	s := &Server{cfg: cfg, db: d.DB, auth: d.Auth, areas: d.Areas, authorities: d.Authorities, requests: d.Requests, broadcasts: d.Broadcasts, registers: d.Registers, catalog: d.Catalog, assets: d.Assets, log: d.Log, now: d.Now}
 	s.cookieSes, s.cookieCSR = "imi_session", "imi_csrf"
 	if cfg.Secure {
 		// The __Host- prefix makes browsers refuse the cookie unless it is
@@ -129,6 +134,8 @@ func parseTemplates(fsys fs.FS, assets *static.Assets) (map[string]*template.Tem
 			}
 			return []string{"yes", "no"}
 		},
+		// has reports whether a form's key holds value (a ticked box).
+		"has": func(form url.Values, key, value string) bool { return slices.Contains(form[key], value) },
 		"dict": func(kv ...any) map[string]any {
 			m := map[string]any{}
 			for i := 0; i+1 < len(kv); i += 2 {

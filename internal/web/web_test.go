@@ -18,6 +18,7 @@ import (
 	"github.com/openimi/openimi/internal/broadcasts"
 	"github.com/openimi/openimi/internal/i18n"
 	"github.com/openimi/openimi/internal/notify"
+	"github.com/openimi/openimi/internal/registers"
 	"github.com/openimi/openimi/internal/requests"
 	"github.com/openimi/openimi/internal/web/static"
 	"github.com/openimi/openimi/locales"
@@ -185,6 +186,22 @@ func TestEveryPageRendersInEveryLanguage(t *testing.T) {
 		AreaName, CountryName string
 	}
 	data["broadcast_stats"] = []statLine{{Stats: broadcasts.Stats{Kind: "alert", Area: "services", Country: "IT", Received: 1, MedianAckHours: 2}, AreaName: "Services", CountryName: "Italia"}}
+	entry := &registers.Entry{ID: "g1", Country: "DE", AuthorityID: "a1", Name: "Handelsregister", Language: "de", Names: map[string]string{"en": "Commercial register"},
+		Description: "Kaufleute", Type: "business_register", Access: "public_online", Fees: true, URL: "https://www.handelsregister.de", LegalBasis: "§ 8 HGB",
+		Languages: []string{"de"}, Areas: []string{"services"}, Status: "submitted", CanEdit: true, CanValidate: true}
+	ev := entryView{Entry: entry, DisplayName: "Commercial register", CountryName: "Deutschland", Holder: "IHK", LanguageName: "Deutsch",
+		AreaNames: []string{"Services"}, LanguageNames: []string{"Deutsch"}}
+	data["registers"] = registersView{Items: []entryView{ev}, Total: 1, Page: 1, Pages: 2, NextURL: "/registers?page=2", Filter: url.Values{},
+		Countries: []countryOption{{Code: "DE", Name: "Deutschland"}}, Areas: []areaName{{Code: "services", Name: "Services"}}, Types: registers.Types,
+		Accesses: registers.Accesses, CanAdd: true, CanImport: true}
+	data["register"] = ev
+	data["register_form"] = registerFormView{Action: "/registers/new", Types: registers.Types, Accesses: registers.Accesses, Languages: i18n.Languages,
+		Areas: []areaName{{Code: "services", Name: "Services"}}, Holders: []authorityOption{{ID: "a1", Name: "IHK", Country: "DE"}}, Holder: &authorityOption{ID: "a1", Name: "IHK", Country: "DE"}}
+	data["register_history"] = struct {
+		ID      string
+		Changes []authorities.Change
+	}{"g1", []authorities.Change{{At: now, UserName: "X", Field: "access", Old: "public_online", New: "on_request"}}}
+	data["register_import"] = registerImportView{Done: true, Result: registers.ImportResult{Created: 1}, Lines: []importLine{{Line: 2, Column: "type", Reason: "R"}}}
 	for name := range s.pages {
 		d, ok := data[name]
 		if a := summarize(pq, "en"); name == "areas" {
