@@ -77,6 +77,13 @@ func TestARegisterEntryAddedInGermanValidatedAndFoundInFrench(t *testing.T) {
 	if fr.lang() != "fr" || !strings.Contains(main, "Registre du commerce allemand") || !strings.Contains(main, "Eintragungen der Kaufleute") {
 		t.Fatalf("the French reader's page: %.500q", main)
 	}
+	// The open data page links to the public endpoints, which publish it.
+	fr.open("/open-data")
+	fr.check("open-data-fr")
+	fr.open("/public/v1/registers?country=DE")
+	if !strings.Contains(fr.text("body"), "Registre du commerce allemand") {
+		t.Fatalf("the public endpoint: %.300q", fr.text("body"))
+	}
 	e, err := s.App.Registers.Get(ctx, authorities.System(), id)
 	if err != nil || e.Status != registers.Validated {
 		t.Fatalf("stored: %+v %v", e, err)

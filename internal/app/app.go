@@ -27,6 +27,7 @@ import (
 	"github.com/openimi/openimi/internal/db"
 	"github.com/openimi/openimi/internal/i18n"
 	"github.com/openimi/openimi/internal/notify"
+	"github.com/openimi/openimi/internal/public"
 	"github.com/openimi/openimi/internal/registers"
 	"github.com/openimi/openimi/internal/requests"
 	"github.com/openimi/openimi/internal/web"
@@ -144,6 +145,8 @@ func (a *App) Handler(reg *prometheus.Registry) (http.Handler, error) {
 	ui.Register(mux)
 	api.New(api.Deps{DB: a.DB, Auth: a.Auth, Areas: a.Areas, Authorities: a.Authorities, Requests: a.Requests, Broadcasts: a.Broadcasts, Registers: a.Registers, Catalog: a.Catalog, Log: a.Log,
 		MaxBytes: a.Config.MaxFormBytes, TrustProxy: a.Config.TrustProxyHeaders, Spec: openimi.OpenAPI}).Register(mux)
+	public.New(a.DB, a.Authorities, a.Registers, public.Settings{PublicURL: a.Config.PublicURL, TrustProxy: a.Config.TrustProxyHeaders,
+		Rate: float64(a.Config.PublicRate), Burst: a.Config.PublicBurst}, a.Log).Register(mux)
 	a.registerOperations(mux, reg)
 	return ui.Wrap(instrument(reg, mux)), nil
 }

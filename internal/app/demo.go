@@ -11,8 +11,8 @@ import (
 	"github.com/openimi/openimi/internal/auth"
 	"github.com/openimi/openimi/internal/authorities"
 	"github.com/openimi/openimi/internal/broadcasts"
-	"github.com/openimi/openimi/internal/registers"
 	"github.com/openimi/openimi/internal/db"
+	"github.com/openimi/openimi/internal/registers"
 	"github.com/openimi/openimi/internal/requests"
 )
 

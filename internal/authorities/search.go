@@ -221,6 +221,7 @@ type Query struct {
 	Region     string
 	Kind       Kind
 	Status     Status // only this status (deactivated ones are otherwise left out)
+	Public     bool   // only authorities whose coordinator has validated them (validated, active)
 	Page       int
 	PerPage    int
 }
@@ -319,9 +320,12 @@ func (s *Service) Search(ctx context.Context, q Query) ([]*Authority, int, error
 // filters are q's filters as tags of the search index.
 func filters(q Query) search.Query {
 	m := search.Query{}
-	if q.Status != "" {
+	switch {
+	case q.Status != "":
 		m.Require = append(m.Require, []string{search.Tag("status", string(q.Status))})
-	} else {
+	case q.Public:
+		m.Require = append(m.Require, []string{search.Tag("status", string(Validated)), search.Tag("status", string(Active))})
+	default:
 		m.Exclude = []string{search.Tag("status", string(Deactivated))}
 	}
 	if len(q.Countries) > 0 {
@@ -379,9 +383,12 @@ func (s *Service) filtered(ctx context.Context, q Query) ([]*Authority, int, err
 	var where []string
 	var args []any
 	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
-	if q.Status != "" {
+	switch {
+	case q.Status != "":
 		where = append(where, "a.status = "+arg(string(q.Status)))
-	} else {
+	case q.Public:
+		where = append(where, "a.status IN ('validated', 'active')")
+	default:
 		where = append(where, "a.status <> 'deactivated'")
 	}
 	if len(q.Countries) > 0 {

@@ -42,6 +42,10 @@ type Config struct {
 	MaxFormBytes      int64
 	// MaxAttachmentBytes is the largest file attached to a request.
 	MaxAttachmentBytes int64
+	// PublicRate and PublicBurst limit each client address on the public
+	// endpoints (/public/v1/…): requests per second, and at once.
+	PublicRate  int
+	PublicBurst int
 	// AttachmentsDir holds the files attached to requests.
 	AttachmentsDir string
 
@@ -119,6 +123,8 @@ var settings = []setting{
 	{"shutdown-timeout", Server, "how long a graceful shutdown waits for requests in flight and the outbox", duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout }, 20*time.Second)},
 	{"max-form-bytes", Server, "largest accepted form or JSON body, in bytes", int64v(func(c *Config) *int64 { return &c.MaxFormBytes }, 1<<20)},
 	{"max-attachment-bytes", Server, "largest file attached to a request, in bytes", int64v(func(c *Config) *int64 { return &c.MaxAttachmentBytes }, 20<<20)},
+	{"public-rate", Server, "requests per second each client address may make to the public endpoints (/public/v1/…)", integer(func(c *Config) *int { return &c.PublicRate }, 5)},
+	{"public-burst", Server, "requests a client address may make at once to the public endpoints", integer(func(c *Config) *int { return &c.PublicBurst }, 60)},
 	{"session-idle-timeout", Server, "a session ends after this long without a request", duration(func(c *Config) *time.Duration { return &c.SessionIdleTimeout }, 30*time.Minute)},
 	{"session-max-age", Server, "a session ends this long after sign-in, whatever its use", duration(func(c *Config) *time.Duration { return &c.SessionMaxAge }, 12*time.Hour)},
 	{"password-reset-ttl", Server, "how long an e-mailed password reset link stays valid", duration(func(c *Config) *time.Duration { return &c.PasswordResetTTL }, time.Hour)},

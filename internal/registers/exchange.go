@@ -68,6 +68,11 @@ func (s *Service) Export(ctx context.Context, actor authorities.Actor, w io.Writ
 		}
 	}
 	sort.SliceStable(list, func(i, j int) bool { return list[i].Country < list[j].Country })
+	return Write(w, list, format)
+}
+
+// Write writes entries in the exchange format, "csv" or "json".
+func Write(w io.Writer, list []*Entry, format string) error {
 	records := make([]Record, len(list))
 	for i, e := range list {
 		records[i] = record(e)

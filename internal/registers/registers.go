@@ -13,9 +13,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -297,14 +297,7 @@ func (s *Service) write(ctx context.Context, tx db.Querier, e *Entry, now time.T
 	return db.Check(s.index.Put(ctx, tx, e.ID, s.document(e), tags(e)))
 }
 
-func sortedKeys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }
 
 // document is what an entry is found by: its names, description, holding
 // authority, and its type named in every language (so that

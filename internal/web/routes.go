@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/openimi/openimi/internal/auth"
 )
@@ -42,6 +43,7 @@ func (s *Server) routes() []Route {
 		r("GET /language", public, s.languagePage),
 		r("POST /language", public, s.chooseLanguage),
 		r("GET /help", public, s.help),
+		r("GET /open-data", public, s.openData),
 		r("GET /authorities", signedIn, s.acting(s.authoritiesPage)),
 		r("GET /authorities/new", signedIn, s.acting(s.newAuthorityPage)),
 		r("POST /authorities/new", signedIn, s.acting(s.createAuthority)),
@@ -142,7 +144,7 @@ func (s *Server) identifyExceptStatic(next http.Handler) http.Handler {
 	identified := s.identify(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch p := r.URL.Path; {
-		case len(p) > 8 && p[:8] == "/static/", p == "/healthz", p == "/readyz", p == "/metrics", len(p) > 8 && p[:8] == "/api/v1/":
+		case len(p) > 8 && p[:8] == "/static/", p == "/healthz", p == "/readyz", p == "/metrics", len(p) > 8 && p[:8] == "/api/v1/", strings.HasPrefix(p, "/public/"):
 			v := visitOf(r)
 			v.lang = s.negotiate(r, nil)
 			v.client = auth.ClientFromRequest(r, s.cfg.TrustProxyHeaders)

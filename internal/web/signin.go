@@ -147,6 +147,12 @@ type workLine struct {
 	Count     int
 }
 
+// openData describes the public endpoints for portal operators.
+func (s *Server) openData(w http.ResponseWriter, r *http.Request) error {
+	s.render(w, r, http.StatusOK, "open_data", page{TitleKey: "open_data_title"})
+	return nil
+}
+
 func (s *Server) help(w http.ResponseWriter, r *http.Request) error {
 	s.render(w, r, http.StatusOK, "help", page{TitleKey: "help_title"})
 	return nil

@@ -102,7 +102,7 @@ func TestEveryPageRendersInEveryLanguage(t *testing.T) {
 	}
 	pq, _ := reg.Pack("pq")
 	data := map[string]any{
-		"signin": nil, "code": nil, "forgot": nil, "help": nil, "error": nil, "home": homeData{Work: []workLine{{"home_count_alerts", "/alerts", 2}}},
+		"signin": nil, "code": nil, "forgot": nil, "help": nil, "open_data": nil, "error": nil, "home": homeData{Work: []workLine{{"home_count_alerts", "/alerts", 2}}},
 		"enrol":    enrolData{Enrolment: auth.Enrolment{Secret: "ABC", QRCode: "data:image/png;base64,AA=="}, Action: "/sign-in/enrol"},
 		"recovery": recoveryData{Codes: []string{"abcde-fghij"}, Next: "/"},
 		"profile":  profileData{Languages: i18n.Languages},
