@@ -133,6 +133,7 @@ func (a *API) Routes() []Route {
 		{"GET /api/v1/registers/{id}", "token", a.handle(a.acting(a.getRegister))},
 		{"PUT /api/v1/registers/{id}", "token", a.handle(a.acting(a.updateRegister))},
 		{"POST /api/v1/registers/{id}/validate", "token", a.handle(a.acting(a.validateRegister))},
+		{"POST /api/v1/registers/{id}/withdraw", "token", a.handle(a.acting(a.withdrawRegister))},
 		{"GET /api/v1/registers/{id}/history", "token", a.handle(a.acting(a.registerHistory))},
 		{"GET /api/v1/areas", "token", a.handle(a.listAreas)},
 		{"GET /api/v1/areas/{area}", "token", a.handle(a.getArea)},

@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/openimi/openimi/internal/authorities"
@@ -80,7 +81,10 @@ func (a *API) listRegisters(w http.ResponseWriter, r *http.Request, actor author
 	if err != nil {
 		return err
 	}
-	query := registers.Query{Text: q.Get("q"), Type: q.Get("type"), Area: q.Get("area"), Access: q.Get("access"), Page: page, PerPage: perPage}
+	query := registers.Query{Text: q.Get("q"), Type: q.Get("type"), Area: q.Get("area"), Access: q.Get("access"), Status: q.Get("status"), Page: page, PerPage: perPage}
+	if query.Status != "" && !slices.Contains(registers.Statuses, query.Status) {
+		return problem.Field("status", "error_register_status")
+	}
 	for _, c := range q["country"] {
 		code := countries.Normalize(c)
 		if code == "" {
@@ -138,6 +142,15 @@ func (a *API) updateRegister(w http.ResponseWriter, r *http.Request, actor autho
 
 func (a *API) validateRegister(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
 	e, err := a.registers.Validate(r.Context(), actor, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, "", RegisterToJSON(e))
+	return nil
+}
+
+func (a *API) withdrawRegister(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
+	e, err := a.registers.Withdraw(r.Context(), actor, r.PathValue("id"))
 	if err != nil {
 		return err
 	}

@@ -153,6 +153,10 @@ func TestTheRegisterRoutesPermissionMatrix(t *testing.T) {
 	write("POST /api/v1/registers/{id}/validate", validators, func(u *matrixUser, id string) response {
 		return s.api(t, "POST", "/api/v1/registers/"+id+"/validate", u.token, "")
 	})
+	write("POST /registers/{id}/withdraw", maintainers, func(u *matrixUser, id string) response { return post(u, "/registers/"+id+"/withdraw", url.Values{}) })
+	write("POST /api/v1/registers/{id}/withdraw", maintainers, func(u *matrixUser, id string) response {
+		return s.api(t, "POST", "/api/v1/registers/"+id+"/withdraw", u.token, "")
+	})
 	csvFor := func(u *matrixUser) string {
 		holder, country := ihk.ID, "DE"
 		if u.actor.Authority != nil && u.actor.Authority.Country == "AT" {

@@ -42,7 +42,11 @@ var Accesses = []string{"public_online", "on_request", "authorities_only"}
 const (
 	Submitted = "submitted" // written or changed by an authority; its coordinator has not validated it yet
 	Validated = "validated"
+	Withdrawn = "withdrawn" // the register no longer exists or is no longer listed; kept with its history
 )
+
+// Statuses lists the statuses, in the order an entry passes them.
+var Statuses = []string{Submitted, Validated, Withdrawn}
 
 // Entry is one register in the directory.
 type Entry struct {
@@ -398,6 +402,38 @@ func (s *Service) update(ctx context.Context, tx db.Querier, actor authorities.A
 	return s.write(ctx, tx, &next, now, false)
 }
 
+// Withdraw takes an entry out of the directory (a register closed or
+// merged): it leaves searches and the public endpoints, and stays with its
+// history for its country and the Commission. Its maintainers may.
+func (s *Service) Withdraw(ctx context.Context, actor authorities.Actor, id string) (*Entry, error) {
+	e, err := s.load(ctx, s.db.Read(), id)
+	if err != nil {
+		return nil, err
+	}
+	if !sees(actor, e) {
+		return nil, errNotFound
+	}
+	if !maintains(actor, e.Country) {
+		return nil, errForbidden
+	}
+	if e.Status == Withdrawn {
+		return s.Get(ctx, actor, id)
+	}
+	now := s.clock()
+	old := e.Status
+	e.Status, e.ValidatedAt = Withdrawn, nil
+	err = s.db.InTx(ctx, func(tx db.Querier) error {
+		if err := s.record(ctx, tx, id, actor.UserID, now, "status", old, Withdrawn); err != nil {
+			return err
+		}
+		return s.write(ctx, tx, e, now, false)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.Get(ctx, actor, id)
+}
+
 // Validate marks an entry validated: the coordinators of its holding
 // authority may.
 func (s *Service) Validate(ctx context.Context, actor authorities.Actor, id string) (*Entry, error) {
@@ -510,7 +546,7 @@ func (s *Service) names(ctx context.Context, q db.Querier, list []*Entry) error 
 // view fills in what the actor may do with an entry.
 func view(actor authorities.Actor, e *Entry) *Entry {
 	e.CanEdit = maintains(actor, e.Country)
-	e.CanValidate = e.Status != Validated && e.Authority != nil && actor.CanValidate(e.Authority)
+	e.CanValidate = e.Status == Submitted && e.Authority != nil && actor.CanValidate(e.Authority)
 	return e
 }
 

@@ -312,3 +312,45 @@ func TestImportAndExport(t *testing.T) {
 		t.Errorf("history after unchanged re-imports: %+v", hist)
 	}
 }
+
+func TestAWithdrawnEntryLeavesTheDirectoryAndComesBack(t *testing.T) {
+	w := newWorld(t)
+	e, err := w.svc.Create(w.ctx, w.deCoordinator, w.handelsregister())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.svc.Withdraw(w.ctx, w.atAdmin, e.ID); !isKind(err, problem.Forbidden) {
+		t.Errorf("Austria withdrew a German entry: %v", err)
+	}
+	if _, err := w.svc.Withdraw(w.ctx, w.deHandler, e.ID); !isKind(err, problem.Forbidden) {
+		t.Errorf("a request handler withdrew an entry: %v", err)
+	}
+	w.now = w.now.Add(time.Hour)
+	if e, err = w.svc.Withdraw(w.ctx, w.deAdmin, e.ID); err != nil || e.Status != registers.Withdrawn {
+		t.Fatalf("withdrawn: %+v %v", e, err)
+	}
+	for _, actor := range []authorities.Actor{w.deAdmin, w.ec, w.atAdmin} {
+		for _, q := range []registers.Query{{Text: "handelsregister"}, {Countries: []string{"DE"}}} {
+			if list, total, _ := w.svc.Search(w.ctx, actor, q); len(list) != 0 || total != 0 {
+				t.Errorf("a withdrawn entry is found by %+v", q)
+			}
+		}
+	}
+	if _, err := w.svc.Get(w.ctx, w.atAdmin, e.ID); !isKind(err, problem.NotFound) {
+		t.Errorf("Austria reads a withdrawn entry: %v", err)
+	}
+	if got, err := w.svc.Get(w.ctx, w.deAdmin, e.ID); err != nil || got.Status != registers.Withdrawn {
+		t.Errorf("its country no longer reads it: %v", err)
+	}
+	if list, _, _ := w.svc.Search(w.ctx, w.deAdmin, registers.Query{Status: registers.Withdrawn}); len(list) != 1 {
+		t.Error("withdrawn entries cannot be listed on purpose")
+	}
+	// A coordinator's change puts it back, validated.
+	if e, err = w.svc.Update(w.ctx, w.deCoordinator, e.ID, w.handelsregister()); err != nil || e.Status != registers.Validated {
+		t.Fatalf("back: %+v %v", e, err)
+	}
+	h, _ := w.svc.History(w.ctx, w.deCoordinator, e.ID)
+	if len(h) < 3 || h[0].New != registers.Validated || h[1].New != registers.Withdrawn {
+		t.Errorf("history: %+v", h)
+	}
+}

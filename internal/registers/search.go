@@ -83,6 +83,9 @@ func (s *Service) found(ctx context.Context, actor authorities.Actor, q Query, t
 			require(kind, v)
 		}
 	}
+	if q.Status == "" {
+		m.Exclude = []string{search.Tag("status", Withdrawn)}
+	}
 	if !actor.IsCommission() {
 		// Validated entries, and the actor's own country's.
 		group := []string{search.Tag("status", Validated)}
@@ -129,6 +132,9 @@ func (s *Service) listed(ctx context.Context, actor authorities.Actor, q Query) 
 		return fmt.Sprintf("$%d", len(args))
 	}
 	where := []string{"TRUE"}
+	if q.Status == "" {
+		where = append(where, "status <> 'withdrawn'")
+	}
 	if !actor.IsCommission() {
 		mine := "''"
 		if actor.Authority != nil {

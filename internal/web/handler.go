@@ -236,7 +236,7 @@ var notices = map[string]bool{
 	"error_session_expired": true, "notice_authenticator_replaced": true,
 	"notice_authority_registered": true, "notice_authority_saved": true, "notice_invitation_sent": true, "notice_roles_saved": true,
 	"notice_reminder_sent": true, "notice_account_ready": true, "notice_authority_submitted": true,
-	"notice_request_saved": true, "notice_request_done": true, "notice_register_saved": true, "notice_register_validated": true,
+	"notice_request_saved": true, "notice_request_done": true, "notice_register_saved": true, "notice_register_validated": true, "notice_register_withdrawn": true,
 }
 
 func (s *Server) redirectWithNotice(w http.ResponseWriter, r *http.Request, to, key string) error {

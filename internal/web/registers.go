@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -60,6 +61,7 @@ type registersView struct {
 	Areas       []areaName
 	Types       []string
 	Accesses    []string
+	Statuses    []string
 	CanAdd      bool
 	CanImport   bool
 }
@@ -71,11 +73,14 @@ func (s *Server) registersPage(w http.ResponseWriter, r *http.Request, actor aut
 	n = max(n, 1)
 	lang := visitOf(r).lang.Lang()
 	v := registersView{Page: n, Filter: q, Countries: s.countryOptions(lang), Types: registers.Types, Accesses: registers.Accesses,
-		CanAdd: registers.CanAdd(actor), CanImport: registers.CanAdd(actor)}
+		Statuses: registers.Statuses, CanAdd: registers.CanAdd(actor), CanImport: registers.CanAdd(actor)}
 	for _, p := range s.areas.Packs() {
 		v.Areas = append(v.Areas, areaName{Code: p.Code, Name: p.In(lang).Name})
 	}
 	query := registers.Query{Text: q.Get("q"), Type: q.Get("type"), Area: q.Get("area"), Access: q.Get("access"), Page: n, PerPage: 20}
+	if st := q.Get("status"); slices.Contains(registers.Statuses, st) {
+		query.Status = st
+	}
 	if c := countries.Normalize(q.Get("country")); c != "" {
 		query.Countries = []string{c}
 	}
@@ -223,6 +228,14 @@ func (s *Server) validateRegister(w http.ResponseWriter, r *http.Request, actor 
 		return err
 	}
 	return s.redirectWithNotice(w, r, "/registers/"+e.ID, "notice_register_validated")
+}
+
+func (s *Server) withdrawRegister(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
+	e, err := s.registers.Withdraw(r.Context(), actor, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return s.redirectWithNotice(w, r, "/registers/"+e.ID, "notice_register_withdrawn")
 }
 
 func (s *Server) registerHistory(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {

@@ -108,6 +108,7 @@ func (s *Server) routes() []Route {
 		r("GET /registers/{id}/edit", signedIn, s.acting(s.editRegisterPage)),
 		r("POST /registers/{id}/edit", signedIn, s.acting(s.saveRegister)),
 		r("POST /registers/{id}/validate", signedIn, s.acting(s.validateRegister)),
+		r("POST /registers/{id}/withdraw", signedIn, s.acting(s.withdrawRegister)),
 		r("GET /registers/{id}/history", signedIn, s.acting(s.registerHistory)),
 		r("GET /areas", signedIn, s.areasPage),
 		r("GET /areas/{area}", signedIn, s.areaPage),

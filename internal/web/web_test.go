@@ -193,7 +193,7 @@ func TestEveryPageRendersInEveryLanguage(t *testing.T) {
 		AreaNames: []string{"Services"}, LanguageNames: []string{"Deutsch"}}
 	data["registers"] = registersView{Items: []entryView{ev}, Total: 1, Page: 1, Pages: 2, NextURL: "/registers?page=2", Filter: url.Values{},
 		Countries: []countryOption{{Code: "DE", Name: "Deutschland"}}, Areas: []areaName{{Code: "services", Name: "Services"}}, Types: registers.Types,
-		Accesses: registers.Accesses, CanAdd: true, CanImport: true}
+		Accesses: registers.Accesses, Statuses: registers.Statuses, CanAdd: true, CanImport: true}
 	data["register"] = ev
 	data["register_form"] = registerFormView{Action: "/registers/new", Types: registers.Types, Accesses: registers.Accesses, Languages: i18n.Languages,
 		Areas: []areaName{{Code: "services", Name: "Services"}}, Holders: []authorityOption{{ID: "a1", Name: "IHK", Country: "DE"}}, Holder: &authorityOption{ID: "a1", Name: "IHK", Country: "DE"}}
