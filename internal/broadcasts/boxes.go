@@ -275,7 +275,7 @@ func (s *Service) Inbox(ctx context.Context, actor authorities.Actor, kind, box 
 		if err != nil {
 			return nil, 0, err
 		}
-		page = append(page, s.view(actor, c, w))
+		page = append(page, s.view(ctx, actor, c, w))
 	}
 	return page, total, nil
 }

@@ -575,7 +575,7 @@ func (s *Service) who(ctx context.Context, actor authorities.Actor, c *Case) (wo
 
 // options are the conditions the machines name, for this actor.
 func (s *Service) options(actor authorities.Actor, c *Case) map[string]bool {
-	o := map[string]bool{"comment_period_open": c.CommentOpen(s.clock())}
+	o := map[string]bool{"comment_period_open": c.CommentOpen(s.clock()), "blocked": c.BlockedAt != nil}
 	if actor.Authority != nil {
 		if r := c.recipient(actor.Authority.ID); r != nil {
 			o["disseminated_to_me"] = true
@@ -621,7 +621,7 @@ func (s *Service) deadline(c *Case) *time.Time {
 }
 
 // view trims c to what the actor may see and fills in what it may do.
-func (s *Service) view(actor authorities.Actor, c *Case, w workflow.Who) *Case {
+func (s *Service) view(ctx context.Context, actor authorities.Actor, c *Case, w workflow.Who) *Case {
 	c.Parties = w.Parties
 	for _, a := range s.machines[c.Kind].Allowed(c.State, w, s.options(actor, c)) {
 		c.Actions = append(c.Actions, a.Name)
@@ -646,7 +646,7 @@ func (s *Service) view(actor authorities.Actor, c *Case, w workflow.Who) *Case {
 		})
 	}
 	for i := range c.Recipients {
-		if a, err := s.authorities.Get(context.Background(), c.Recipients[i].AuthorityID); err == nil {
+		if a, err := s.authorities.Get(ctx, c.Recipients[i].AuthorityID); err == nil {
 			c.Recipients[i].Authority = a
 		}
 	}
@@ -668,6 +668,9 @@ func (s *Service) waitsFor(actor authorities.Actor, c *Case) bool {
 			}
 			return true
 		case "disseminate":
+			if actor.Authority == nil {
+				continue
+			}
 			if r := c.receiving(actor.Authority.Country); r != nil && r.DisseminatedAt == nil {
 				return true
 			}
@@ -683,7 +686,7 @@ func (s *Service) Get(ctx context.Context, actor authorities.Actor, id string) (
 	if err != nil {
 		return nil, err
 	}
-	c = s.view(actor, c, w)
+	c = s.view(ctx, actor, c, w)
 	if c.Kind == Alert && c.PersonalShown {
 		if err := s.db.InTx(ctx, func(tx db.Querier) error {
 			return audit.Record(ctx, tx, s.db.Dialect(), s.clock(), audit.Event{Event: audit.PersonalDataViewed, UserID: actor.UserID, Subject: "alert:" + c.Reference})

@@ -473,6 +473,9 @@ func TestAlertsPersonalDataIsBlockedThenDeleted(t *testing.T) {
 	if err != nil || got.PersonalShown || got.Fields != nil || got.Title != c.Title {
 		t.Errorf("blocked: %+v %v", got, err)
 	}
+	if _, err := w.svc.Act(w.ctx, w.seHandler, c.ID, "rectify", broadcasts.Input{Comment: "c", Fields: map[string]string{"risk": "Fire"}}); !isKind(err, problem.Conflict) {
+		t.Errorf("blocked data was rectified: %v", err)
+	}
 	if list, _, _ := w.svc.Inbox(w.ctx, w.itHandler, broadcasts.Alert, broadcasts.Received, broadcasts.Filter{Text: "Gasfix"}); len(list) != 0 {
 		t.Error("blocked data is still found by search")
 	}
