@@ -1,36 +1,19 @@
 package bench
 
 import (
-	"context"
 	"sort"
 	"testing"
 	"time"
 
 	"github.com/openimi/openimi/internal/auth"
 	"github.com/openimi/openimi/internal/authorities"
+	"github.com/openimi/openimi/internal/testkit"
 )
 
 // member creates a user of authority a with roles and returns it as an
 // actor.
 func member(b *testing.B, au *auth.Service, auths *authorities.Service, a *authorities.Authority, email string, roles ...string) authorities.Actor {
-	b.Helper()
-	ctx := context.Background()
-	u, err := au.CreateUser(ctx, auth.NewUser{Email: email, Name: email, Password: password})
-	if err != nil {
-		b.Fatal(err)
-	}
-	var rs []authorities.UserRole
-	for _, r := range roles {
-		rs = append(rs, authorities.UserRole{Role: r})
-	}
-	if err := auths.Assign(ctx, u.ID, a.ID, rs); err != nil {
-		b.Fatal(err)
-	}
-	act, err := auths.ActorFor(ctx, u.ID)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return act
+	return testkit.Member(b, au, auths, a, email, "", roles...)
 }
 
 // timings collects how long each named operation took.

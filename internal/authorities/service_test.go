@@ -13,6 +13,7 @@ import (
 	"github.com/openimi/openimi/internal/db"
 	"github.com/openimi/openimi/internal/db/dbtest"
 	"github.com/openimi/openimi/internal/problem"
+	"github.com/openimi/openimi/internal/testkit"
 )
 
 type world struct {
@@ -47,23 +48,7 @@ func (w *world) authority(country, name string, kind authorities.Kind, areas ...
 // user creates a user in an authority with roles and returns its actor.
 func (w *world) user(a *authorities.Authority, email string, roles ...string) authorities.Actor {
 	w.t.Helper()
-	u, err := w.auth.CreateUser(w.ctx, auth.NewUser{Email: email, Name: email, Password: "correct-horse-battery-9"})
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	var rs []authorities.UserRole
-	for _, r := range roles {
-		role, _ := authorities.ParseRole(r)
-		rs = append(rs, role)
-	}
-	if err := w.svc.Assign(w.ctx, u.ID, a.ID, rs); err != nil {
-		w.t.Fatal(err)
-	}
-	act, err := w.svc.ActorFor(w.ctx, u.ID)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	return act
+	return testkit.Member(w.t, w.auth, w.svc, a, email, "", roles...)
 }
 
 func (w *world) count(query string, args ...any) int {

@@ -17,6 +17,7 @@ import (
 	"github.com/openimi/openimi/internal/db"
 	"github.com/openimi/openimi/internal/db/dbtest"
 	"github.com/openimi/openimi/internal/problem"
+	"github.com/openimi/openimi/internal/testkit"
 	"github.com/openimi/openimi/internal/workflow"
 )
 
@@ -92,23 +93,7 @@ func (w *world) authority(country, name string, kind authorities.Kind) *authorit
 
 func (w *world) user(a *authorities.Authority, email, lang string, roles ...string) authorities.Actor {
 	w.t.Helper()
-	u, err := w.auth.CreateUser(w.ctx, auth.NewUser{Email: email, Name: email, Password: "correct-horse-battery-9", Language: lang})
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	var rs []authorities.UserRole
-	for _, r := range roles {
-		role, _ := authorities.ParseRole(r)
-		rs = append(rs, role)
-	}
-	if err := w.auths.Assign(w.ctx, u.ID, a.ID, rs); err != nil {
-		w.t.Fatal(err)
-	}
-	act, err := w.auths.ActorFor(w.ctx, u.ID)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	return act
+	return testkit.Member(w.t, w.auth, w.auths, a, email, lang, roles...)
 }
 
 // alert is a complete services alert from Sweden to Italy and Germany.

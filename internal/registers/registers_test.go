@@ -17,6 +17,7 @@ import (
 	"github.com/openimi/openimi/internal/i18n"
 	"github.com/openimi/openimi/internal/problem"
 	"github.com/openimi/openimi/internal/registers"
+	"github.com/openimi/openimi/internal/testkit"
 	"github.com/openimi/openimi/locales"
 )
 
@@ -81,22 +82,7 @@ func (w *world) authority(country, name string, kind authorities.Kind, names map
 
 func (w *world) user(a *authorities.Authority, email string, roles ...string) authorities.Actor {
 	w.t.Helper()
-	u, err := w.auth.CreateUser(w.ctx, auth.NewUser{Email: email, Name: email, Password: "correct-horse-battery-9"})
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	var rs []authorities.UserRole
-	for _, r := range roles {
-		rs = append(rs, authorities.UserRole{Role: r})
-	}
-	if err := w.auths.Assign(w.ctx, u.ID, a.ID, rs); err != nil {
-		w.t.Fatal(err)
-	}
-	act, err := w.auths.ActorFor(w.ctx, u.ID)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	return act
+	return testkit.Member(w.t, w.auth, w.auths, a, email, "", roles...)
 }
 
 func (w *world) handelsregister() registers.Input {
