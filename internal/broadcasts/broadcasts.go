@@ -409,11 +409,9 @@ func (s *Service) reference(ctx context.Context, tx db.Querier, kind, area strin
 	if kind == Notification {
 		letter = "N"
 	}
-	name := fmt.Sprintf("%s/%s/%d", kind, area, now.Year())
-	var n int64
-	err := tx.QueryRowContext(ctx, `INSERT INTO counters (name, value) VALUES ($1, 1) ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value`, name).Scan(&n)
+	n, err := workflow.Number(ctx, tx, fmt.Sprintf("%s/%s/%d", kind, area, now.Year()))
 	if err != nil {
-		return "", db.Check(err)
+		return "", err
 	}
 	return fmt.Sprintf("%s-%s-%d-%06d", strings.ToUpper(area), letter, now.Year(), n), nil
 }

@@ -248,7 +248,7 @@ func (s *Service) Create(ctx context.Context, actor authorities.Actor, in Input)
 
 // create writes a checked new entry inside tx.
 func (s *Service) create(ctx context.Context, tx db.Querier, actor authorities.Actor, holder *authorities.Authority, in Input, now time.Time) (string, error) {
-	e := &Entry{ID: uuid.Must(uuid.NewV7()).String(), Status: Submitted, CreatedAt: now}
+	e := &Entry{ID: uuid.Must(uuid.NewV7()).String(), Status: Submitted, CreatedAt: now, Authority: holder}
 	apply(e, in)
 	if actor.CanValidate(holder) {
 		e.Status, e.ValidatedAt = Validated, &now
@@ -293,11 +293,13 @@ func (s *Service) write(ctx context.Context, tx db.Querier, e *Entry, now time.T
 			return db.Check(err)
 		}
 	}
-	holder, err := s.authorities.Get(ctx, e.AuthorityID)
-	if err != nil {
-		return err
+	if e.Authority == nil || e.Authority.ID != e.AuthorityID { // the index names the holding authority
+		holder, err := s.authorities.Get(ctx, e.AuthorityID)
+		if err != nil {
+			return err
+		}
+		e.Authority = holder
 	}
-	e.Authority = holder
 	return db.Check(s.index.Put(ctx, tx, e.ID, s.document(e), tags(e)))
 }
 
@@ -371,6 +373,7 @@ func (s *Service) update(ctx context.Context, tx db.Querier, actor authorities.A
 	id := old.ID
 	next := *old
 	apply(&next, in)
+	next.Authority = holder
 	if actor.CanValidate(holder) {
 		if next.Status != Validated {
 			next.Status, next.ValidatedAt = Validated, &now

@@ -340,11 +340,9 @@ func writeQuestions(ctx context.Context, tx db.Querier, id string, codes []strin
 
 // reference numbers requests per area and year: "PQ-2026-000042".
 func (s *Service) reference(ctx context.Context, tx db.Querier, area string, now time.Time) (string, error) {
-	name := fmt.Sprintf("request/%s/%d", area, now.Year())
-	var n int64
-	err := tx.QueryRowContext(ctx, `INSERT INTO counters (name, value) VALUES ($1, 1) ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value`, name).Scan(&n)
+	n, err := workflow.Number(ctx, tx, fmt.Sprintf("request/%s/%d", area, now.Year()))
 	if err != nil {
-		return "", db.Check(err)
+		return "", err
 	}
 	return fmt.Sprintf("%s-%d-%06d", strings.ToUpper(area), now.Year(), n), nil
 }

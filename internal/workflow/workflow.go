@@ -355,3 +355,11 @@ func Once(ctx context.Context, tx db.Querier, userID, key, scope, result string,
 	_, err = tx.ExecContext(ctx, `INSERT INTO idempotency_keys (user_id, key, scope, result, created_at) VALUES ($1, $2, $3, $4, $5)`, userID, key, scope, result, now)
 	return "", db.Check(err)
 }
+
+// Number returns the next number of the counter name (1 the first time),
+// inside tx, for human-readable references of cases.
+func Number(ctx context.Context, tx db.Querier, name string) (int64, error) {
+	var n int64
+	err := tx.QueryRowContext(ctx, `INSERT INTO counters (name, value) VALUES ($1, 1) ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value`, name).Scan(&n)
+	return n, db.Check(err)
+}
