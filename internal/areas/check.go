@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -72,6 +73,15 @@ func (c *checker) checkStructure(file string, p *Pack) {
 	}
 	c.checkFields(file, p, "subject field", p.Subject)
 	c.checkBroadcasts(file, p)
+	if code := p.Statistics.Category; code != "" {
+		i := slices.IndexFunc(p.Subject, func(f *Field) bool { return f.Code == code })
+		switch {
+		case i < 0:
+			c.add(file, 1, fmt.Sprintf("statistics category %q is not a subject field", code))
+		case p.Subject[i].Type != "term" || p.Subject[i].PersonalData:
+			c.add(file, p.Subject[i].Line, fmt.Sprintf("statistics category %q must be a term that is not personal data", code))
+		}
+	}
 	sets, questions := c.scope(file, "question set"), c.scope(file, "question")
 	for _, s := range p.QuestionSets {
 		sets.add(s.Code, s.Line)

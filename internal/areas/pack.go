@@ -42,6 +42,7 @@ type Pack struct {
 	Subject      []*Field       `yaml:"subject" json:"subject"`
 	QuestionSets []*QuestionSet `yaml:"question_sets" json:"question_sets"`
 	Broadcasts   []*Broadcast   `yaml:"broadcasts" json:"broadcasts,omitempty"`
+	Statistics   Statistics     `yaml:"statistics" json:"statistics"`
 
 	// Texts holds every text by language, then by dotted key
 	// ("questions.<code>.text").
@@ -50,6 +51,13 @@ type Pack struct {
 	Hash string `yaml:"-" json:"-"`
 
 	localized sync.Map // language → Localized, built on first use
+}
+
+// Statistics says how the area's requests are counted.
+type Statistics struct {
+	// Category names the subject field (a term, never personal data) by
+	// which requests are counted: the profession, the sector.
+	Category string `yaml:"category" json:"category,omitempty"`
 }
 
 // Workflow holds an area's workflow options.

@@ -30,6 +30,7 @@ type change struct {
 	event *workflow.Event
 	actor authorities.Actor
 	tell  []string // parties to tell, once each
+	parts []string // requests split off by this step
 }
 
 func (c *change) exec(ctx context.Context, query string, args ...any) error {
@@ -326,6 +327,7 @@ func (c *change) split(ctx context.Context) error {
 			}
 		}
 	}
+	c.parts = append(c.parts, child)
 	c.event.Data = marshal(map[string]string{"to": to.ID, "request": child, "reference": ref, "questions": strings.Join(codes, ",")})
 	if err := workflow.Record(ctx, c.tx, &workflow.Event{CaseID: child, At: c.now, Action: "split_from", From: "", To: Sent, UserID: c.actor.UserID,
 		AuthorityID: c.event.AuthorityID, Party: c.event.Party, Comment: c.event.Comment,

@@ -16,15 +16,17 @@ import (
 const (
 	NotAccepted = "not_accepted" // sent, not accepted within the area's acceptance days (7)
 	Overdue     = "overdue"      // the reply date has passed
+	Unanswered  = "unanswered"   // sent more than four weeks ago and not answered
 	Inactive    = "inactive"     // no activity for two months
 )
 
 // Reasons lists the follow-up reasons in the order lists show them.
-var Reasons = []string{NotAccepted, Overdue, Inactive}
+var Reasons = []string{NotAccepted, Overdue, Unanswered, Inactive}
 
 const (
-	dueSoonDays  = 3  // the responder is reminded this many days before the reply date
-	inactiveDays = 60 // two months without activity
+	dueSoonDays    = 3  // the responder is reminded this many days before the reply date
+	inactiveDays   = 60 // two months without activity
+	unansweredDays = 28 // four weeks without an answer
 )
 
 // acceptanceDays is how long a responder has to accept in an area.
@@ -45,6 +47,8 @@ func (s *Service) stalled(ctx context.Context, q db.Querier, reason string, now 
 		cond, arg = "r.state IN ('sent', 'awaiting_allocation') AND r.sent_at < $1", now.AddDate(0, 0, -1)
 	case Overdue:
 		cond, arg = "r.state IN ('sent', 'accepted', 'info_requested', 'awaiting_allocation') AND r.reply_by < $1", now
+	case Unanswered:
+		cond, arg = "r.state IN ('sent', 'accepted', 'info_requested', 'awaiting_allocation') AND r.answered_at IS NULL AND r.sent_at < $1", now.AddDate(0, 0, -unansweredDays)
 	case Inactive:
 		cond, arg = "r.state NOT IN ('draft', 'closed', 'declined', 'withdrawn') AND r.last_activity_at < $1", now.AddDate(0, 0, -inactiveDays)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/openimi/openimi/internal/authorities"
 	"github.com/openimi/openimi/internal/db"
 	"github.com/openimi/openimi/internal/problem"
+	"github.com/openimi/openimi/internal/stats"
 	"github.com/openimi/openimi/internal/workflow"
 )
 
@@ -598,6 +599,9 @@ func (s *Service) Act(ctx context.Context, actor authorities.Actor, id, action s
 			return err
 		}
 		c.event, c.to = e, e.To
+		if err := stats.Project(ctx, tx, s.areas, append([]string{id}, c.parts...)...); err != nil {
+			return err
+		}
 		done = Request{ID: r.ID, Reference: r.Reference, Area: r.Area, State: e.To}
 		return c.notify(ctx)
 	})
