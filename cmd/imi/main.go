@@ -39,6 +39,10 @@ Commands:
   import authorities FILE     add or update authorities from a CSV or JSON file (--skip-invalid)
   export authorities          write every authority as CSV or JSON (--format, --output)
   stats authorities           authorities per country and area (--format csv|json)
+  stats exchanges|requests|questions|replies|scoreboard
+                              the statistics (--by, --from, --to, --area, --country, --format csv|json)
+  stats report --year YYYY    write the annual report as HTML and PDF
+  stats rebuild               derive the statistics of requests again from their events
   search reindex              rebuild the search index of authorities
   audit verify                check the audit log's hash chain
   version                     print the version

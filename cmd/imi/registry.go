@@ -142,19 +142,15 @@ func (c commands) exportCmd(ctx context.Context, args []string) error {
 	return c.writeOutput(output, func(w io.Writer) error { return registry(a).Export(ctx, w, format) })
 }
 
-// statsCmd is `imi stats authorities`: authorities per country and area.
-func (c commands) statsCmd(ctx context.Context, args []string) error {
+// statsAuthorities is `imi stats authorities`: authorities per country and area.
+func (c commands) statsAuthorities(ctx context.Context, args []string) error {
 	const use = "usage: imi stats authorities [--format csv|json] [--output FILE]"
-	if len(args) == 0 || args[0] != "authorities" {
-		fmt.Fprintln(c.stderr, use)
-		return errUsage
-	}
 	var format, output string
 	extra := func(fs *flag.FlagSet) {
 		fs.StringVar(&format, "format", "csv", "csv (a table: country, one column per area, total) or json (also by number of areas and the share never used)")
 		fs.StringVar(&output, "output", "", "file to write (default: standard output)")
 	}
-	cfg, fs, err := c.load("stats authorities", config.Common, args[1:], extra)
+	cfg, fs, err := c.load("stats authorities", config.Common, args, extra)
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/openimi/openimi/internal/problem"
 	"github.com/openimi/openimi/internal/registers"
 	"github.com/openimi/openimi/internal/requests"
+	"github.com/openimi/openimi/internal/stats"
 )
 
 // API is the JSON API.
@@ -32,6 +33,7 @@ type API struct {
 	requests    *requests.Service
 	broadcasts  *broadcasts.Service
 	registers   *registers.Service
+	stats       *stats.Service
 	db          *db.DB
 	catalog     *i18n.Catalog
 	log         *slog.Logger
@@ -46,7 +48,7 @@ func New(d Deps) *API {
 	if d.MaxBytes <= 0 {
 		d.MaxBytes = 1 << 20
 	}
-	return &API{auth: d.Auth, areas: d.Areas, authorities: d.Authorities, requests: d.Requests, broadcasts: d.Broadcasts, registers: d.Registers, db: d.DB, catalog: d.Catalog, log: d.Log, maxBytes: d.MaxBytes, spec: d.Spec, trustXFF: d.TrustProxy}
+	return &API{auth: d.Auth, areas: d.Areas, authorities: d.Authorities, requests: d.Requests, broadcasts: d.Broadcasts, registers: d.Registers, stats: d.Stats, db: d.DB, catalog: d.Catalog, log: d.Log, maxBytes: d.MaxBytes, spec: d.Spec, trustXFF: d.TrustProxy}
 }
 
 // Deps are what the API needs.
@@ -58,6 +60,7 @@ type Deps struct {
 	Requests    *requests.Service
 	Broadcasts  *broadcasts.Service
 	Registers   *registers.Service
+	Stats       *stats.Service
 	Catalog     *i18n.Catalog
 	Log         *slog.Logger
 	MaxBytes    int64 // largest accepted body
@@ -89,6 +92,8 @@ func (a *API) Routes() []Route {
 		{"GET /api/v1/authorities", "token", a.handle(a.listAuthorities)},
 		{"POST /api/v1/authorities", "token", a.handle(a.acting(a.createAuthority))},
 		{"GET /api/v1/authorities/statistics", "token", a.handle(a.registryStats)},
+		{"GET /api/v1/statistics/report", "token", a.handle(a.acting(a.statsReport))},
+		{"GET /api/v1/statistics/{name}", "token", a.handle(a.acting(a.statistic))},
 		{"POST /api/v1/authorities/import", "token", a.handleLimit(a.acting(a.importAuthorities), maxImportBytes)},
 		{"GET /api/v1/authorities/export", "token", a.handle(a.acting(a.exportAuthorities))},
 		{"GET /api/v1/authorities/never-used", "token", a.handle(a.acting(a.neverUsed))},

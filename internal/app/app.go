@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/openimi/openimi/internal/stats"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	openimi "github.com/openimi/openimi"
@@ -51,7 +53,9 @@ type App struct {
 	Broadcasts *broadcasts.Service
 	// Registers is the directory of registers.
 	Registers *registers.Service
-	Now       func() time.Time
+	// Stats are the statistics and the scoreboard.
+	Stats *stats.Service
+	Now   func() time.Time
 }
 
 // NewLogger returns the process's logger as configured.
@@ -121,6 +125,22 @@ func Open(ctx context.Context, c *config.Config, log *slog.Logger) (*App, error)
 		d.Close()
 		return nil, fmt.Errorf("register search index: %w", err)
 	}
+	th, err := stats.ParseThresholds(c.ScoreboardThresholds)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	a.Stats = stats.New(d, reg, th, a.Now)
+	if missing, err := stats.Missing(ctx, d.Read()); err != nil || missing {
+		if err == nil {
+			log.Info("deriving the statistics of requests from their events")
+			_, err = stats.Rebuild(ctx, d, reg)
+		}
+		if err != nil {
+			d.Close()
+			return nil, fmt.Errorf("statistics: %w", err)
+		}
+	}
 	return a, nil
 }
 
@@ -137,13 +157,13 @@ func (a *App) Handler(reg *prometheus.Registry) (http.Handler, error) {
 		Secure:            a.Config.Secure(),
 		TrustProxyHeaders: a.Config.TrustProxyHeaders,
 		MaxFormBytes:      a.Config.MaxFormBytes,
-	}, web.Deps{DB: a.DB, Auth: a.Auth, Areas: a.Areas, Authorities: a.Authorities, Requests: a.Requests, Broadcasts: a.Broadcasts, Registers: a.Registers, Catalog: a.Catalog, Assets: assets, Log: a.Log, Now: a.Now})
+	}, web.Deps{DB: a.DB, Auth: a.Auth, Areas: a.Areas, Authorities: a.Authorities, Requests: a.Requests, Broadcasts: a.Broadcasts, Registers: a.Registers, Stats: a.Stats, Catalog: a.Catalog, Assets: assets, Log: a.Log, Now: a.Now})
 	if err != nil {
 		return nil, err
 	}
 	mux := http.NewServeMux()
 	ui.Register(mux)
-	api.New(api.Deps{DB: a.DB, Auth: a.Auth, Areas: a.Areas, Authorities: a.Authorities, Requests: a.Requests, Broadcasts: a.Broadcasts, Registers: a.Registers, Catalog: a.Catalog, Log: a.Log,
+	api.New(api.Deps{DB: a.DB, Auth: a.Auth, Areas: a.Areas, Authorities: a.Authorities, Requests: a.Requests, Broadcasts: a.Broadcasts, Registers: a.Registers, Stats: a.Stats, Catalog: a.Catalog, Log: a.Log,
 		MaxBytes: a.Config.MaxFormBytes, TrustProxy: a.Config.TrustProxyHeaders, Spec: openimi.OpenAPI}).Register(mux)
 	public.New(a.DB, a.Authorities, a.Registers, public.Settings{PublicURL: a.Config.PublicURL, TrustProxy: a.Config.TrustProxyHeaders,
 		Rate: float64(a.Config.PublicRate), Burst: a.Config.PublicBurst}, a.Log).Register(mux)

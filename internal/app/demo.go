@@ -265,6 +265,9 @@ func demoRequests(ctx context.Context, a *App, where map[string]string) error {
 		{eleni, anna, where["anna.kowalska"+demoDomain], map[string]string{"name": "Katarzyna Wiśniewska", "profession": "nurse_general_care", "date_of_birth": "1988-05-14"}, false},
 		{anna, eleni, where["eleni.papadopoulou"+demoDomain], map[string]string{"name": "Γιώργος Νικολάου", "profession": "doctor", "date_of_birth": "1979-11-02"}, true},
 	}
+	if err := demoHistory(ctx, a, a.Now()); err != nil {
+		return err
+	}
 	for _, st := range steps {
 		r, err := a.Requests.Create(ctx, st.from, requests.DraftInput{Area: "pq", QuestionSet: "authenticity",
 			Questions: []string{"diploma_authentic", "diploma_issuer_competent"}, ResponderID: st.toID, Subject: st.subject})

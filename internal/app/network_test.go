@@ -149,13 +149,19 @@ func TestTheDemoLoadsTwiceWithoutChange(t *testing.T) {
 	if a2, u2, h2 := count(); a1 != a2 || u1 != u2 || h1 != h2 {
 		t.Fatalf("the second load changed something: %d/%d/%d → %d/%d/%d", a1, u1, h1, a2, u2, h2)
 	}
-	// Two demo requests, one waiting on each side.
-	if n := s.count(t, `SELECT COUNT(*) FROM requests`); n != 2 {
+	// Two demo requests, one waiting on each side, and two years of
+	// history for the statistics, each with its facts; loaded once.
+	if n := s.count(t, `SELECT COUNT(*) FROM requests WHERE reference LIKE '%-0%'`); n != 2 {
 		t.Fatalf("%d demo requests", n)
 	}
-	if n := s.count(t, `SELECT COUNT(*) FROM requests WHERE state IN ('sent', 'answered')`); n != 2 {
+	if n := s.count(t, `SELECT COUNT(*) FROM requests WHERE reference LIKE '%-0%' AND state IN ('sent', 'answered')`); n != 2 {
 		t.Fatal("the demo requests do not wait for the demo users")
 	}
+	history, facts := s.count(t, `SELECT COUNT(*) FROM requests WHERE sent_at IS NOT NULL`), s.count(t, `SELECT COUNT(*) FROM request_facts`)
+	if history < 500 || facts != history {
+		t.Fatalf("%d demo requests sent, %d with facts", history, facts)
+	}
+	t.Logf("%d demo requests", history)
 }
 
 func TestAnAuthorityRegistersItselfThroughAnInvitationLink(t *testing.T) {

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openimi/openimi/internal/stats"
+
 	"github.com/BurntSushi/toml"
 )
 
@@ -46,6 +48,9 @@ type Config struct {
 	// endpoints (/public/v1/…): requests per second, and at once.
 	PublicRate  int
 	PublicBurst int
+	// ScoreboardThresholds rate the scoreboard's indicators green, amber
+	// or red (see stats.ParseThresholds).
+	ScoreboardThresholds string
 	// AttachmentsDir holds the files attached to requests.
 	AttachmentsDir string
 
@@ -113,6 +118,7 @@ var settings = []setting{
 	{"sqlite-synchronous", Common, "SQLite synchronous mode: FULL (durable against power loss) or NORMAL (durable against process crashes, faster)", str(func(c *Config) *string { return &c.SQLiteSynchronous }, "FULL")},
 	{"areas-dir", Common, "folder of legislative area packs that add to or replace the shipped ones (one sub-folder per pack)", str(func(c *Config) *string { return &c.AreasDir }, "")},
 	{"attachments-dir", Common, "folder for files attached to requests (default: attachments in the data directory)", str(func(c *Config) *string { return &c.AttachmentsDir }, "")},
+	{"scoreboard-thresholds", Common, "the scoreboard's green:amber limits per indicator: accepted within 7 days (%), average days to answer, answered by the agreed date (%), negative ratings (%)", str(func(c *Config) *string { return &c.ScoreboardThresholds }, stats.DefaultThresholds)},
 	{"db-max-connections", Common, "maximum database connections (readers on SQLite)", integer(func(c *Config) *int { return &c.DBMaxConnections }, 16)},
 
 	{"listen", Server, "address to listen on", str(func(c *Config) *string { return &c.Listen }, "127.0.0.1:8080")},
@@ -276,6 +282,9 @@ func (c *Config) finish() error {
 	}
 	if c.SessionIdleTimeout < 0 || c.SessionMaxAge < 0 || c.SessionIdleTimeout > c.SessionMaxAge && c.SessionMaxAge > 0 {
 		errs = append(errs, errors.New("session-idle-timeout must be positive and not longer than session-max-age"))
+	}
+	if _, err := stats.ParseThresholds(c.ScoreboardThresholds); err != nil {
+		errs = append(errs, err)
 	}
 	if c.MaxFormBytes < 0 {
 		errs = append(errs, errors.New("max-form-bytes must be positive"))

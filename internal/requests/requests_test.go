@@ -587,12 +587,26 @@ func TestStalledRequestsAreFollowedUpAndRemindedOnce(t *testing.T) {
 	if mails("request_overdue") == 0 {
 		t.Fatal("no overdue notice")
 	}
+	// Four weeks after sending, neither is answered: both are listed for
+	// that too, and the coordinators are told once more.
+	if got := reasons(w.plCoordinator); strings.Contains(got, ":unanswered") {
+		t.Fatalf("unanswered before four weeks: %q", got)
+	}
+	before := mails("request_follow_up")
+	w.now = w.now.AddDate(0, 0, 12)
+	if got := reasons(w.plCoordinator); !strings.Contains(got, a.Reference+":unanswered") || !strings.Contains(got, b.Reference+":unanswered") {
+		t.Fatalf("unanswered: %q", got)
+	}
+	w.svc.Remind(w.ctx)
+	if mails("request_follow_up") <= before {
+		t.Fatal("no notice for an unanswered request")
+	}
 	// Two months without activity.
 	w.now = w.now.AddDate(0, 2, 0)
 	if got := reasons(w.deCoordinator); !strings.Contains(got, b.Reference+":inactive") {
 		t.Fatalf("inactive: %q", got)
 	}
-	before := mails("request_follow_up")
+	before = mails("request_follow_up")
 	w.svc.Remind(w.ctx)
 	if mails("request_follow_up") <= before {
 		t.Fatal("no notice for an inactive request")

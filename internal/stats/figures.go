@@ -209,9 +209,7 @@ func (s *Service) grouped(ctx context.Context, q Query, by []string, countryCol 
 		}
 		where += fmt.Sprintf("responder_country = $%d", len(args))
 	}
-	for _, e := range extra {
-		args = append(args, e)
-	}
+	args = append(args, extra...)
 	sel := append(slices.Clone(cols), measures...)
 	query := `SELECT ` + strings.Join(sel, ", ") + ` FROM request_facts` + where
 	if len(cols) > 0 {
@@ -621,8 +619,9 @@ func (s *Service) Scoreboard(ctx context.Context, q Query) (*Table, error) {
 	if q.Country == "" {
 		groups = append(groups, total)
 	}
+
 	th := s.thresholds
-	t := &Table{Name: "scoreboard", Chart: "accepted_7_days", Columns: []Column{{Key: "country", Kind: KindCountry}, {Key: "requests", Kind: KindCount},
+	t := &Table{Name: "scoreboard", Chart: "accepted_7_days", Total: q.Country == "", Columns: []Column{{Key: "country", Kind: KindCountry}, {Key: "requests", Kind: KindCount},
 		{Key: "accepted_7_days", Kind: KindPercent, Rated: true}, {Key: "average_days", Kind: KindDays, Rated: true},
 		{Key: "on_time", Kind: KindPercent, Rated: true}, {Key: "negative", Kind: KindPercent, Rated: true}}}
 	for _, g := range groups {

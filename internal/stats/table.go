@@ -1,6 +1,7 @@
 package stats
 
 import (
+	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"io"
@@ -52,6 +53,9 @@ type Table struct {
 	Rows    [][]Cell `json:"-"`
 	// Chart is the key of the measure the UI and the report draw.
 	Chart string `json:"-"`
+	// Total: the last row adds up the others (the network, "EU"); charts
+	// leave it out.
+	Total bool `json:"-"`
 }
 
 // value is a cell as CSV and JSON give it.
@@ -150,4 +154,16 @@ func (t *Table) Column(key string) int {
 		}
 	}
 	return -1
+}
+
+// Encode renders the table as "csv" or "json" (the default) and gives
+// its content type: what the UI's and the API's downloads send.
+func (t *Table) Encode(format string) ([]byte, string, error) {
+	var buf bytes.Buffer
+	if format == "csv" {
+		err := t.WriteCSV(&buf)
+		return buf.Bytes(), "text/csv; charset=utf-8", err
+	}
+	err := t.WriteJSON(&buf)
+	return buf.Bytes(), "application/json", err
 }

@@ -9,6 +9,7 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"math"
 	"net/url"
 	"slices"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"github.com/openimi/openimi/internal/i18n"
 	"github.com/openimi/openimi/internal/registers"
 	"github.com/openimi/openimi/internal/requests"
+	"github.com/openimi/openimi/internal/stats"
 	"github.com/openimi/openimi/internal/web/static"
 )
 
@@ -46,6 +48,7 @@ type Server struct {
 	requests    *requests.Service
 	broadcasts  *broadcasts.Service
 	registers   *registers.Service
+	stats       *stats.Service
 	catalog     *i18n.Catalog
 	assets      *static.Assets
 	log         *slog.Logger
@@ -64,6 +67,7 @@ type Deps struct {
 	Requests    *requests.Service
 	Broadcasts  *broadcasts.Service
 	Registers   *registers.Service
+	Stats       *stats.Service
 	Catalog     *i18n.Catalog
 	Assets      *static.Assets
 	Log         *slog.Logger
@@ -79,7 +83,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	s := &Server{cfg: cfg, db: d.DB, auth: d.Auth, areas: d.Areas, authorities: d.Authorities, requests: d.Requests, broadcasts: d.Broadcasts, registers: d.Registers, catalog: d.Catalog, assets: d.Assets, log: d.Log, now: d.Now}
+	s := &Server{cfg: cfg, db: d.DB, auth: d.Auth, areas: d.Areas, authorities: d.Authorities, requests: d.Requests, broadcasts: d.Broadcasts, registers: d.Registers, stats: d.Stats, catalog: d.Catalog, assets: d.Assets, log: d.Log, now: d.Now}
 	s.cookieSes, s.cookieCSR = "imi_session", "imi_csrf"
 	if cfg.Secure {
 		// The __Host- prefix makes browsers refuse the cookie unless it is
@@ -93,6 +97,17 @@ func New(cfg Config, d Deps) (*Server, error) {
 	}
 	s.pages = pages
 	return s, nil
+}
+
+// number reads an int or a float64 for template arithmetic.
+func number(v any) float64 {
+	switch x := v.(type) {
+	case int:
+		return float64(x)
+	case float64:
+		return x
+	}
+	return 0
 }
 
 // parseTemplates parses each page together with the layout.
@@ -136,6 +151,19 @@ func parseTemplates(fsys fs.FS, assets *static.Assets) (map[string]*template.Tem
 		},
 		// has reports whether a form's key holds value (a ticked box).
 		"has": func(form url.Values, key, value string) bool { return slices.Contains(form[key], value) },
+		// The geometry of a bar chart (stats_chart): a row of 40 units per
+		// bar, bars up to 620 units long, room for the value after them.
+		"chartHeight": func(bars int) int { return bars*40 + 10 },
+		"chartY":      func(i int) int { return i*40 + 16 },
+		"chartWidth":  func(share float64) float64 { return math.Round(share*6.2*10) / 10 },
+		"add":         func(a, b any) float64 { return number(a) + number(b) },
+		// shorten cuts a long label to n characters, marking the cut.
+		"shorten": func(s string, n int) string {
+			if r := []rune(s); len(r) > n {
+				return string(r[:n-1]) + "…"
+			}
+			return s
+		},
 		"dict": func(kv ...any) map[string]any {
 			m := map[string]any{}
 			for i := 0; i+1 < len(kv); i += 2 {

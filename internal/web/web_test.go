@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openimi/openimi/internal/stats"
+
 	shipped "github.com/openimi/openimi/areas"
 	"github.com/openimi/openimi/internal/areas"
 	"github.com/openimi/openimi/internal/auth"
@@ -140,6 +142,12 @@ func TestEveryPageRendersInEveryLanguage(t *testing.T) {
 		Responder: &authorityOption{ID: "a2", Name: "B", Country: "PL"}}
 	data["follow_up"] = followUpView{Reasons: requests.Reasons, Reason: "overdue",
 		Items: []followUpRow{{requestRow: requestRow{Request: req, AreaName: "PQ", Other: "A (DE) → B (PL)", Overdue: true, StateName: "Sent"}, Reason: "Overdue"}}}
+	th, _ := stats.ParseThresholds(stats.DefaultThresholds)
+	data["statistics"] = &statsPageView{Name: "scoreboard", Names: stats.Statistics, Groupings: []statsOption{{Value: "area", Label: "Area"}}, By: "area",
+		Areas: []areaName{{Code: "pq", Name: "PQ"}}, Countries: []countryOption{{Code: "EL", Name: "Ελλάδα"}}, CanFollowUp: true, Thresholds: th,
+		Heads: []statsHead{{Label: "Country"}, {Label: "Accepted", Num: true, Rated: true}},
+		Rows:  [][]statsCell{{{Text: "Ελλάδα", Head: true}, {Text: "87.5 %", Num: true, Status: "green", StatusText: "On target"}}},
+		Bars:  []stats.Bar{{Label: "Ελλάδα", Text: "87.5 %", Share: 87.5}}, ChartLabel: "Accepted", ExportCSV: "/statistics/scoreboard/export?format=csv", Years: []int{2026, 2025}}
 	data["subject_data"] = subjectDataView{Name: "Kowalski", Done: true, Found: []requestRow{{Request: req, StateName: "Sent"}}}
 	data["notifications"] = notificationsView{Unread: 1, Items: []notify.Notice{{ID: "n1", Kind: "request_update", Reference: "PQ-2026-000001", Link: "/requests/r1", CreatedAt: now},
 		{ID: "n2", Kind: "request_follow_up", Reference: "PQ-2026-000002", Link: "/requests/r2", CreatedAt: now, Read: true}}}
