@@ -299,7 +299,11 @@ func (a *API) followUp(w http.ResponseWriter, r *http.Request, actor authorities
 	if reason != "" && !slices.Contains(requests.Reasons, reason) {
 		return problem.Field("reason", "error_follow_up_reason")
 	}
-	list, err := a.requests.FollowUp(r.Context(), actor, reason)
+	page, perPage, err := paging(r.URL.Query().Get("page"), r.URL.Query().Get("per_page"))
+	if err != nil {
+		return err
+	}
+	list, err := a.requests.FollowUp(r.Context(), actor, reason, page, perPage)
 	if err != nil {
 		return err
 	}
@@ -307,11 +311,11 @@ func (a *API) followUp(w http.ResponseWriter, r *http.Request, actor authorities
 		Reason  string      `json:"reason"`
 		Request RequestJSON `json:"request"`
 	}
-	items := make([]item, 0, len(list))
-	for _, it := range list {
+	items := make([]item, 0, len(list.Items))
+	for _, it := range list.Items {
 		items = append(items, item{Reason: it.Reason, Request: RequestToJSON(it.Request)})
 	}
-	writeJSON(w, http.StatusOK, "", map[string]any{"items": items})
+	writeJSON(w, http.StatusOK, "", map[string]any{"items": items, "total": list.Total, "counts": list.Counts, "page": page, "per_page": perPage})
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/openimi/openimi/internal/authorities"
@@ -29,30 +30,55 @@ const (
 	unansweredDays = 28 // four weeks without an answer
 )
 
-// acceptanceDays is how long a responder has to accept in an area.
-func (s *Service) acceptanceDays(area string) int {
-	if p, err := s.areas.Pack(area); err == nil && p.Workflow.AcceptanceDays > 0 {
-		return p.Workflow.AcceptanceDays
-	}
-	return 7
+// sqlArgs numbers the arguments of a query as they are added.
+type sqlArgs struct{ list []any }
+
+func (a *sqlArgs) add(v any) string {
+	a.list = append(a.list, v)
+	return fmt.Sprintf("$%d", len(a.list))
 }
 
-// stalled returns the open requests that match reason at now.
-func (s *Service) stalled(ctx context.Context, q db.Querier, reason string, now time.Time) ([]*Request, error) {
-	var cond string
-	var arg any
+// stalledWhere is the SQL condition on r of the requests stalled for
+// reason at now.
+func (s *Service) stalledWhere(reason string, now time.Time, a *sqlArgs) string {
+	const open = "r.state IN ('sent', 'accepted', 'info_requested', 'awaiting_allocation')"
 	switch reason {
-	case NotAccepted:
-		// Per area below; here sent requests older than the shortest time.
-		cond, arg = "r.state IN ('sent', 'awaiting_allocation') AND r.sent_at < $1", now.AddDate(0, 0, -1)
+	case NotAccepted: // each area has its acceptance days (7 by default)
+		var own, codes []string
+		for _, p := range s.areas.Packs() {
+			if days := p.Workflow.AcceptanceDays; days > 0 && days != 7 {
+				code := a.add(p.Code)
+				codes = append(codes, code)
+				own = append(own, "(r.area = "+code+" AND r.sent_at < "+a.add(now.AddDate(0, 0, -days))+")")
+			}
+		}
+		rest := "r.sent_at < " + a.add(now.AddDate(0, 0, -7))
+		if len(codes) > 0 {
+			rest = "(r.area NOT IN (" + strings.Join(codes, ", ") + ") AND " + rest + ")"
+		}
+		return "r.state IN ('sent', 'awaiting_allocation') AND (" + strings.Join(append(own, rest), " OR ") + ")"
 	case Overdue:
-		cond, arg = "r.state IN ('sent', 'accepted', 'info_requested', 'awaiting_allocation') AND r.reply_by < $1", now
+		return open + " AND r.reply_by < " + a.add(now)
 	case Unanswered:
-		cond, arg = "r.state IN ('sent', 'accepted', 'info_requested', 'awaiting_allocation') AND r.answered_at IS NULL AND r.sent_at < $1", now.AddDate(0, 0, -unansweredDays)
-	case Inactive:
-		cond, arg = "r.state NOT IN ('draft', 'closed', 'declined', 'withdrawn') AND r.last_activity_at < $1", now.AddDate(0, 0, -inactiveDays)
+		return open + " AND r.answered_at IS NULL AND r.sent_at < " + a.add(now.AddDate(0, 0, -unansweredDays))
 	}
-	rows, err := q.QueryContext(ctx, `SELECT `+columns("r.")+` FROM requests r WHERE `+cond+` ORDER BY r.last_activity_at`, arg)
+	return "r.state IN ('awaiting_approval', 'awaiting_allocation', 'sent', 'accepted', 'info_requested', 'answered') AND r.last_activity_at < " +
+		a.add(now.AddDate(0, 0, -inactiveDays))
+}
+
+// stalled returns the requests stalled for reason at now, least recently
+// active first; scope (if set) narrows them further. limit < 0: all.
+func (s *Service) stalled(ctx context.Context, q db.Querier, reason string, now time.Time, scope func(*sqlArgs) string, limit, offset int) ([]*Request, error) {
+	var a sqlArgs
+	cond := s.stalledWhere(reason, now, &a)
+	if scope != nil {
+		cond += " AND " + scope(&a)
+	}
+	query := `SELECT ` + columns("r.") + ` FROM requests r WHERE ` + cond + ` ORDER BY r.last_activity_at, r.id`
+	if limit >= 0 {
+		query += fmt.Sprintf(` LIMIT %d OFFSET %d`, limit, offset)
+	}
+	rows, err := q.QueryContext(ctx, query, a.list...)
 	if err != nil {
 		return nil, db.Check(err)
 	}
@@ -62,9 +88,6 @@ func (s *Service) stalled(ctx context.Context, q db.Querier, reason string, now 
 		r, err := scanRequest(rows)
 		if err != nil {
 			return nil, db.Check(err)
-		}
-		if reason == NotAccepted && r.SentAt != nil && !r.SentAt.Before(now.AddDate(0, 0, -s.acceptanceDays(r.Area))) {
-			continue
 		}
 		out = append(out, r)
 	}
@@ -77,35 +100,81 @@ type FollowUpItem struct {
 	Reason  string
 }
 
-// FollowUp lists the stalled requests a coordinator follows: those whose
-// requester or responder is in its scope (the Commission: all). Personal
-// data is left out unless the coordinator's authority takes part.
-func (s *Service) FollowUp(ctx context.Context, actor authorities.Actor, reason string) ([]FollowUpItem, error) {
+// FollowUpList is one page of a coordinator's follow-up list.
+type FollowUpList struct {
+	Items  []FollowUpItem
+	Counts map[string]int // per reason, in the coordinator's scope
+	Total  int            // of the reason chosen, or of all
+}
+
+// FollowUp lists the stalled requests a coordinator follows, for reason
+// (or all, reason by reason), perPage at a time: those whose requester or
+// responder is in its scope (the Commission: all). Personal data is left
+// out unless the coordinator's authority takes part.
+func (s *Service) FollowUp(ctx context.Context, actor authorities.Actor, reason string, page, perPage int) (FollowUpList, error) {
+	list := FollowUpList{Counts: map[string]int{}}
 	if !actor.HasAny(authorities.Coordinator) && !actor.IsCommission() {
-		return nil, nil
+		return list, nil
 	}
-	reasons := Reasons
-	if reason != "" {
-		reasons = []string{reason}
-	}
-	var out []FollowUpItem
-	for _, why := range reasons {
-		list, err := s.stalled(ctx, s.db.Read(), why, s.clock())
-		if err != nil {
-			return nil, err
+	// In the database, the requests one of whose authorities the actor
+	// coordinates (authorities.Actor.ValidatesSQL); then exactly as the
+	// request's page decides.
+	var scope func(*sqlArgs) string
+	if !actor.IsCommission() {
+		if actor.ValidatesSQL("a", func(any) string { return "" }) == "FALSE" {
+			return list, nil
 		}
-		for _, r := range list {
+		scope = func(a *sqlArgs) string {
+			cond := actor.ValidatesSQL("a", a.add)
+			return "(r.requester_id IN (SELECT a.id FROM authorities a WHERE " + cond + ") OR r.responder_id IN (SELECT a.id FROM authorities a WHERE " + cond + "))"
+		}
+	}
+	now := s.clock()
+	for _, why := range Reasons {
+		var a sqlArgs
+		cond := s.stalledWhere(why, now, &a)
+		if scope != nil {
+			cond += " AND " + scope(&a)
+		}
+		var n int
+		if err := s.db.Read().QueryRowContext(ctx, `SELECT COUNT(*) FROM requests r WHERE `+cond, a.list...).Scan(&n); err != nil {
+			return list, db.Check(err)
+		}
+		list.Counts[why] = n
+		if reason == "" || reason == why {
+			list.Total += n
+		}
+	}
+	// The page's window over the reasons' lists, one after the other.
+	skip, want := (max(page, 1)-1)*perPage, perPage
+	for _, why := range Reasons {
+		if reason != "" && why != reason {
+			continue
+		}
+		if skip >= list.Counts[why] {
+			skip -= list.Counts[why]
+			continue
+		}
+		found, err := s.stalled(ctx, s.db.Read(), why, now, scope, want, skip)
+		if err != nil {
+			return list, err
+		}
+		skip = 0
+		for _, r := range found {
+			want--
 			w, err := s.who(ctx, actor, r)
 			if err != nil {
-				return nil, err
+				return list, err
 			}
-			if !slices.ContainsFunc(w.Parties, workflow.IsCoordinator) {
-				continue
+			if slices.ContainsFunc(w.Parties, workflow.IsCoordinator) {
+				list.Items = append(list.Items, FollowUpItem{Request: s.view(r, w), Reason: why})
 			}
-			out = append(out, FollowUpItem{Request: s.view(r, w), Reason: why})
+		}
+		if want <= 0 {
+			break
 		}
 	}
-	return out, nil
+	return list, nil
 }
 
 // Remind sends what is due, each once per request: to the responder a few
@@ -127,7 +196,7 @@ func (s *Service) Remind(ctx context.Context) (int, error) {
 		}
 		jobs := []job{{"due_soon", notify.KindRequestDueSoon, []string{workflow.Responder}, dueSoon}}
 		for _, why := range Reasons {
-			list, err := s.stalled(ctx, tx, why, now)
+			list, err := s.stalled(ctx, tx, why, now, nil, -1, 0)
 			if err != nil {
 				return err
 			}

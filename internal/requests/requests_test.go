@@ -540,12 +540,12 @@ func TestStalledRequestsAreFollowedUpAndRemindedOnce(t *testing.T) {
 		return w.count(`SELECT COUNT(*) FROM outbox WHERE kind = $1`, kind)
 	}
 	reasons := func(actor authorities.Actor) string {
-		items, err := w.svc.FollowUp(w.ctx, actor, "")
+		list, err := w.svc.FollowUp(w.ctx, actor, "", 1, 100)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var out []string
-		for _, it := range items {
+		for _, it := range list.Items {
 			if it.Request.PersonalShown {
 				t.Fatal("personal data on a follow-up list")
 			}
@@ -600,6 +600,23 @@ func TestStalledRequestsAreFollowedUpAndRemindedOnce(t *testing.T) {
 	w.svc.Remind(w.ctx)
 	if mails("request_follow_up") <= before {
 		t.Fatal("no notice for an unanswered request")
+	}
+	// Page by page, the list is the same, with its counts per reason.
+	all, err := w.svc.FollowUp(w.ctx, w.plCoordinator, "", 1, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paged []string
+	for n := 1; n <= all.Total; n++ {
+		one, err := w.svc.FollowUp(w.ctx, w.plCoordinator, "", n, 1)
+		if err != nil || len(one.Items) != 1 || one.Total != all.Total {
+			t.Fatalf("page %d: %v %+v", n, err, one)
+		}
+		paged = append(paged, one.Items[0].Request.Reference+":"+one.Items[0].Reason)
+	}
+	if got := reasons(w.plCoordinator); strings.Join(paged, ",") != got || all.Total != len(all.Items) ||
+		all.Counts[requests.Unanswered] != 2 || all.Counts[requests.Overdue] != 2 || all.Counts[requests.NotAccepted] != 1 {
+		t.Fatalf("paged %v, listed %s, counts %v", paged, got, all.Counts)
 	}
 	// Two months without activity.
 	w.now = w.now.AddDate(0, 2, 0)

@@ -199,6 +199,11 @@ func (s *Service) grouped(ctx context.Context, q Query, by []string, countryCol 
 			cols = append(cols, d.sql)
 		}
 	}
+	// An authority is in one country: grouping by the country too gives
+	// the same groups, read in the order of an index.
+	if i := slices.Index(cols, "responder_id"); i >= 0 && !slices.Contains(cols, "responder_country") {
+		cols = slices.Insert(cols, i, "responder_country")
+	}
 	where, args := q.where(countryCol)
 	if q.Scope != "" && slices.Contains(by, "authority") {
 		args = append(args, q.Scope)

@@ -570,10 +570,18 @@ func (s *Server) copyRequest(w http.ResponseWriter, r *http.Request, actor autho
 	return s.redirectWithNotice(w, r, "/requests/"+x.ID, "notice_request_saved")
 }
 
+// followUpPerPage is how many stalled requests a page of the follow-up
+// list shows.
+const followUpPerPage = 50
+
 type followUpView struct {
-	Items   []followUpRow
-	Reasons []string
-	Reason  string
+	Items            []followUpRow
+	Reasons          []string
+	Reason           string
+	Counts           map[string]int
+	Total            int
+	Page, Pages      int
+	PrevURL, NextURL string
 }
 
 type followUpRow struct {
@@ -590,14 +598,22 @@ func (s *Server) followUpPage(w http.ResponseWriter, r *http.Request, actor auth
 	if reason != "" && !slices.Contains(requests.Reasons, reason) {
 		reason = ""
 	}
-	list, err := s.requests.FollowUp(r.Context(), actor, reason)
+	n, _ := strconv.Atoi(r.URL.Query().Get("page"))
+	n = max(n, 1)
+	list, err := s.requests.FollowUp(r.Context(), actor, reason, n, followUpPerPage)
 	if err != nil {
 		return err
 	}
 	l := visitOf(r).lang
 	lang := l.Lang()
-	v := followUpView{Reasons: requests.Reasons, Reason: reason}
-	for _, it := range list {
+	v := followUpView{Reasons: requests.Reasons, Reason: reason, Counts: list.Counts, Total: list.Total, Page: n,
+		Pages: max((list.Total+followUpPerPage-1)/followUpPerPage, 1)}
+	q := url.Values{}
+	if reason != "" {
+		q.Set("reason", reason)
+	}
+	v.PrevURL, v.NextURL = pager("/requests/follow-up", q, n, v.Pages)
+	for _, it := range list.Items {
 		x := it.Request
 		row := followUpRow{requestRow: requestRow{Request: x, Overdue: x.Overdue(s.now()), StateName: l.T("request_state_" + x.State)}, Reason: l.T("follow_up_reason_" + it.Reason)}
 		if p, err := s.areas.Pack(x.Area); err == nil {

@@ -140,7 +140,7 @@ func TestEveryPageRendersInEveryLanguage(t *testing.T) {
 	data["request_form"] = requestFormView{Areas: []areaName{{Code: "pq", Name: "PQ"}}, Area: &lpq, Set: lpq.QuestionSet("authenticity"),
 		Chosen: map[string]bool{"diploma_authentic": true}, Searched: true, Found: []authorityOption{{ID: "a1", Name: "A", Country: "PL"}},
 		Responder: &authorityOption{ID: "a2", Name: "B", Country: "PL"}}
-	data["follow_up"] = followUpView{Reasons: requests.Reasons, Reason: "overdue",
+	data["follow_up"] = followUpView{Reasons: requests.Reasons, Reason: "overdue", Counts: map[string]int{"overdue": 51}, Total: 51, Page: 1, Pages: 2, NextURL: "/requests/follow-up?page=2",
 		Items: []followUpRow{{requestRow: requestRow{Request: req, AreaName: "PQ", Other: "A (DE) → B (PL)", Overdue: true, StateName: "Sent"}, Reason: "Overdue"}}}
 	th, _ := stats.ParseThresholds(stats.DefaultThresholds)
 	data["statistics"] = &statsPageView{Name: "scoreboard", Names: stats.Statistics, Groupings: []statsOption{{Value: "area", Label: "Area"}}, By: "area",
