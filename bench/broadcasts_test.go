@@ -8,14 +8,10 @@ import (
 
 	"github.com/google/uuid"
 
-	shipped "github.com/openimi/openimi/areas"
-	"github.com/openimi/openimi/internal/areas"
-	"github.com/openimi/openimi/internal/auth"
 	"github.com/openimi/openimi/internal/authorities"
 	"github.com/openimi/openimi/internal/broadcasts"
 	"github.com/openimi/openimi/internal/countries"
 	"github.com/openimi/openimi/internal/db"
-	"github.com/openimi/openimi/internal/db/dbtest"
 )
 
 // BenchmarkAlerts20000 measures alerts with 20,000 already broadcast to
@@ -32,13 +28,8 @@ import (
 func BenchmarkAlerts20000(b *testing.B) {
 	const stored = 20_000
 	ctx := context.Background()
-	d := dbtest.Open(b)
-	reg, err := areas.Open(shipped.Files, "")
-	if err != nil {
-		b.Fatal(err)
-	}
-	au := auth.New(d, auth.Settings{}, nil)
-	auths := authorities.New(d, reg, au, "http://imi.test", nil)
+	w := newBase(b)
+	d, reg, au, auths := w.d, w.reg, w.au, w.auths
 	svc, err := broadcasts.New(d, reg, auths, "http://imi.test", nil)
 	if err != nil {
 		b.Fatal(err)

@@ -5,8 +5,12 @@ import (
 	"testing"
 	"time"
 
+	shipped "github.com/openimi/openimi/areas"
+	"github.com/openimi/openimi/internal/areas"
 	"github.com/openimi/openimi/internal/auth"
 	"github.com/openimi/openimi/internal/authorities"
+	"github.com/openimi/openimi/internal/db"
+	"github.com/openimi/openimi/internal/db/dbtest"
 	"github.com/openimi/openimi/internal/testkit"
 )
 
@@ -40,4 +44,25 @@ func (t *timings) report() {
 		t.b.ReportMetric(float64(list[len(list)/2].Microseconds())/1000, "p50-ms-"+name)
 		t.b.ReportMetric(float64(list[len(list)*95/100].Microseconds())/1000, "p95-ms-"+name)
 	}
+}
+
+// base is what the service benchmarks build on: a migrated database (SQLite,
+// or IMI_TEST_DATABASE), the shipped area packs, and the services of
+// accounts and authorities.
+type base struct {
+	d     *db.DB
+	reg   *areas.Registry
+	au    *auth.Service
+	auths *authorities.Service
+}
+
+func newBase(b *testing.B) base {
+	b.Helper()
+	d := dbtest.Open(b)
+	reg, err := areas.Open(shipped.Files, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	au := auth.New(d, auth.Settings{}, nil)
+	return base{d: d, reg: reg, au: au, auths: authorities.New(d, reg, au, "http://imi.test", nil)}
 }

@@ -6,12 +6,8 @@ import (
 	"testing"
 	"time"
 
-	shipped "github.com/openimi/openimi/areas"
-	"github.com/openimi/openimi/internal/areas"
-	"github.com/openimi/openimi/internal/auth"
 	"github.com/openimi/openimi/internal/authorities"
 	"github.com/openimi/openimi/internal/countries"
-	"github.com/openimi/openimi/internal/db/dbtest"
 	"github.com/openimi/openimi/internal/i18n"
 	"github.com/openimi/openimi/internal/registers"
 	"github.com/openimi/openimi/locales"
@@ -26,17 +22,12 @@ import (
 func BenchmarkRegisters20000(b *testing.B) {
 	const stored = 20_000
 	ctx := context.Background()
-	d := dbtest.Open(b)
-	reg, err := areas.Open(shipped.Files, "")
-	if err != nil {
-		b.Fatal(err)
-	}
+	w := newBase(b)
+	d, reg, au, auths := w.d, w.reg, w.au, w.auths
 	cat, err := i18n.Load(locales.Files)
 	if err != nil {
 		b.Fatal(err)
 	}
-	au := auth.New(d, auth.Settings{}, nil)
-	auths := authorities.New(d, reg, au, "http://imi.test", nil)
 	svc := registers.New(d, reg, auths, cat, nil)
 	var holders []*authorities.Authority
 	for _, c := range countries.Current() {

@@ -9,12 +9,8 @@ import (
 
 	"github.com/google/uuid"
 
-	shipped "github.com/openimi/openimi/areas"
-	"github.com/openimi/openimi/internal/areas"
-	"github.com/openimi/openimi/internal/auth"
 	"github.com/openimi/openimi/internal/authorities"
 	"github.com/openimi/openimi/internal/db"
-	"github.com/openimi/openimi/internal/db/dbtest"
 	"github.com/openimi/openimi/internal/requests"
 )
 
@@ -28,13 +24,8 @@ import (
 func BenchmarkRequests100000(b *testing.B) {
 	const stored, sides = 100_000, 200
 	ctx := context.Background()
-	d := dbtest.Open(b)
-	reg, err := areas.Open(shipped.Files, "")
-	if err != nil {
-		b.Fatal(err)
-	}
-	au := auth.New(d, auth.Settings{}, nil)
-	auths := authorities.New(d, reg, au, "http://imi.test", nil)
+	w := newBase(b)
+	d, reg, au, auths := w.d, w.reg, w.au, w.auths
 	svc, err := requests.New(d, reg, auths, "http://imi.test", nil)
 	if err != nil {
 		b.Fatal(err)

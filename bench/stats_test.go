@@ -12,13 +12,10 @@ import (
 
 	"github.com/google/uuid"
 
-	shipped "github.com/openimi/openimi/areas"
 	"github.com/openimi/openimi/internal/areas"
-	"github.com/openimi/openimi/internal/auth"
 	"github.com/openimi/openimi/internal/authorities"
 	"github.com/openimi/openimi/internal/countries"
 	"github.com/openimi/openimi/internal/db"
-	"github.com/openimi/openimi/internal/db/dbtest"
 	"github.com/openimi/openimi/internal/requests"
 	"github.com/openimi/openimi/internal/stats"
 )
@@ -41,13 +38,8 @@ import (
 func BenchmarkStatistics1M(b *testing.B) {
 	const stored, runs = 1_000_000, 5
 	ctx := context.Background()
-	d := dbtest.Open(b)
-	reg, err := areas.Open(shipped.Files, "")
-	if err != nil {
-		b.Fatal(err)
-	}
-	au := auth.New(d, auth.Settings{}, nil)
-	auths := authorities.New(d, reg, au, "http://imi.test", nil)
+	w := newBase(b)
+	d, reg, au, auths := w.d, w.reg, w.au, w.auths
 	start := time.Now()
 	network := map[string][]*authorities.Authority{} // per country, its competent authorities
 	coordinators := map[string]*authorities.Authority{}

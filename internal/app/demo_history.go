@@ -80,7 +80,7 @@ func demoHistory(ctx context.Context, a *App, now time.Time) error {
 				acceptDays := rnd.ExpFloat64() * 4
 				answerDays := acceptDays + rnd.ExpFloat64()*10
 				switch r := rnd.Float64(); {
-				case r < 0.05:
+				case r < 0.05 && now.Sub(sent) > 4*24*time.Hour:
 					events = append(events, ev{day(rnd.Float64() * 3), "decline", "sent", "declined"})
 					state, closed = "declined", events[len(events)-1].at
 				case r < 0.08 && now.Sub(sent) > 10*24*time.Hour:
@@ -91,7 +91,7 @@ func demoHistory(ctx context.Context, a *App, now time.Time) error {
 					}
 					events = append(events, ev{day(acceptDays), "accept", "sent", "accepted"})
 					state, accepted = "accepted", day(acceptDays)
-					if rnd.Float64() < 0.1 {
+					if rnd.Float64() < 0.1 && day(acceptDays+4).Before(now) {
 						events = append(events, ev{day(acceptDays + 1), "request_info", "accepted", "info_requested"}, ev{day(acceptDays + 4), "provide_info", "info_requested", "accepted"})
 						answerDays += 4
 					}

@@ -126,7 +126,8 @@ func (s *Service) FollowUp(ctx context.Context, actor authorities.Actor, reason 
 		}
 		scope = func(a *sqlArgs) string {
 			cond := actor.ValidatesSQL("a", a.add)
-			return "(r.requester_id IN (SELECT a.id FROM authorities a WHERE " + cond + ") OR r.responder_id IN (SELECT a.id FROM authorities a WHERE " + cond + "))"
+			// As who: the responder's coordinator only once it was sent.
+			return "(r.requester_id IN (SELECT a.id FROM authorities a WHERE " + cond + ") OR (r.state NOT IN ('draft', 'awaiting_approval') AND r.responder_id IN (SELECT a.id FROM authorities a WHERE " + cond + ")))"
 		}
 	}
 	now := s.clock()
@@ -146,6 +147,9 @@ func (s *Service) FollowUp(ctx context.Context, actor authorities.Actor, reason 
 		}
 	}
 	// The page's window over the reasons' lists, one after the other.
+	if perPage < 1 || page > list.Total/perPage+1 {
+		return list, nil // past the end
+	}
 	skip, want := (max(page, 1)-1)*perPage, perPage
 	for _, why := range Reasons {
 		if reason != "" && why != reason {

@@ -36,6 +36,20 @@ func mustZone(name string) *time.Location {
 // Month is the period key of t: "2026-01" in Brussels time.
 func Month(t time.Time) string { return t.In(Zone).Format("2006-01") }
 
+// Date is the calendar date of t in Brussels time, "2026-01-31".
+func Date(t time.Time) string { return t.In(Zone).Format(time.DateOnly) }
+
+// StartOfDay is midnight in Brussels of t's date: a reply date before it
+// has passed.
+func StartOfDay(t time.Time) time.Time {
+	t = t.In(Zone)
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, Zone)
+}
+
+// seconds counts a duration in whole seconds, rounding up, so that an
+// answer a fraction of a second after 7 days is "within 2 weeks".
+func seconds(d time.Duration) int64 { return int64((d + time.Second - 1) / time.Second) }
+
 const (
 	day  = 24 * 60 * 60 // seconds
 	week = 7 * day
@@ -115,7 +129,7 @@ func derive(f *Facts, events []event) (ok bool) {
 			}
 		case "provide_info":
 			if stoppedAt != nil {
-				stopped += int64(at.Sub(*stoppedAt) / time.Second)
+				stopped += int64(at.Sub(*stoppedAt) / time.Second) // whole seconds: the answer's are rounded up
 				stoppedAt = nil
 			}
 		case "answer":
@@ -142,11 +156,12 @@ func derive(f *Facts, events []event) (ok bool) {
 	}
 	f.ReplyBucket, f.NetBucket = Unanswered, Unanswered
 	if f.AnsweredAt != nil {
-		gross := int64(f.AnsweredAt.Sub(f.SentAt) / time.Second)
+		gross := seconds(f.AnsweredAt.Sub(f.SentAt))
 		net := max(gross-stopped, 0)
 		f.ReplySeconds, f.NetSeconds = &gross, &net
 		f.ReplyBucket, f.NetBucket = Bucket(gross), Bucket(net)
-		if f.AnsweredAt.After(f.ReplyBy) {
+		// The reply date is a calendar date: an answer during it is on time.
+		if Date(*f.AnsweredAt) > Date(f.ReplyBy) {
 			f.OnTime = &no
 		} else {
 			f.OnTime = &yes
@@ -178,6 +193,11 @@ type delta struct {
 }
 
 func project(ctx context.Context, tx db.Querier, reg *areas.Registry, id string) ([]delta, error) {
+	// Hold the request's row, so that a rebuild and a step never project
+	// the same request at once (a no-op on SQLite's single writer).
+	if _, err := tx.ExecContext(ctx, `UPDATE requests SET id = id WHERE id = $1`, id); err != nil {
+		return nil, db.Check(err)
+	}
 	f := Facts{RequestID: id}
 	var subject string
 	var rateTime, rateEffort sql.NullInt64
@@ -296,7 +316,23 @@ func category(reg *areas.Registry, area, subject string) string {
 		return ""
 	}
 	v, _ := fields[p.Statistics.Category].(string)
+	// Only a term of the field's vocabulary: never free text, which might
+	// name a person and would outlive the erasure of personal data.
+	if f := p.Field(p.Statistics.Category); f == nil || !isTerm(p, f.Vocabulary, v) {
+		return ""
+	}
 	return v
+}
+
+func isTerm(p *areas.Pack, vocabulary, code string) bool {
+	if v := p.Vocabulary(vocabulary); v != nil {
+		for _, t := range v.AllTerms() {
+			if t.Value == code {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Save writes the facts of one request, replacing what was there. The
@@ -349,18 +385,11 @@ func applyDeltas(ctx context.Context, tx db.Querier, ds []delta) error {
 	return nil
 }
 
-// Rebuild derives every request's facts and the question counters again
-// from the events, in batches; it returns how many requests have facts.
+// Rebuild derives every request's facts again from the events, in
+// batches, over the stored ones (which keep the category of requests
+// whose personal data was erased), then counts the questions again from
+// the facts; it returns how many requests have facts.
 func Rebuild(ctx context.Context, d *db.DB, reg *areas.Registry) (int, error) {
-	if err := d.InTx(ctx, func(tx db.Querier) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM stats_questions`); err != nil {
-			return db.Check(err)
-		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM request_facts`)
-		return db.Check(err)
-	}); err != nil {
-		return 0, err
-	}
 	after := ""
 	for {
 		var ids []string
@@ -385,9 +414,40 @@ func Rebuild(ctx context.Context, d *db.DB, reg *areas.Registry) (int, error) {
 		}
 		after = ids[len(ids)-1]
 	}
-	var n int
-	err := d.Read().QueryRowContext(ctx, `SELECT COUNT(*) FROM request_facts`).Scan(&n)
-	return n, db.Check(err)
+	n := 0
+	err := d.InTx(ctx, func(tx db.Querier) error {
+		sum := map[[3]string]int{}
+		rows, err := tx.QueryContext(ctx, `SELECT area, sent_month, questions FROM request_facts`)
+		if err != nil {
+			return db.Check(err)
+		}
+		for rows.Next() {
+			var area, month, qs string
+			if err := rows.Scan(&area, &month, &qs); err != nil {
+				rows.Close()
+				return db.Check(err)
+			}
+			n++
+			for _, c := range strings.Split(qs, ",") {
+				if c != "" {
+					sum[[3]string{area, month, c}]++
+				}
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return db.Check(err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM stats_questions`); err != nil {
+			return db.Check(err)
+		}
+		var ds []delta
+		for k, v := range sum {
+			ds = append(ds, delta{k[0], k[1], k[2], v})
+		}
+		return applyDeltas(ctx, tx, ds)
+	})
+	return n, err
 }
 
 // Missing reports whether sent requests have no facts yet (a database

@@ -113,6 +113,9 @@ func (q *Query) Check(name string, reg *areas.Registry) error {
 	if name == "questions" && q.Area == "" {
 		return problem.Field("area", "error_stats_area_required")
 	}
+	if name == "questions" && q.Country != "" {
+		return problem.Field("country", "error_stats_questions_country")
+	}
 	return nil
 }
 
@@ -248,6 +251,9 @@ func (s *Service) grouped(ctx context.Context, q Query, by []string, countryCol 
 				code = period(d.key, code)
 			}
 			keys[i] = Cell{Code: code, Area: q.Area}
+			if a := slices.Index(cols, "area"); a >= 0 && q.Area == "" {
+				keys[i].Area = codes[a] // the term's or question's area
+			}
 			id = append(id, code)
 		}
 		k := strings.Join(id, "\x00")
@@ -293,6 +299,11 @@ func (s *Service) Requests(ctx context.Context, q Query) (*Table, error) {
 	}
 	if len(q.By) == 0 {
 		q.By = []string{"area", "month"}
+	}
+	// Professions and sectors are terms of one area each: over all areas,
+	// say which.
+	if q.Area == "" && !slices.Contains(q.By, "area") && slices.ContainsFunc(q.By, func(b string) bool { return requestDimension(b).kind == KindCategory }) {
+		q.By = append([]string{"area"}, q.By...)
 	}
 	groups, err := s.grouped(ctx, q, q.By, "", []string{"COUNT(*)"})
 	if err != nil {
@@ -611,7 +622,7 @@ func (s *Service) Scoreboard(ctx context.Context, q Query) (*Table, error) {
 		m = strings.ReplaceAll(m, "$A", fmt.Sprintf("$%d", len(args)+1))
 		measures[i] = strings.ReplaceAll(m, "$B", fmt.Sprintf("$%d", len(args)+2))
 	}
-	groups, err := s.grouped(ctx, q, []string{"country"}, "responder_country", measures, now.Add(-AcceptDays*24*time.Hour).UTC(), now.UTC())
+	groups, err := s.grouped(ctx, q, []string{"country"}, "responder_country", measures, now.Add(-AcceptDays*24*time.Hour).UTC(), StartOfDay(now).UTC())
 	if err != nil {
 		return nil, err
 	}

@@ -27,9 +27,9 @@ import (
 // workflow, step by step on a clock the test moves, so that every figure
 // below can be computed by hand. Its requests, all in pq, from Germany:
 //
-//	R1  to PL: accepted day 2, answered day 5, closed rated 5/4
+//	R1  to PL: accepted day 2, answered day 5 at 09:00 on its reply date (7 March, given as a date), closed rated 5/4
 //	R2  to PL: accepted day 8 (late), answered exactly day 14, closed rated 2/4 (negative)
-//	R3  to PL: accepted day 1, clock stopped days 2–12, answered day 20 + 1 h (net 10 d 1 h), after the reply date
+//	R3  to PL: accepted day 1, clock stopped days 2–12, answered day 21 + 1 h (net 11 d 1 h), the day after the reply date
 //	R4  to PL: accepted day 1, answered day 3, reopened day 4, answered again day 30, closed rated 3/3
 //	R5  to PL: forwarded day 3 to a second Polish authority, accepted day 9 (6 days after arriving), not answered
 //	R6  to FR: never accepted, not answered
@@ -123,7 +123,11 @@ func newFixture(t *testing.T) *fixture {
 		if n == "R2" {
 			profession = "nurse_general_care"
 		}
-		f.send(n, to, questions, profession, f.day0.AddDate(0, 0, 20))
+		replyBy := f.day0.AddDate(0, 0, 20)
+		if n == "R1" {
+			replyBy = time.Date(2026, 3, 7, 0, 0, 0, 0, time.UTC) // a date, as the form gives it
+		}
+		f.send(n, to, questions, profession, replyBy)
 	}
 	f.draft(f.plCA, f.day0.AddDate(0, 0, 20)) // never sent
 	alert, err := bc.Create(f.ctx, f.de, broadcasts.DraftInput{Kind: broadcasts.Alert, Area: "pq", Type: "pq_alert", Title: "Doctor struck off",
@@ -170,11 +174,11 @@ func newFixture(t *testing.T) *fixture {
 	f.act(f.de, "R3", "provide_info", requests.Input{Comment: "Jagiellonian University."})
 	at(14)
 	f.act(f.pl, "R2", "answer", requests.Input{Answers: yes})
-	at(20 + 1.0/24)
-	f.act(f.pl, "R3", "answer", requests.Input{Answers: pick(yes, "diploma_authentic", "diploma_issuer_competent")})
 	at(21)
 	f.act(f.de, "R1", "close", requests.Input{RatingTime: 5, RatingEffort: 4})
 	f.act(f.de, "R2", "close", requests.Input{RatingTime: 2, RatingEffort: 4})
+	at(21 + 1.0/24)
+	f.act(f.pl, "R3", "answer", requests.Input{Answers: pick(yes, "diploma_authentic", "diploma_issuer_competent")})
 	at(30)
 	f.act(f.pl, "R4", "answer", requests.Input{Answers: pick(yes, "diploma_authentic", "diploma_issuer_competent")})
 	at(31)
@@ -286,6 +290,8 @@ func TestFiguresMatchTheHandComputedFixture(t *testing.T) {
 	expect(t, "requests by profession", rows(t, tb, err), "doctor,2026-Q1,9", "doctor,2026-Q4,1", "doctor,2027-Q1,1", "nurse_general_care,2026-Q1,1")
 	tb, err = s.Requests(ctx, stats.Query{By: []string{"responder_country"}, Country: "FR"})
 	expect(t, "requests involving France", rows(t, tb, err), "FR,3")
+	tb, err = s.Requests(ctx, stats.Query{By: []string{"profession"}})
+	expect(t, "professions over all areas say their area", rows(t, tb, err), "pq,doctor,11", "pq,nurse_general_care,1")
 	tb, err = s.Exchanges(ctx, stats.Query{By: []string{"area", "month"}, To: "2026-06"})
 	expect(t, "exchanges", rows(t, tb, err), "pq,2026-03,10,1,0,11", "services,2026-04,0,0,1,1")
 
@@ -300,25 +306,25 @@ func TestFiguresMatchTheHandComputedFixture(t *testing.T) {
 
 	// Reply times from sending to the first answer, per responding country.
 	tb, err = s.Replies(ctx, stats.Query{By: []string{"country"}})
-	expect(t, "replies", rows(t, tb, err), "FR,0,1,0,0,1,1,3,50.0,8.0", "PL,4,1,2,0,1,1,9,62.5,10.7")
+	expect(t, "replies", rows(t, tb, err), "FR,0,1,0,0,1,1,3,50.0,8.0", "PL,4,1,2,0,1,1,9,62.5,10.9")
 	tb, err = s.Replies(ctx, stats.Query{By: []string{"country"}, Clock: "net"})
-	expect(t, "replies, net", rows(t, tb, err), "FR,0,1,0,0,1,1,3,50.0,8.0", "PL,4,2,1,0,1,1,9,75.0,9.3")
+	expect(t, "replies, net", rows(t, tb, err), "FR,0,1,0,0,1,1,3,50.0,8.0", "PL,4,2,1,0,1,1,9,75.0,9.4")
 	tb, err = s.Replies(ctx, stats.Query{By: []string{"authority"}, Country: "PL"})
 	expect(t, "replies per authority", rows(t, tb, err), fmt.Sprintf("%s,Izba Krakowska,0,0,0,0,1,0,1,0.0,", f.pl2CA.ID),
-		fmt.Sprintf("%s,Naczelna Izba Lekarska,4,1,2,0,0,1,8,71.4,10.7", f.plCA.ID))
+		fmt.Sprintf("%s,Naczelna Izba Lekarska,4,1,2,0,0,1,8,71.4,10.9", f.plCA.ID))
 	tb, err = s.Replies(ctx, stats.Query{By: []string{"authority"}, Scope: "FR"})
 	if got := rows(t, tb, err); len(got) != 1 || !strings.HasPrefix(got[0], f.frCA.ID) {
 		t.Errorf("a French coordinator's scope shows %v", got)
 	}
 	tb, err = s.Replies(ctx, stats.Query{By: []string{"area", "year"}})
-	expect(t, "replies per year", rows(t, tb, err), "pq,2026,4,2,1,0,2,2,11,66.7,9.0", "pq,2027,0,0,1,0,0,0,1,0.0,20.0")
+	expect(t, "replies per year", rows(t, tb, err), "pq,2026,4,2,1,0,2,2,11,66.7,9.1", "pq,2027,0,0,1,0,0,0,1,0.0,20.0")
 
 	// The scoreboard, read on 1 February 2027.
 	tb, err = s.Scoreboard(ctx, stats.Query{})
 	expect(t, "scoreboard", rows(t, tb, err),
 		"FR,3,33.3,red,8.0,green,50.0,red,,",
-		"PL,9,87.5,green,9.3,green,75.0,amber,33.3,red",
-		"EU,12,72.7,amber,9.1,green,70.0,amber,33.3,red")
+		"PL,9,87.5,green,9.4,green,75.0,amber,33.3,red",
+		"EU,12,72.7,amber,9.3,green,70.0,amber,33.3,red")
 	th, _ := stats.ParseThresholds("accepted=30:20,negative=40:50")
 	tb, err = stats.New(f.db, f.reg, th, func() time.Time { return f.now }).Scoreboard(ctx, stats.Query{Country: "FR"})
 	expect(t, "scoreboard with other thresholds", rows(t, tb, err), "FR,3,33.3,green,8.0,green,50.0,red,,")
@@ -328,7 +334,18 @@ func TestFiguresMatchTheHandComputedFixture(t *testing.T) {
 // again from the events alone.
 func TestRebuildDerivesTheSameFactsFromTheEvents(t *testing.T) {
 	f := newFixture(t)
+	// R2's personal data was erased (as three years after closure): its
+	// profession, kept in the facts, outlives it, also through a rebuild.
+	if err := f.db.InTx(f.ctx, func(tx db.Querier) error {
+		_, err := tx.ExecContext(f.ctx, `UPDATE requests SET subject = '{}', subject_name = '' WHERE id = $1`, f.ids["R2"])
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
 	before := f.dump()
+	if !strings.Contains(before, "nurse_general_care") {
+		t.Fatal("the fixture lost R2's profession")
+	}
 	n, err := stats.Rebuild(f.ctx, f.db, f.reg)
 	if err != nil {
 		t.Fatal(err)
@@ -414,6 +431,7 @@ func TestBadQueriesAreRefusedWithAReason(t *testing.T) {
 		{"requests", stats.Query{Area: "nope"}, "area"},
 		{"requests", stats.Query{Country: "XX"}, "country"},
 		{"questions", stats.Query{}, "area"},
+		{"questions", stats.Query{Area: "pq", Country: "PL"}, "country"},
 		{"replies", stats.Query{Clock: "wall"}, "clock"},
 	} {
 		_, err := f.stats.Table(f.ctx, tc.name, tc.q)
@@ -455,5 +473,19 @@ func TestJSONCarriesTheSameRows(t *testing.T) {
 	if out.Statistic != "scoreboard" || len(out.Rows) != 1 || out.Rows[0]["country"] != "PL" || out.Rows[0]["accepted_7_days"] != 87.5 ||
 		out.Rows[0]["accepted_7_days_status"] != "green" || out.Rows[0]["requests"] != float64(9) {
 		t.Errorf("JSON: %s", b.String())
+	}
+}
+
+// A profession that is not a term of the area's vocabulary (free text
+// sent through the API, which might name a person) is not counted.
+func TestOnlyTermsOfTheVocabularyAreCounted(t *testing.T) {
+	f := newFixture(t)
+	f.send("X", f.plCA, []string{"diploma_authentic"}, "Jan Kowalski's trade", f.day0.AddDate(1, 0, 0))
+	var category string
+	if err := f.db.Read().QueryRowContext(f.ctx, `SELECT category FROM request_facts WHERE request_id = $1`, f.ids["X"]).Scan(&category); err != nil {
+		t.Fatal(err)
+	}
+	if category != "" {
+		t.Errorf("free text counted as a profession: %q", category)
 	}
 }
