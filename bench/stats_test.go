@@ -559,7 +559,7 @@ func (g *factsGen) next(i int) *fakeRequest {
 		f.ReplySeconds, f.NetSeconds = &gross, &net
 		f.ReplyBucket, f.NetBucket = stats.Bucket(gross), stats.Bucket(net)
 		f.OnTime = &yes
-		if f.AnsweredAt.After(f.ReplyBy) {
+		if stats.Date(*f.AnsweredAt) > stats.Date(f.ReplyBy) { // the reply date is a calendar date
 			f.OnTime = &no
 		}
 	case state == "declined" || state == "withdrawn":
