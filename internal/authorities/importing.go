@@ -272,7 +272,10 @@ func parseCSV(r io.Reader) parsed {
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := cr.FieldPos(0)
+		line := 0 // a syntax error has no fields: csvSyntax takes its line from the error
+		if len(record) > 0 {
+			line, _ = cr.FieldPos(0)
+		}
 		if errors.Is(err, csv.ErrFieldCount) {
 			errs = append(errs, importErr(line, "", "error_field_count", "Expected", len(header), "Found", len(record)))
 			continue
