@@ -103,7 +103,7 @@ func writeCSV(w io.Writer, rows []Row) error {
 	record := make([]string, len(Columns))
 	for i := range rows {
 		for j, c := range Columns {
-			record[j] = quoteCell(rows[i].text(c))
+			record[j] = QuoteCell(rows[i].text(c))
 		}
 		if err := cw.Write(record); err != nil {
 			return err

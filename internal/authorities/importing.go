@@ -171,19 +171,19 @@ func formulaStart(v string) bool {
 	return v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0]))
 }
 
-// unquoteCell removes the one quote the CSV export puts before a cell that
+// UnquoteCell removes the one quote the CSV export puts before a cell that
 // would otherwise start a formula.
-func unquoteCell(v string) string {
+func UnquoteCell(v string) string {
 	if strings.HasPrefix(v, "'") && formulaStart(v) {
 		return v[1:]
 	}
 	return v
 }
 
-// quoteCell puts a quote before a cell a spreadsheet would read as a
-// formula. unquoteCell undoes exactly this, so the export reads back as it
+// QuoteCell puts a quote before a cell a spreadsheet would read as a
+// formula. UnquoteCell undoes exactly this, so the export reads back as it
 // was written.
-func quoteCell(v string) string {
+func QuoteCell(v string) string {
 	if formulaStart(v) {
 		return "'" + v
 	}
@@ -290,7 +290,7 @@ func parseCSV(r io.Reader) parsed {
 				errs = append(errs, importErr(line, header[i], "error_encoding"))
 				v = strings.ToValidUTF8(v, "\uFFFD")
 			}
-			row.setText(header[i], unquoteCell(v))
+			row.setText(header[i], UnquoteCell(v))
 		}
 		rows = append(rows, row)
 	}

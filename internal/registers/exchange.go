@@ -91,8 +91,11 @@ func Write(w io.Writer, list []*Entry, format string) error {
 		for _, l := range sortedKeys(r.Names) {
 			names = append(names, l+"="+r.Names[l])
 		}
-		if err := cw.Write([]string{r.ExternalID, r.Country, r.Authority, r.Name, r.Language, strings.Join(names, ";"), r.Description, r.Type, r.Access,
-			fmt.Sprint(r.Fees), r.URL, r.LegalBasis, strings.Join(r.Languages, ";"), strings.Join(r.Areas, ";"), r.Status}); err != nil {
+		// Text typed by people never starts a formula in a spreadsheet
+		// (authorities.QuoteCell; the import undoes it).
+		q := authorities.QuoteCell
+		if err := cw.Write([]string{q(r.ExternalID), r.Country, r.Authority, q(r.Name), r.Language, q(strings.Join(names, ";")), q(r.Description), r.Type, r.Access,
+			fmt.Sprint(r.Fees), q(r.URL), q(r.LegalBasis), strings.Join(r.Languages, ";"), strings.Join(r.Areas, ";"), r.Status}); err != nil {
 			return err
 		}
 	}
@@ -146,7 +149,7 @@ func ParseRecords(r io.Reader, format string) ([]Record, []int, error) {
 		}
 		get := func(row []string, col string) string {
 			if i, ok := index[col]; ok && i < len(row) {
-				return strings.TrimSpace(row[i])
+				return authorities.UnquoteCell(strings.TrimSpace(row[i]))
 			}
 			return ""
 		}

@@ -489,3 +489,11 @@ func TestOnlyTermsOfTheVocabularyAreCounted(t *testing.T) {
 		t.Errorf("free text counted as a profession: %q", category)
 	}
 }
+
+// A name that a spreadsheet would read as a formula is written as text.
+func TestCSVNeverStartsAFormula(t *testing.T) {
+	tb := &stats.Table{Name: "replies", Columns: []stats.Column{{Key: "authority", Kind: stats.KindAuthority}, {Key: "total", Kind: stats.KindCount}},
+		Rows: [][]stats.Cell{{{Code: "a1", Name: `=HYPERLINK("http://evil.example","x")`}, {Value: 3}}, {{Code: "a2", Name: "@SUM(1)"}, {Value: 1}}}}
+	got := rows(t, tb, nil)
+	expect(t, "CSV", got, `a1,"'=HYPERLINK(""http://evil.example"",""x"")",3`, "a2,'@SUM(1),1")
+}

@@ -7,6 +7,8 @@ import (
 	"io"
 	"math"
 	"strconv"
+
+	"github.com/openimi/openimi/internal/authorities"
 )
 
 // Column kinds. Dimensions name what a row is about; measures are numbers.
@@ -131,8 +133,8 @@ func (t *Table) WriteCSV(w io.Writer) error {
 			case float64:
 				line = append(line, strconv.FormatFloat(v, 'f', 1, 64))
 			}
-			if c.Kind == KindAuthority {
-				line = append(line, row[i].Name)
+			if c.Kind == KindAuthority { // a name typed by people: never a formula
+				line = append(line, authorities.QuoteCell(row[i].Name))
 			}
 			if c.Rated {
 				line = append(line, row[i].Status)
