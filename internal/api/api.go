@@ -94,7 +94,7 @@ func (a *API) Routes() []Route {
 		{"GET /api/v1/authorities/statistics", "token", a.handle(a.registryStats)},
 		{"GET /api/v1/statistics/report", "token", a.handle(a.acting(a.statsReport))},
 		{"GET /api/v1/statistics/{name}", "token", a.handle(a.acting(a.statistic))},
-		{"POST /api/v1/authorities/import", "token", a.handleLimit(a.acting(a.importAuthorities), maxImportBytes)},
+		{"POST /api/v1/authorities/import", "token", a.handleImport(a.acting(a.importAuthorities))},
 		{"GET /api/v1/authorities/export", "token", a.handle(a.acting(a.exportAuthorities))},
 		{"GET /api/v1/authorities/never-used", "token", a.handle(a.acting(a.neverUsed))},
 		{"GET /api/v1/authorities/{id}", "token", a.handle(a.getAuthority)},
@@ -134,7 +134,7 @@ func (a *API) Routes() []Route {
 		{"GET /api/v1/registers", "token", a.handle(a.acting(a.listRegisters))},
 		{"POST /api/v1/registers", "token", a.handle(a.acting(a.createRegister))},
 		{"GET /api/v1/registers/export", "token", a.handle(a.acting(a.exportRegisters))},
-		{"POST /api/v1/registers/import", "token", a.handleLimit(a.acting(a.importRegisters), maxImportBytes)},
+		{"POST /api/v1/registers/import", "token", a.handleImport(a.acting(a.importRegisters))},
 		{"GET /api/v1/registers/{id}", "token", a.handle(a.acting(a.getRegister))},
 		{"PUT /api/v1/registers/{id}", "token", a.handle(a.acting(a.updateRegister))},
 		{"POST /api/v1/registers/{id}/validate", "token", a.handle(a.acting(a.validateRegister))},
@@ -226,11 +226,17 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, u *auth.User, err err
 	case isProblem:
 	case errors.Is(err, db.ErrUnavailable):
 		a.log.Warn("database unavailable", "path", r.URL.Path, "err", err)
-		w.Header().Set("Retry-After", "10")
 		p = problem.New(problem.Unavailable, "error_unavailable")
+	case r.Context().Err() != nil:
+		// The client went away (or stopped sending): not a failure of ours.
+		a.log.Debug("request abandoned", "path", r.URL.Path, "err", err)
+		p = problem.New(problem.Invalid, "error_bad_form")
 	default:
 		a.log.Error("api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		p = problem.New(0, "error_internal", "Reference", "api")
+	}
+	if p.Kind == problem.Unavailable {
+		w.Header().Set("Retry-After", "10")
 	}
 	body := Error{ErrorDetail{Code: p.Key, Message: p.Message(l)}}
 	if p.Field != "" {

@@ -203,7 +203,11 @@ func (a *API) importRegisters(w http.ResponseWriter, r *http.Request, actor auth
 		return problem.New(problem.Forbidden, "error_register_forbidden")
 	}
 	format := importFormat(r)
-	records, lines, err := registers.ParseRecords(r.Body, format)
+	body := &limitedBody{Reader: r.Body}
+	records, lines, err := registers.ParseRecords(body, format)
+	if body.over {
+		return errImportTooLarge
+	}
 	if err != nil {
 		return err
 	}

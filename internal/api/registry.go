@@ -45,11 +45,20 @@ func importFormat(r *http.Request) string {
 // nothing, or, with ?skip_invalid=true, the valid rows. Each row is checked
 // against the caller's scope.
 func (a *API) importAuthorities(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
+	// Importing files is for coordinators, as in the UI; an authority's
+	// administrator edits its own entry instead.
+	if !actor.CanExport() {
+		return problem.New(problem.Forbidden, "error_forbidden")
+	}
 	format := importFormat(r)
 	if format != "csv" && format != "json" {
 		return problem.Field("format", "error_format_unknown")
 	}
-	res, err := a.authorities.ImportFile(r.Context(), actor, r.Body, format, authorities.ImportOptions{SkipInvalid: r.URL.Query().Get("skip_invalid") == "true"})
+	body := &limitedBody{Reader: r.Body}
+	res, err := a.authorities.ImportFile(r.Context(), actor, body, format, authorities.ImportOptions{SkipInvalid: r.URL.Query().Get("skip_invalid") == "true"})
+	if body.over {
+		return errImportTooLarge
+	}
 	l := a.catalog.Localizer(a.catalog.Negotiate(actor.Language, r.Header.Get("Accept-Language")))
 	lines := func(list []authorities.ImportError) []ImportLine {
 		out := []ImportLine{}

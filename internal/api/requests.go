@@ -13,6 +13,7 @@ import (
 	"github.com/openimi/openimi/internal/countries"
 	"github.com/openimi/openimi/internal/problem"
 	"github.com/openimi/openimi/internal/requests"
+	"github.com/openimi/openimi/internal/scan"
 )
 
 // RequestJSON is an information request as the caller may see it:
@@ -367,12 +368,50 @@ func (a *API) handleUpload(h handlerFunc) http.Handler {
 	})
 }
 
-// attachFile adds the body, a file named by ?name=, to a request.
+// handleImport is handle for an import file: up to maxImportBytes, and a
+// larger declared body refused before it is read.
+func (a *API) handleImport(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > maxImportBytes {
+			w.Header().Set("Connection", "close")
+			a.fail(w, r, nil, problem.New(problem.TooLarge, "error_too_large"))
+			return
+		}
+		a.handleLimit(h, maxImportBytes).ServeHTTP(w, r)
+	})
+}
+
+// limitedBody notes whether reading a body ran past its limit
+// (http.MaxBytesReader), so that a parser's own error about the cut file
+// ("unreadable", "syntax") gives way to "too large".
+type limitedBody struct {
+	io.Reader
+	over bool
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	n, err := b.Reader.Read(p)
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		b.over = true
+	}
+	return n, err
+}
+
+var errImportTooLarge = problem.New(problem.TooLarge, "error_too_large")
+
+// attachFile adds the body, a file named by ?name=, to a request; a
+// repeated upload with the same Idempotency-Key attaches nothing more.
 func (a *API) attachFile(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
-	x, err := a.requests.Attach(r.Context(), actor, r.PathValue("id"), requests.Upload{Name: r.URL.Query().Get("name"), Body: r.Body}, r.URL.Query().Get("comment"))
+	x, err := a.requests.Attach(r.Context(), actor, r.PathValue("id"), requests.Upload{Name: r.URL.Query().Get("name"), Body: r.Body,
+		IdempotencyKey: r.Header.Get("Idempotency-Key")}, r.URL.Query().Get("comment"))
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
 		return problem.New(problem.TooLarge, "error_attachment_too_large", "Max", a.requests.MaxAttachment()>>20)
+	}
+	if errors.Is(err, scan.ErrUnavailable) {
+		// Refused (fail closed) until the scanner answers again.
+		a.log.Warn("virus scanner unavailable: upload refused", "path", r.URL.Path, "err", err)
 	}
 	if err != nil {
 		return err
@@ -394,9 +433,16 @@ func (a *API) downloadAttachment(w http.ResponseWriter, r *http.Request, actor a
 // ServeAttachment writes a request's file as a download, never to be
 // shown or run by a browser (the web UI serves files the same way).
 func ServeAttachment(w http.ResponseWriter, a *requests.Attachment, body io.Reader) {
-	w.Header().Set("Content-Type", a.ContentType)
-	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": a.Name}))
+	w.Header().Set("Content-Type", requests.ServedType(a.ContentType))
+	disposition := mime.FormatMediaType("attachment", map[string]string{"filename": a.Name})
+	if disposition == "" {
+		disposition = "attachment"
+	}
+	w.Header().Set("Content-Disposition", disposition)
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	// Should a browser still open the file (a plug-in, a bug), it runs
+	// nothing, loads nothing and cannot be framed.
+	w.Header().Set("Content-Security-Policy", "sandbox; default-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Length", strconv.FormatInt(a.Size, 10))
 	_, _ = io.Copy(w, body)

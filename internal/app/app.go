@@ -32,6 +32,7 @@ import (
 	"github.com/openimi/openimi/internal/public"
 	"github.com/openimi/openimi/internal/registers"
 	"github.com/openimi/openimi/internal/requests"
+	"github.com/openimi/openimi/internal/scan"
 	"github.com/openimi/openimi/internal/web"
 	"github.com/openimi/openimi/internal/web/static"
 	"github.com/openimi/openimi/locales"
@@ -77,21 +78,21 @@ func Open(ctx context.Context, c *config.Config, log *slog.Logger) (*App, error)
 		return nil, err
 	}
 	if err := d.Migrate(ctx, log); err != nil {
-		d.Close()
+		_ = d.Close()
 		return nil, err
 	}
 	cat, err := i18n.Load(locales.Files)
 	if err != nil {
-		d.Close()
+		_ = d.Close()
 		return nil, err
 	}
 	reg, err := areas.Open(shipped.Files, c.AreasDir)
 	if err != nil {
-		d.Close()
+		_ = d.Close()
 		return nil, fmt.Errorf("legislative area packs:\n%w", err)
 	}
 	if err := reg.Record(ctx, d, time.Now()); err != nil {
-		d.Close()
+		_ = d.Close()
 		return nil, err
 	}
 	a := &App{Config: c, Log: log, DB: d, Catalog: cat, Areas: reg, Now: time.Now}
@@ -104,11 +105,11 @@ func Open(ctx context.Context, c *config.Config, log *slog.Logger) (*App, error)
 	}, a.Now)
 	a.Authorities = authorities.New(d, reg, a.Auth, c.PublicURL, a.Now)
 	if a.Requests, err = requests.New(d, reg, a.Authorities, c.PublicURL, a.Now); err != nil {
-		d.Close()
+		_ = d.Close()
 		return nil, err
 	}
 	if a.Broadcasts, err = broadcasts.New(d, reg, a.Authorities, c.PublicURL, a.Now); err != nil {
-		d.Close()
+		_ = d.Close()
 		return nil, err
 	}
 	dir := c.AttachmentsDir
@@ -116,18 +117,22 @@ func Open(ctx context.Context, c *config.Config, log *slog.Logger) (*App, error)
 		dir = filepath.Join(c.DataDir, "attachments")
 	}
 	a.Requests.UseStore(requests.DirStore{Dir: dir}, c.MaxAttachmentBytes)
+	if err := a.useScanner(ctx); err != nil {
+		_ = d.Close()
+		return nil, err
+	}
 	a.Registers = registers.New(d, reg, a.Authorities, a.Catalog, a.Now)
 	if err := a.Authorities.EnsureIndex(ctx); err != nil {
-		d.Close()
+		_ = d.Close()
 		return nil, fmt.Errorf("search index: %w", err)
 	}
 	if err := a.Registers.EnsureIndex(ctx); err != nil {
-		d.Close()
+		_ = d.Close()
 		return nil, fmt.Errorf("register search index: %w", err)
 	}
 	th, err := stats.ParseThresholds(c.ScoreboardThresholds)
 	if err != nil {
-		d.Close()
+		_ = d.Close()
 		return nil, err
 	}
 	a.Stats = stats.New(d, reg, th, a.Now)
@@ -137,11 +142,30 @@ func Open(ctx context.Context, c *config.Config, log *slog.Logger) (*App, error)
 			_, err = stats.Rebuild(ctx, d, reg)
 		}
 		if err != nil {
-			d.Close()
+			_ = d.Close()
 			return nil, fmt.Errorf("statistics: %w", err)
 		}
 	}
 	return a, nil
+}
+
+// useScanner sets the virus scanner of uploads, as configured. A scanner
+// that does not answer at start is only a warning: uploads are refused
+// until it does (see requests.Service.Attach).
+func (a *App) useScanner(ctx context.Context) error {
+	sc, err := scan.New(a.Config.ClamAV)
+	if err != nil {
+		return err
+	}
+	if c, ok := sc.(*scan.ClamAV); ok {
+		if err := c.Ping(ctx); err != nil {
+			a.Log.Warn("the virus scanner does not answer: uploads are refused until it does", "clamav", a.Config.ClamAV, "err", err)
+		} else {
+			a.Log.Info("uploads are scanned by clamd", "clamav", a.Config.ClamAV)
+		}
+	}
+	a.Requests.UseScanner(sc)
+	return nil
 }
 
 // Close releases the database.

@@ -18,7 +18,7 @@ import (
 
 // DemoPassword is the password of every demonstration account. It is
 // printed by `imi demo`; demonstration data never belongs in production.
-const DemoPassword = "demo-imi-2026-europe"
+const DemoPassword = "demo-imi-2026-europe" // #nosec G101 -- public by design: printed by `imi demo`, for demonstration accounts only
 
 // demoDomain marks demonstration accounts; `imi demo code` serves only them.
 const demoDomain = "@demo.openimi.eu"

@@ -61,6 +61,13 @@ func startSiteOn(t *testing.T, database string, extra ...string) *site {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Close() })
+	return serveSite(t, a)
+}
+
+// serveSite serves an open application on a real HTTP server, with the
+// user Anna Nowak (anna@example.pl, testPassword).
+func serveSite(t *testing.T, a *app.App) *site {
+	t.Helper()
 	h, err := a.Handler(prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
@@ -240,6 +247,20 @@ func (s *site) matrixMember(t *testing.T, name string, a *authorities.Authority,
 // permission matrices to check that each has an entry.
 func (s *site) routePatterns(t *testing.T) []string {
 	t.Helper()
+	var out []string
+	for _, r := range s.routeTable(t) {
+		out = append(out, r.pattern)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// routeEntry is one entry of the route table: its pattern and access rule.
+type routeEntry struct{ pattern, access string }
+
+// routeTable lists the routes of the UI, then those of the API.
+func (s *site) routeTable(t *testing.T) []routeEntry {
+	t.Helper()
 	assets, err := static.Load()
 	if err != nil {
 		t.Fatal(err)
@@ -249,13 +270,12 @@ func (s *site) routePatterns(t *testing.T) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []string
+	var out []routeEntry
 	for _, r := range ui.Routes() {
-		out = append(out, r.Pattern)
+		out = append(out, routeEntry{r.Pattern, r.Access})
 	}
 	for _, r := range api.New(api.Deps{}).Routes() {
-		out = append(out, r.Pattern)
+		out = append(out, routeEntry{r.Pattern, r.Access})
 	}
-	sort.Strings(out)
 	return out
 }

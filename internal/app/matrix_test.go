@@ -324,7 +324,7 @@ func TestTheRequestRoutesPermissionMatrix(t *testing.T) {
 		}
 	}
 	for _, p := range patterns {
-		if !strings.Contains(p, "/requests") && !strings.Contains(p, "/notifications") && !strings.Contains(p, "/digest") {
+		if !requestMatrixRoutes(p) {
 			continue
 		}
 		check, ok := checks[p]
@@ -335,6 +335,13 @@ func TestTheRequestRoutesPermissionMatrix(t *testing.T) {
 		covered++
 		check(p, strings.Contains(p, "/api/"))
 	}
+}
+
+// requestMatrixRoutes are the routes TestTheRequestRoutesPermissionMatrix
+// covers: requests, notifications and the choice of an e-mail digest
+// (/profile/digest, /api/v1/me/email-digest).
+var requestMatrixRoutes = func(pattern string) bool {
+	return strings.Contains(pattern, "/requests") || strings.Contains(pattern, "/notifications") || strings.Contains(pattern, "digest")
 }
 
 // newMultipart writes a form with the CSRF token and one file, and returns

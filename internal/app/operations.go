@@ -22,7 +22,9 @@ func (a *App) registerOperations(mux *http.ServeMux, reg *prometheus.Registry) {
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "imi_outbox_pending", Help: "E-mails waiting in the outbox.",
 	}, func() float64 {
-		n, err := notify.Pending(contextTimeout(), a.DB.Read())
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		n, err := notify.Pending(ctx, a.DB.Read())
 		if err != nil {
 			return -1
 		}
@@ -85,9 +87,3 @@ func (s *statusRecorder) WriteHeader(code int) {
 }
 
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
-
-func contextTimeout() context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	_ = cancel // the gauge's query finishes or times out on its own
-	return ctx
-}

@@ -16,6 +16,7 @@ import (
 	"net/mail"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -25,6 +26,7 @@ import (
 	"github.com/openimi/openimi/internal/i18n"
 	"github.com/openimi/openimi/internal/notify"
 	"github.com/openimi/openimi/internal/problem"
+	"github.com/openimi/openimi/internal/text"
 )
 
 // Settings tune sign-in.
@@ -44,6 +46,9 @@ type Service struct {
 	// hashSlots bounds how many argon2id computations (19 MiB each) run at
 	// once, so that a burst of sign-ins cannot exhaust memory.
 	hashSlots chan struct{}
+	// hashes counts argon2id computations, so that tests can tell that a
+	// throttled attempt costs none.
+	hashes atomic.Int64
 }
 
 // New returns the service. now is the clock (time.Now in production).
@@ -77,12 +82,17 @@ func (s *Service) withHashSlot(ctx context.Context, fn func()) error {
 	select {
 	case s.hashSlots <- struct{}{}:
 		defer func() { <-s.hashSlots }()
+		s.hashes.Add(1)
 		fn()
 		return nil
 	case <-ctx.Done():
 		return problem.New(problem.Unavailable, "error_unavailable")
 	}
 }
+
+// PasswordHashes reports how many argon2id computations (password checks
+// and new hashes) the service has run since it started.
+func (s *Service) PasswordHashes() int64 { return s.hashes.Load() }
 
 func (s *Service) checkPassword(ctx context.Context, hash, password string) (ok bool, err error) {
 	if slotErr := s.withHashSlot(ctx, func() { ok, err = CheckPassword(hash, password) }); slotErr != nil {
@@ -162,6 +172,10 @@ func checkNewUser(n NewUser) error {
 	}
 	if n.Name == "" || len(n.Name) > 200 {
 		errs = append(errs, problem.Field("name", "error_name_required"))
+	} else if !text.Line(n.Name) {
+		// A name is written into e-mails and pages: no line breaks
+		// or bidirectional controls to forge or reorder them.
+		errs = append(errs, problem.Field("name", "error_text_invalid"))
 	}
 	if n.Language != "" && !i18n.Supported(n.Language) {
 		errs = append(errs, problem.Field("language", "error_language_unknown"))
@@ -271,7 +285,8 @@ func (s *Service) ChangePassword(ctx context.Context, sess Session, current, nex
 	if err := ValidatePassword(next, email); err != nil {
 		return err
 	}
-	if err := s.reserve(ctx, email, c.Address); err != nil {
+	attempt, err := s.reserve(ctx, email, c.Address)
+	if err != nil {
 		return err
 	}
 	if ok, err := s.checkPassword(ctx, hash, current); err != nil {
@@ -286,7 +301,7 @@ func (s *Service) ChangePassword(ctx context.Context, sess Session, current, nex
 	}
 	now := s.clock()
 	return s.db.InTx(ctx, func(tx db.Querier) error {
-		if err := settle(ctx, tx, email, c.Address); err != nil {
+		if err := settle(ctx, tx, attempt); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = $1, password_changed_at = $2, updated_at = $2 WHERE id = $3`, newHash, now, sess.UserID); err != nil {

@@ -3,6 +3,7 @@ package auth_test
 import (
 	"context"
 	"errors"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -160,6 +161,29 @@ func TestPasswordsAreStoredAsArgon2idHashes(t *testing.T) {
 	ok, err := auth.CheckPassword(hash, password)
 	if !ok || err != nil {
 		t.Fatalf("check %v %v", ok, err)
+	}
+}
+
+// A stored hash whose key was cut short (or emptied) must match nothing:
+// with an empty key, any password would derive the same empty key.
+func TestATruncatedHashMatchesNoPassword(t *testing.T) {
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := hash[:strings.LastIndex(hash, "$")+1]
+	// Parameters that would crash argon2 or make it worthless.
+	params := regexp.MustCompile(`m=\d+,t=\d+,p=\d+`)
+	bad := []string{prefix, prefix + "AAAA"}
+	for _, p := range []string{"m=19456,t=2,p=0", "m=19456,t=0,p=1", "m=0,t=2,p=1"} {
+		bad = append(bad, params.ReplaceAllString(hash, p))
+	}
+	for _, h := range bad {
+		for _, p := range []string{password, "", "anything"} {
+			if ok, err := auth.CheckPassword(h, p); ok || err == nil {
+				t.Errorf("CheckPassword(%q, %q) = %v, %v; want false and an error", h, p, ok, err)
+			}
+		}
 	}
 }
 

@@ -100,22 +100,29 @@ func (s *Service) ConfirmEnrolment(ctx context.Context, sess Session, code strin
 	if sess.Stage != StageEnrol {
 		return "", nil, problem.New(problem.Forbidden, "error_session_expired")
 	}
-	var secret string
-	if err := db.Check(s.db.Read().QueryRowContext(ctx, `SELECT totp_secret FROM users WHERE id = $1`, sess.UserID).Scan(&secret)); err != nil {
+	var email, secret string
+	if err := db.Check(s.db.Read().QueryRowContext(ctx, `SELECT email, totp_secret FROM users WHERE id = $1`, sess.UserID).Scan(&email, &secret)); err != nil {
+		return "", nil, err
+	}
+	// Throttled like every other code check, so that guessing here costs
+	// the same as guessing at sign-in.
+	attempt, err := s.reserve(ctx, email, c.Address)
+	if err != nil {
 		return "", nil, err
 	}
 	code = normalizeCode(code)
-	if secret == "" || !isTOTPCode(code) {
-		return "", nil, problem.Field("code", "error_code_wrong")
-	}
 	now := s.clock()
-	step := matchTOTP(secret, code, now)
+	var step int64
+	if secret != "" && isTOTPCode(code) {
+		step = matchTOTP(secret, code, now)
+	}
 	if step == 0 {
-		return "", nil, problem.Field("code", "error_code_wrong")
+		s.recordOnly(ctx, audit.Event{Event: audit.SecondFactorFailed, UserID: sess.UserID, Address: c.Address, Detail: "enrolment: error_code_wrong"})
+		return "", nil, errCodeWrong
 	}
 	codes := newRecoveryCodes()
 	var token string
-	err := s.db.InTx(ctx, func(tx db.Querier) error {
+	err = s.db.InTx(ctx, func(tx db.Querier) error {
 		res, err := tx.ExecContext(ctx, `UPDATE users SET totp_enabled = TRUE, totp_last_step = $1, updated_at = $2 WHERE id = $3 AND totp_secret = $4 AND totp_enabled = FALSE`,
 			step, now, sess.UserID, secret)
 		if err != nil {
@@ -123,6 +130,9 @@ func (s *Service) ConfirmEnrolment(ctx context.Context, sess Session, code strin
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return problem.Field("code", "error_code_used")
+		}
+		if err := settle(ctx, tx, attempt); err != nil {
+			return err
 		}
 		if err := storeRecoveryCodes(ctx, tx, sess.UserID, codes); err != nil {
 			return err
@@ -235,11 +245,12 @@ func (s *Service) PendingAuthenticator(ctx context.Context, user User) (Enrolmen
 // ConfirmAuthenticator switches to the new authenticator once a code from
 // it is given, and ends the user's other sessions.
 func (s *Service) ConfirmAuthenticator(ctx context.Context, sess Session, user User, code string, c Client) error {
-	if err := s.reserve(ctx, user.Email, c.Address); err != nil {
+	attempt, err := s.reserve(ctx, user.Email, c.Address)
+	if err != nil {
 		return err
 	}
 	now := s.clock()
-	err := s.db.InTx(ctx, func(tx db.Querier) error {
+	err = s.db.InTx(ctx, func(tx db.Querier) error {
 		var pending string
 		if err := tx.QueryRowContext(ctx, `SELECT totp_pending_secret FROM users WHERE id = $1`, sess.UserID).Scan(&pending); err != nil {
 			return err
@@ -251,7 +262,7 @@ func (s *Service) ConfirmAuthenticator(ctx context.Context, sess Session, user U
 		if _, err := tx.ExecContext(ctx, `UPDATE users SET totp_secret = totp_pending_secret, totp_pending_secret = '', totp_last_step = $1, updated_at = $2 WHERE id = $3`, step, now, sess.UserID); err != nil {
 			return err
 		}
-		if err := settle(ctx, tx, user.Email, c.Address); err != nil {
+		if err := settle(ctx, tx, attempt); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2`, sess.UserID, sess.hash); err != nil {

@@ -81,6 +81,11 @@ func CheckPassword(hash, password string) (bool, error) {
 	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &mem, &iter, &threads); err != nil {
 		return false, fmt.Errorf("auth: argon2 parameters: %w", err)
 	}
+	// argon2 panics on zero threads; zero passes or too little memory
+	// would make the hash worthless.
+	if threads == 0 || iter == 0 || mem < 8*uint32(threads) {
+		return false, errors.New("auth: argon2 parameters out of range")
+	}
 	salt, err := base64.RawStdEncoding.DecodeString(parts[4])
 	if err != nil {
 		return false, err
@@ -89,7 +94,13 @@ func CheckPassword(hash, password string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	got := argon2.IDKey([]byte(password), salt, iter, mem, threads, uint32(len(want)))
+	// An empty key would match every password, a short one is guessable,
+	// and a huge one would not fit argon2's uint32 length.
+	keyLen := len(want)
+	if keyLen < 16 || keyLen > 1024 {
+		return false, errors.New("auth: argon2 key length out of range")
+	}
+	got := argon2.IDKey([]byte(password), salt, iter, mem, threads, uint32(keyLen))
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }
 

@@ -98,6 +98,14 @@ func (s *Service) ResetPassword(ctx context.Context, token, password, code strin
 	if err := ValidatePassword(password, u.Email); err != nil {
 		return err
 	}
+	var attempt reservation
+	if u.TOTPEnabled {
+		// The code is throttled before the new password is hashed: a
+		// throttled attempt costs no argon2id work.
+		if attempt, err = s.reserve(ctx, u.Email, c.Address); err != nil {
+			return err
+		}
+	}
 	hash, err := s.hashPassword(ctx, password)
 	if err != nil {
 		return err
@@ -122,7 +130,7 @@ func (s *Service) ResetPassword(ctx context.Context, token, password, code strin
 		return audit.Record(ctx, tx, s.db.Dialect(), now, audit.Event{Event: audit.PasswordReset, UserID: u.ID, Address: c.Address})
 	}
 	if u.TOTPEnabled {
-		return s.withSecondFactor(ctx, u.ID, u.Email, code, c, func(tx db.Querier, _ string, now time.Time) error { return change(tx, now) })
+		return s.checkSecondFactorThen(ctx, attempt, u.ID, code, c, func(tx db.Querier, _ string, now time.Time) error { return change(tx, now) })
 	}
 	// No second factor yet: the next sign-in enrols one.
 	return s.db.InTx(ctx, func(tx db.Querier) error { return change(tx, s.clock()) })

@@ -43,12 +43,13 @@ func (s *Service) SignIn(ctx context.Context, email, password string, c Client) 
 	if email == "" || password == "" || len(email) > 254 || len(password) > 4*MaxPasswordLength {
 		return "", "", errWrongCredentials
 	}
-	if err := s.reserve(ctx, email, c.Address); err != nil {
+	attempt, err := s.reserve(ctx, email, c.Address)
+	if err != nil {
 		return "", "", err
 	}
 	var id, hash string
 	var active bool
-	err := db.Check(s.db.Read().QueryRowContext(ctx, `SELECT u.id, u.password_hash, `+activeExpr+` FROM `+usersJoined+` WHERE u.email = $1`, email).Scan(&id, &hash, &active))
+	err = db.Check(s.db.Read().QueryRowContext(ctx, `SELECT u.id, u.password_hash, `+activeExpr+` FROM `+usersJoined+` WHERE u.email = $1`, email).Scan(&id, &hash, &active))
 	if err != nil && !errors.Is(err, db.ErrNotFound) {
 		return "", "", err
 	}
@@ -82,7 +83,7 @@ func (s *Service) SignIn(ctx context.Context, email, password string, c Client) 
 		if !enrolled {
 			stage = StageEnrol
 		}
-		if err := passed(ctx, tx, email, c.Address); err != nil {
+		if err := passed(ctx, tx, attempt); err != nil {
 			return err
 		}
 		var err error
@@ -183,16 +184,23 @@ func checkSecondFactor(ctx context.Context, tx db.Querier, userID, code string, 
 // throttled, the code checked, and fn runs in the same transaction as the
 // check. A wrong code is audited and stays counted.
 func (s *Service) withSecondFactor(ctx context.Context, userID, email, code string, c Client, fn func(tx db.Querier, event string, now time.Time) error) error {
-	if err := s.reserve(ctx, email, c.Address); err != nil {
+	attempt, err := s.reserve(ctx, email, c.Address)
+	if err != nil {
 		return err
 	}
+	return s.checkSecondFactorThen(ctx, attempt, userID, code, c, fn)
+}
+
+// checkSecondFactorThen is withSecondFactor for a caller that has already
+// counted the attempt with reserve.
+func (s *Service) checkSecondFactorThen(ctx context.Context, attempt reservation, userID, code string, c Client, fn func(tx db.Querier, event string, now time.Time) error) error {
 	now := s.clock()
 	err := s.db.InTx(ctx, func(tx db.Querier) error {
 		event, err := checkSecondFactor(ctx, tx, userID, code, now)
 		if err != nil {
 			return err
 		}
-		if err := settle(ctx, tx, email, c.Address); err != nil {
+		if err := settle(ctx, tx, attempt); err != nil {
 			return err
 		}
 		return fn(tx, event, now)

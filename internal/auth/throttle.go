@@ -2,8 +2,10 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"math"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/openimi/openimi/internal/audit"
@@ -57,19 +59,35 @@ func lockout(failures, limit int) time.Duration {
 	return d
 }
 
+// reservation is an attempt that reserve counted: its keys, and which of
+// them the attempt itself locked, so that a success takes back exactly its
+// own count and lock.
+type reservation struct {
+	keys   []throttleKey
+	locked []time.Time // the lock the attempt set on each key; zero if none
+}
+
+// errRefused rolls back the counting of an attempt that is refused.
+var errRefused = errors.New("auth: attempt refused while locked")
+
 // reserve counts an attempt for the account and the address and refuses it
-// if either is locked. The attempt that reaches a limit locks the key at
-// once, before it is checked, so that attempts running beside it are
-// refused; settle takes the count (and that lock) back if it succeeds.
-func (s *Service) reserve(ctx context.Context, email, address string) error {
+// if either is locked. A refused attempt counts nowhere: otherwise an
+// address that is locked could still lock any number of accounts, at no
+// cost, and a user's own attempts during a lock would lock them out again.
+// The attempt that reaches a limit locks the key at once, before it is
+// checked, so that attempts running beside it are refused; passed and
+// settle take that lock back if it succeeds.
+func (s *Service) reserve(ctx context.Context, email, address string) (reservation, error) {
 	now := s.clock()
+	res := reservation{keys: keysFor(email, address)}
+	res.locked = make([]time.Time, len(res.keys))
 	var longest time.Duration
 	err := s.db.InTx(ctx, func(tx db.Querier) error {
-		for _, k := range keysFor(email, address) {
+		for i, k := range res.keys {
 			var failures int
 			var until *time.Time
 			// The upsert takes the row's lock on PostgreSQL; on SQLite the
-			// single writer serialises it. A locked key is not counted.
+			// single writer serialises it.
 			err := tx.QueryRowContext(ctx, `INSERT INTO sign_in_throttle (key, failures, locked_until, updated_at) VALUES ($1, 1, NULL, $2)
 				ON CONFLICT (key) DO UPDATE SET
 					failures = CASE
@@ -88,41 +106,49 @@ func (s *Service) reserve(ctx context.Context, email, address string) error {
 				continue
 			}
 			if failures >= k.limit {
-				if _, err := tx.ExecContext(ctx, `UPDATE sign_in_throttle SET locked_until = $1 WHERE key = $2`, now.Add(lockout(failures, k.limit)), k.key); err != nil {
+				// To the microsecond, as PostgreSQL keeps it, so that
+				// release can recognise this very lock.
+				lock := now.Add(lockout(failures, k.limit)).Truncate(time.Microsecond)
+				if _, err := tx.ExecContext(ctx, `UPDATE sign_in_throttle SET locked_until = $1 WHERE key = $2`, lock, k.key); err != nil {
 					return err
 				}
+				res.locked[i] = lock
 			}
 		}
 		if longest > 0 {
-			return audit.Record(ctx, tx, s.db.Dialect(), now, audit.Event{Event: audit.SignInThrottled, Subject: NormalizeEmail(email), Address: address})
+			return errRefused
 		}
 		return nil
 	})
+	if errors.Is(err, errRefused) {
+		s.recordOnly(ctx, audit.Event{Event: audit.SignInThrottled, Subject: NormalizeEmail(email), Address: address})
+		return reservation{}, throttled(longest)
+	}
 	if err != nil {
-		return err
+		return reservation{}, err
 	}
-	if longest > 0 {
-		return throttled(longest)
-	}
-	return nil
+	return res, nil
 }
 
-// release takes back one attempt's count on a key inside tx, and lifts a
-// lock this attempt set provisionally when the key is back under its limit.
-func release(ctx context.Context, tx db.Querier, k throttleKey) error {
-	_, err := tx.ExecContext(ctx, `UPDATE sign_in_throttle SET
-			failures = CASE WHEN failures > 0 THEN failures - 1 ELSE 0 END,
-			locked_until = CASE WHEN failures - 1 < $2 THEN NULL ELSE locked_until END
-		WHERE key = $1`, k.key, k.limit)
+// release takes back one attempt's count on a key inside tx, and the lock
+// the attempt set, if it set one and it is still that lock: a lock set
+// since by another attempt's failure stays.
+func release(ctx context.Context, tx db.Querier, k throttleKey, lock time.Time) error {
+	if lock.IsZero() {
+		_, err := tx.ExecContext(ctx, `UPDATE sign_in_throttle SET failures = CASE WHEN failures > 0 THEN failures - 1 ELSE 0 END WHERE key = $1`, k.key)
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE sign_in_throttle SET failures = CASE WHEN failures > 0 THEN failures - 1 ELSE 0 END,
+		locked_until = CASE WHEN locked_until = $2 THEN NULL ELSE locked_until END WHERE key = $1`, k.key, lock)
 	return err
 }
 
-// passed takes back the count of an attempt that succeeded but did not end
-// sign-in (the password step): earlier failures, such as wrong codes, stay
-// counted.
-func passed(ctx context.Context, tx db.Querier, email, address string) error {
-	for _, k := range keysFor(email, address) {
-		if err := release(ctx, tx, k); err != nil {
+// passed takes back the count (and lock) of an attempt that succeeded but
+// did not end sign-in (the password step): earlier failures, such as wrong
+// codes, stay counted.
+func passed(ctx context.Context, tx db.Querier, r reservation) error {
+	for i, k := range r.keys {
+		if err := release(ctx, tx, k, r.locked[i]); err != nil {
 			return err
 		}
 	}
@@ -132,11 +158,19 @@ func passed(ctx context.Context, tx db.Querier, email, address string) error {
 // settle ends throttling after a complete success (a right security code):
 // the account's failures are forgotten and the address's attempt is taken
 // back.
-func settle(ctx context.Context, tx db.Querier, email, address string) error {
-	if _, err := tx.ExecContext(ctx, `DELETE FROM sign_in_throttle WHERE key = $1`, accountKey(email)); err != nil {
-		return err
+func settle(ctx context.Context, tx db.Querier, r reservation) error {
+	for i, k := range r.keys {
+		var err error
+		if strings.HasPrefix(k.key, "account:") {
+			_, err = tx.ExecContext(ctx, `DELETE FROM sign_in_throttle WHERE key = $1`, k.key)
+		} else {
+			err = release(ctx, tx, k, r.locked[i])
+		}
+		if err != nil {
+			return err
+		}
 	}
-	return release(ctx, tx, throttleKey{addressKey(address), addressLimit})
+	return nil
 }
 
 // PurgeThrottling deletes counters that no longer count and are not locked.

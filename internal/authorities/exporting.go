@@ -119,19 +119,19 @@ func writeJSON(w io.Writer, rows []Row) error {
 	var item bytes.Buffer
 	enc := json.NewEncoder(&item)
 	enc.SetEscapeHTML(false)
-	bw.WriteString("[")
+	_, _ = bw.WriteString("[")
 	for i := range rows {
 		if i > 0 {
-			bw.WriteString(",")
+			_, _ = bw.WriteString(",")
 		}
 		item.Reset()
 		if err := enc.Encode(&rows[i]); err != nil {
 			return err
 		}
-		bw.WriteString("\n")
-		bw.Write(bytes.TrimSuffix(item.Bytes(), []byte("\n")))
+		_, _ = bw.WriteString("\n")
+		_, _ = bw.Write(bytes.TrimSuffix(item.Bytes(), []byte("\n")))
 	}
-	bw.WriteString("\n]\n")
+	_, _ = bw.WriteString("\n]\n")
 	return bw.Flush() // bufio keeps the first write error until here
 }
 

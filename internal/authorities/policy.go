@@ -142,6 +142,13 @@ func (a Actor) CanExport() bool {
 	return a.IsCommission() || (a.Authority != nil && a.Authority.Kind.IsCoordinator() && a.Authority.Status != Deactivated && a.HasAny(Coordinator))
 }
 
+// CanInviteAuthorities reports whether the actor may invite authorities to
+// register themselves and open the form to register one: a coordinator of
+// a coordinating authority (the Commission included).
+func (a Actor) CanInviteAuthorities() bool {
+	return a.Authority != nil && a.Authority.Kind.IsCoordinator() && a.Authority.Status != Deactivated && a.HasAny(Coordinator)
+}
+
 // CoordinatorOf is the coordinator an authority answers to for an area:
 // its supervisor for the area, else its parent, else its country's
 // national coordinator ("" if there is none).

@@ -121,12 +121,15 @@ func (s *Service) Reindex(ctx context.Context) (int, error) {
 		for rows.Next() {
 			a, err := scanAuthority(rows)
 			if err != nil {
-				rows.Close()
+				_ = rows.Close()
 				return err
 			}
 			list = append(list, a)
 		}
-		rows.Close()
+		_ = rows.Close()
+		if err := rows.Err(); err != nil {
+			return db.Check(err)
+		}
 		if err := s.loadMany(ctx, tx, list); err != nil {
 			return err
 		}
@@ -433,12 +436,15 @@ func (s *Service) filtered(ctx context.Context, q Query) ([]*Authority, int, err
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			rows.Close()
+			_ = rows.Close()
 			return nil, 0, db.Check(err)
 		}
 		ids = append(ids, id)
 	}
-	rows.Close()
+	_ = rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, 0, db.Check(err)
+	}
 	list, err := s.byIDs(ctx, ids)
 	return list, total, err
 }
@@ -461,13 +467,16 @@ func (s *Service) byIDs(ctx context.Context, ids []string) ([]*Authority, error)
 	for rows.Next() {
 		a, err := scanAuthority(rows)
 		if err != nil {
-			rows.Close()
+			_ = rows.Close()
 			return nil, err
 		}
 		byID[a.ID] = a
 		list = append(list, a)
 	}
-	rows.Close()
+	_ = rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, db.Check(err)
+	}
 	if err := s.loadMany(ctx, s.db.Read(), list); err != nil {
 		return nil, err
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/openimi/openimi/internal/i18n"
 	"github.com/openimi/openimi/internal/problem"
 	"github.com/openimi/openimi/internal/search"
+	"github.com/openimi/openimi/internal/text"
 )
 
 // Service is the registry of the network.
@@ -183,12 +184,15 @@ func (s *Service) List(ctx context.Context, f Filter) ([]*Authority, int, error)
 	for rows.Next() {
 		a, err := scanAuthority(rows)
 		if err != nil {
-			rows.Close()
+			_ = rows.Close()
 			return nil, 0, err
 		}
 		out = append(out, a)
 	}
-	rows.Close()
+	_ = rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, 0, db.Check(err)
+	}
 	if err := s.loadMany(ctx, s.db.Read(), out); err != nil {
 		return nil, 0, err
 	}
@@ -235,7 +239,7 @@ func (s *Service) Check(in *Input) problem.List {
 	}
 	for field, v := range map[string]string{"external_id": in.ExternalID, "name": in.Name, "acronym": in.Acronym, "region": in.Region,
 		"street": in.Street, "postcode": in.Postcode, "city": in.City, "email": in.Email, "phone": in.Phone, "website": in.Website} {
-		if !utf8.ValidString(v) || strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 }) {
+		if !text.Line(v) {
 			bad(field, "error_text_invalid")
 		} else if utf8.RuneCountInString(v) > maxText {
 			bad(field, "error_text_too_long", "Max", maxText)
@@ -293,13 +297,19 @@ func (s *Service) Check(in *Input) problem.List {
 			bad("competences", "error_competence_unknown", "Code", c.Term)
 		}
 	}
-	for _, texts := range []map[string]string{in.Names, in.Descriptions} {
+	for i, texts := range []map[string]string{in.Names, in.Descriptions} {
+		field, valid := "names", text.Line
+		if i == 1 {
+			field, valid = "descriptions", text.Block
+		}
 		for lang, v := range texts {
 			if !i18n.Supported(lang) {
 				bad("names", "error_language_unknown")
 			}
 			if strings.TrimSpace(v) == "" {
 				delete(texts, lang)
+			} else if !valid(v) {
+				bad(field, "error_text_invalid")
 			} else if utf8.RuneCountInString(v) > 4000 {
 				bad("descriptions", "error_text_too_long", "Max", 4000)
 			}

@@ -54,7 +54,7 @@ func (s *Service) Stats(ctx context.Context) (Stats, error) {
 		var country, area string
 		var n int
 		if err := rows.Scan(&country, &area, &n); err != nil {
-			rows.Close()
+			_ = rows.Close()
 			return st, db.Check(err)
 		}
 		if c := byCountry[country]; c != nil {
@@ -62,7 +62,10 @@ func (s *Service) Stats(ctx context.Context) (Stats, error) {
 			st.Total.PerArea[area] += n
 		}
 	}
-	rows.Close()
+	_ = rows.Close()
+	if err := rows.Err(); err != nil {
+		return st, db.Check(err)
+	}
 	rows, err = s.db.Read().QueryContext(ctx, `SELECT a.country, COUNT(*),
 			SUM(CASE WHEN EXISTS (SELECT 1 FROM users u WHERE u.authority_id = a.id AND u.last_sign_in_at IS NOT NULL) THEN 0 ELSE 1 END)
 		FROM authorities a WHERE a.status <> 'deactivated' GROUP BY a.country`)
@@ -73,7 +76,7 @@ func (s *Service) Stats(ctx context.Context) (Stats, error) {
 		var country string
 		var total, never int
 		if err := rows.Scan(&country, &total, &never); err != nil {
-			rows.Close()
+			_ = rows.Close()
 			return st, db.Check(err)
 		}
 		if c := byCountry[country]; c != nil {
@@ -82,7 +85,10 @@ func (s *Service) Stats(ctx context.Context) (Stats, error) {
 			st.Total.NeverUsed += never
 		}
 	}
-	rows.Close()
+	_ = rows.Close()
+	if err := rows.Err(); err != nil {
+		return st, db.Check(err)
+	}
 	rows, err = s.db.Read().QueryContext(ctx, `SELECT n, COUNT(*) FROM (SELECT COUNT(*) AS n FROM authority_areas aa JOIN authorities a ON a.id = aa.authority_id
 		WHERE a.status <> 'deactivated' GROUP BY aa.authority_id) per GROUP BY n`)
 	if err != nil {
@@ -120,12 +126,15 @@ func (s *Service) NeverUsed(ctx context.Context, actor Actor, country string) ([
 	for rows.Next() {
 		a, err := scanAuthority(rows)
 		if err != nil {
-			rows.Close()
+			_ = rows.Close()
 			return nil, err
 		}
 		out = append(out, a)
 	}
-	rows.Close()
+	_ = rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, db.Check(err)
+	}
 	if err := s.loadMany(ctx, s.db.Read(), out); err != nil {
 		return nil, err
 	}

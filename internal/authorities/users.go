@@ -17,6 +17,7 @@ import (
 	"github.com/openimi/openimi/internal/i18n"
 	"github.com/openimi/openimi/internal/notify"
 	"github.com/openimi/openimi/internal/problem"
+	"github.com/openimi/openimi/internal/text"
 )
 
 // invitationTTL is how long an invitation link stays valid.
@@ -101,12 +102,15 @@ func (s *Service) Members(ctx context.Context, actor Actor, authorityID string) 
 	for rows.Next() {
 		var m Member
 		if err := rows.Scan(&m.ID, &m.Email, &m.Name, &m.Active, &m.LastSignIn, &m.CreatedAt); err != nil {
-			rows.Close()
+			_ = rows.Close()
 			return nil, db.Check(err)
 		}
 		out = append(out, m)
 	}
-	rows.Close()
+	_ = rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, db.Check(err)
+	}
 	for i := range out {
 		if out[i].Roles, err = s.roles(ctx, s.db.Read(), out[i].ID); err != nil {
 			return nil, err
@@ -152,6 +156,8 @@ func (s *Service) InviteUser(ctx context.Context, actor Actor, authorityID strin
 	}
 	if inv.Name == "" || len(inv.Name) > 200 {
 		errs = append(errs, problem.Field("name", "error_name_required"))
+	} else if !text.Line(inv.Name) {
+		errs = append(errs, problem.Field("name", "error_text_invalid"))
 	}
 	if inv.Language != "" && !i18n.Supported(inv.Language) {
 		errs = append(errs, problem.Field("language", "error_language_unknown"))
@@ -339,8 +345,11 @@ func (s *Service) DeactivateMember(ctx context.Context, actor Actor, authorityID
 // with `imi admin create-user --authority --role`.
 func (s *Service) Assign(ctx context.Context, userID, authorityRef string, roles []UserRole) error {
 	a, err := s.Find(ctx, authorityRef)
-	if err != nil {
+	if errors.Is(err, db.ErrNotFound) {
 		return problem.Field("authority", "error_authority_unknown")
+	}
+	if err != nil {
+		return err // the database is away, say: not the caller's mistake
 	}
 	if err := s.checkRoles(a, roles); err != nil {
 		return err
@@ -365,7 +374,7 @@ func (s *Service) Assign(ctx context.Context, userID, authorityRef string, roles
 // InviteAuthority e-mails a link with which an authority registers itself
 // in the network, reporting to the inviting coordinator's authority.
 func (s *Service) InviteAuthority(ctx context.Context, actor Actor, email, lang string) error {
-	if actor.Authority == nil || !actor.Authority.Kind.IsCoordinator() || !actor.HasAny(Coordinator) {
+	if !actor.CanInviteAuthorities() {
 		return errForbidden
 	}
 	email = auth.NormalizeEmail(email)
@@ -450,8 +459,11 @@ func (s *Service) Remind(ctx context.Context, actor Actor, authorityID string) e
 // or external id), so that a caller can check before creating anything.
 func (s *Service) CheckAssignment(ctx context.Context, ref string, roles []UserRole) error {
 	a, err := s.Find(ctx, ref)
-	if err != nil {
+	if errors.Is(err, db.ErrNotFound) {
 		return problem.Field("authority", "error_authority_unknown")
+	}
+	if err != nil {
+		return err
 	}
 	return s.checkRoles(a, roles)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/openimi/openimi/internal/authorities"
 	"github.com/openimi/openimi/internal/db"
 	"github.com/openimi/openimi/internal/problem"
+	"github.com/openimi/openimi/internal/text"
 )
 
 // Boxes of the alerts and notifications inbox.
@@ -141,7 +142,10 @@ func (s *Service) boxSQL(actor authorities.Actor, kind, box string, f Filter) (*
 		if len(t) > 200 {
 			return nil, problem.Field("q", "error_text_too_long", "Max", 200)
 		}
-		like := q.arg("%" + strings.ToLower(t) + "%")
+		if !text.Block(t) { // NUL or broken UTF-8: PostgreSQL would fail on it
+			return nil, problem.Field("q", "error_text_invalid")
+		}
+		like := q.arg(db.Contains(strings.ToLower(t))) + ` ESCAPE '\'`
 		q.where += " AND (LOWER(b.reference) LIKE " + like + " OR LOWER(b.title) LIKE " + like + " OR (b.blocked_at IS NULL AND LOWER(b.subject_name) LIKE " + like + "))"
 	}
 	return q, nil
@@ -191,7 +195,7 @@ func (s *Service) waiting(ctx context.Context, actor authorities.Actor, q *boxQu
 		var c Case
 		var sentAt, until, received, disseminated, reached, acknowledged sql.NullTime
 		if err := rows.Scan(&c.ID, &c.Kind, &c.Area, &c.State, &c.SenderID, &sentAt, &until, &received, &disseminated, &reached, &acknowledged); err != nil {
-			rows.Close()
+			_ = rows.Close()
 			return nil, db.Check(err)
 		}
 		c.SentAt, c.CommentUntil = db.Time(sentAt), db.Time(until)
@@ -204,7 +208,7 @@ func (s *Service) waiting(ctx context.Context, actor authorities.Actor, q *boxQu
 		}
 		list = append(list, &c)
 	}
-	rows.Close()
+	_ = rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, db.Check(err)
 	}

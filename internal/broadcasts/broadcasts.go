@@ -24,6 +24,7 @@ import (
 	"github.com/openimi/openimi/internal/countries"
 	"github.com/openimi/openimi/internal/db"
 	"github.com/openimi/openimi/internal/problem"
+	"github.com/openimi/openimi/internal/text"
 	"github.com/openimi/openimi/internal/workflow"
 )
 
@@ -236,6 +237,9 @@ func checkFields(p *areas.Pack, b *areas.Broadcast, values map[string]string, co
 		if len(v) > maxField {
 			return problem.Field("fields."+code, "error_text_too_long", "Max", maxField)
 		}
+		if !text.Block(v) {
+			return problem.Field("fields."+code, "error_text_invalid")
+		}
 		if v == "" {
 			continue
 		}
@@ -278,6 +282,9 @@ func (s *Service) check(actor authorities.Actor, d *DraftInput, complete bool) (
 	if len(d.Title) > maxTitle {
 		return nil, nil, problem.Field("title", "error_text_too_long", "Max", maxTitle)
 	}
+	if !text.Line(d.Title) {
+		return nil, nil, problem.Field("title", "error_text_invalid")
+	}
 	if complete && d.Title == "" {
 		return nil, nil, problem.Field("title", "error_broadcast_title")
 	}
@@ -289,6 +296,9 @@ func (s *Service) check(actor authorities.Actor, d *DraftInput, complete bool) (
 	}
 	if len(d.Message) > maxMessage {
 		return nil, nil, problem.Field("message", "error_text_too_long", "Max", maxMessage)
+	}
+	if !text.Block(d.Message) {
+		return nil, nil, problem.Field("message", "error_text_invalid")
 	}
 	for _, k := range d.Criteria {
 		if !slices.ContainsFunc(b.Criteria, func(c areas.Code) bool { return c.Value == k }) {
@@ -460,13 +470,13 @@ func (s *Service) loadDissemination(ctx context.Context, q db.Querier, c *Case) 
 		var r Receipt
 		var at sql.NullTime
 		if err := rows.Scan(&r.Country, &r.ReceivedAt, &at); err != nil {
-			rows.Close()
+			_ = rows.Close()
 			return db.Check(err)
 		}
 		r.DisseminatedAt = db.Time(at)
 		c.Receipts = append(c.Receipts, r)
 	}
-	rows.Close()
+	_ = rows.Close()
 	if err := rows.Err(); err != nil {
 		return db.Check(err)
 	}
@@ -712,6 +722,9 @@ type Input struct {
 func (s *Service) Act(ctx context.Context, actor authorities.Actor, id, action string, in Input) (*Case, error) {
 	if len(in.Comment) > maxMessage {
 		return nil, problem.Field("comment", "error_text_too_long", "Max", maxMessage)
+	}
+	if !text.Block(in.Comment) {
+		return nil, problem.Field("comment", "error_text_invalid")
 	}
 	var done Case // what the actor learns if the action takes the case out of its sight
 	err := s.db.InTx(ctx, func(tx db.Querier) error {

@@ -508,6 +508,12 @@ func TestInboxBoxesAndStatistics(t *testing.T) {
 	if err != nil || total != 1 || list[0].ID != c.ID {
 		t.Errorf("found by the provider's name: %d %v", total, err)
 	}
+	// LIKE's wildcards in the text are only themselves.
+	for _, q := range []string{"%", "_", "g_sfix", "%fix"} {
+		if _, total, err := w.svc.Inbox(w.ctx, w.itHandler, broadcasts.Alert, broadcasts.ToDo, broadcasts.Filter{Text: q}); err != nil || total != 0 {
+			t.Errorf("%q matched %d alerts (%v), want none", q, total, err)
+		}
+	}
 	w.now = w.now.Add(3 * time.Hour)
 	w.act(w.itHandler, c.ID, "acknowledge", broadcasts.Input{})
 	if _, err := w.svc.Statistics(w.ctx, w.itHandler); !isKind(err, problem.Forbidden) {

@@ -12,6 +12,7 @@ import (
 	"github.com/openimi/openimi/internal/db"
 	"github.com/openimi/openimi/internal/notify"
 	"github.com/openimi/openimi/internal/problem"
+	"github.com/openimi/openimi/internal/text"
 	"github.com/openimi/openimi/internal/workflow"
 )
 
@@ -193,6 +194,12 @@ func (ch *change) revise(ctx context.Context) error {
 	}
 	if len(message) > maxMessage {
 		return problem.Field("message", "error_text_too_long", "Max", maxMessage)
+	}
+	if !text.Line(title) {
+		return problem.Field("title", "error_text_invalid")
+	}
+	if !text.Block(message) {
+		return problem.Field("message", "error_text_invalid")
 	}
 	if err := checkFields(p, b, values, true); err != nil {
 		return err

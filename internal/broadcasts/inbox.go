@@ -79,12 +79,12 @@ func (s *Service) Tick(ctx context.Context) error {
 		for rows.Next() {
 			var d due
 			if err := rows.Scan(&d.id, &d.ref, &d.sender, &d.area); err != nil {
-				rows.Close()
+				_ = rows.Close()
 				return db.Check(err)
 			}
 			list = append(list, d)
 		}
-		rows.Close()
+		_ = rows.Close()
 		if err := rows.Err(); err != nil {
 			return db.Check(err)
 		}
@@ -147,12 +147,15 @@ func (s *Service) Statistics(ctx context.Context, actor authorities.Actor) ([]St
 		var k key
 		var n int
 		if err := rows.Scan(&k.kind, &k.area, &k.country, &n); err != nil {
-			rows.Close()
+			_ = rows.Close()
 			return nil, db.Check(err)
 		}
 		get(k).Sent = n
 	}
-	rows.Close()
+	_ = rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, db.Check(err)
+	}
 	rows, err = q.QueryContext(ctx, `SELECT b.kind, b.area, c.country, COUNT(*), COUNT(c.disseminated_at) FROM broadcast_countries c
 		JOIN broadcasts b ON b.id = c.broadcast_id GROUP BY b.kind, b.area, c.country`)
 	if err != nil {
@@ -162,13 +165,16 @@ func (s *Service) Statistics(ctx context.Context, actor authorities.Actor) ([]St
 		var k key
 		var n, d int
 		if err := rows.Scan(&k.kind, &k.area, &k.country, &n, &d); err != nil {
-			rows.Close()
+			_ = rows.Close()
 			return nil, db.Check(err)
 		}
 		st := get(k)
 		st.Received, st.Disseminated = n, d
 	}
-	rows.Close()
+	_ = rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, db.Check(err)
+	}
 	rows, err = q.QueryContext(ctx, `SELECT b.kind, b.area, r.country, r.disseminated_at, r.acknowledged_at FROM broadcast_recipients r
 		JOIN broadcasts b ON b.id = r.broadcast_id`)
 	if err != nil {
@@ -180,7 +186,7 @@ func (s *Service) Statistics(ctx context.Context, actor authorities.Actor) ([]St
 		var from time.Time
 		var ack sql.NullTime
 		if err := rows.Scan(&k.kind, &k.area, &k.country, &from, &ack); err != nil {
-			rows.Close()
+			_ = rows.Close()
 			return nil, db.Check(err)
 		}
 		st := get(k)
@@ -190,7 +196,7 @@ func (s *Service) Statistics(ctx context.Context, actor authorities.Actor) ([]St
 			hours[k] = append(hours[k], ack.Time.Sub(from).Hours())
 		}
 	}
-	rows.Close()
+	_ = rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, db.Check(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openimi/openimi/internal/scan"
 	"github.com/openimi/openimi/internal/stats"
 
 	"github.com/BurntSushi/toml"
@@ -44,6 +45,9 @@ type Config struct {
 	MaxFormBytes      int64
 	// MaxAttachmentBytes is the largest file attached to a request.
 	MaxAttachmentBytes int64
+	// ClamAV is the clamd daemon every uploaded file is scanned by:
+	// tcp://host:port or unix:///path ("" or "none": no virus scanner).
+	ClamAV string
 	// PublicRate and PublicBurst limit each client address on the public
 	// endpoints (/public/v1/…): requests per second, and at once.
 	PublicRate  int
@@ -119,7 +123,7 @@ var settings = []setting{
 	{"areas-dir", Common, "folder of legislative area packs that add to or replace the shipped ones (one sub-folder per pack)", str(func(c *Config) *string { return &c.AreasDir }, "")},
 	{"attachments-dir", Common, "folder for files attached to requests (default: attachments in the data directory)", str(func(c *Config) *string { return &c.AttachmentsDir }, "")},
 	{"scoreboard-thresholds", Common, "the scoreboard's green:amber limits per indicator: accepted within 7 days (%), average days to answer, answered by the agreed date (%), negative ratings (%)", str(func(c *Config) *string { return &c.ScoreboardThresholds }, stats.DefaultThresholds)},
-	{"db-max-connections", Common, "maximum database connections (readers on SQLite)", integer(func(c *Config) *int { return &c.DBMaxConnections }, 16)},
+	{"db-max-connections", Common, "maximum database connections for reading; on PostgreSQL as many again for transactions (SQLite writes through one)", integer(func(c *Config) *int { return &c.DBMaxConnections }, 16)},
 
 	{"listen", Server, "address to listen on", str(func(c *Config) *string { return &c.Listen }, "127.0.0.1:8080")},
 	{"public-url", Server, "URL users reach the server at, used in e-mailed links; https:// turns on Secure __Host- cookies and HSTS (default: http:// plus the listen address)", str(func(c *Config) *string { return &c.PublicURL }, "")},
@@ -129,6 +133,7 @@ var settings = []setting{
 	{"shutdown-timeout", Server, "how long a graceful shutdown waits for requests in flight and the outbox", duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout }, 20*time.Second)},
 	{"max-form-bytes", Server, "largest accepted form or JSON body, in bytes", int64v(func(c *Config) *int64 { return &c.MaxFormBytes }, 1<<20)},
 	{"max-attachment-bytes", Server, "largest file attached to a request, in bytes", int64v(func(c *Config) *int64 { return &c.MaxAttachmentBytes }, 20<<20)},
+	{"clamav", Server, "virus scanner for uploaded files: a clamd daemon at tcp://host:port or unix:///path/to/clamd.sock; while it does not answer, uploads are refused (empty: no scanner)", str(func(c *Config) *string { return &c.ClamAV }, "")},
 	{"public-rate", Server, "requests per second each client address may make to the public endpoints (/public/v1/…)", integer(func(c *Config) *int { return &c.PublicRate }, 5)},
 	{"public-burst", Server, "requests a client address may make at once to the public endpoints", integer(func(c *Config) *int { return &c.PublicBurst }, 60)},
 	{"session-idle-timeout", Server, "a session ends after this long without a request", duration(func(c *Config) *time.Duration { return &c.SessionIdleTimeout }, 30*time.Minute)},
@@ -291,6 +296,9 @@ func (c *Config) finish() error {
 	}
 	if c.MaxAttachmentBytes < 0 {
 		errs = append(errs, errors.New("max-attachment-bytes must be positive"))
+	}
+	if _, err := scan.New(c.ClamAV); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -71,6 +71,7 @@ func TestInvalidValuesAreRefusedWithTheirName(t *testing.T) {
 		"tls-cert":   {"--tls-cert", "a.pem"},
 		"smtp-tls":   {"--smtp-tls", "maybe"},
 		"session":    {"--session-idle-timeout", "13h"},
+		"clamav":     {"--clamav", "127.0.0.1:3310"},
 	}
 	for name, args := range cases {
 		if _, err := load(t, args, nil); err == nil || !strings.Contains(err.Error(), name) {

@@ -43,14 +43,15 @@ type Options struct {
 	// every commit durable against power loss; NORMAL survives a crash of
 	// the process but not of the machine.
 	SQLiteSynchronous string
-	// MaxReaders caps the pool of read connections (SQLite) or all
-	// connections (PostgreSQL). Zero picks a default.
+	// MaxReaders caps the pool of read connections and, on PostgreSQL,
+	// the pool of connections for transactions too (SQLite has a single
+	// writer connection). Zero picks a default.
 	MaxReaders int
 }
 
-// DB is an open database: a writer and a pool of readers. On PostgreSQL both
-// are the same pool; on SQLite the writer is a single connection so that
-// writers queue in Go instead of failing with SQLITE_BUSY.
+// DB is an open database: a pool for transactions and a pool of readers.
+// On SQLite the writer is a single connection so that writers queue in Go
+// instead of failing with SQLITE_BUSY.
 type DB struct {
 	dialect Dialect
 	writer  *sql.DB
@@ -74,35 +75,67 @@ func Open(ctx context.Context, location string, opts Options) (*DB, error) {
 	}
 }
 
+// connectTimeout bounds a new PostgreSQL connection, in seconds.
+const connectTimeout = "5"
+
 func openPostgres(ctx context.Context, location string, opts Options) (*DB, error) {
 	// Statements are prepared once per connection, and PostgreSQL would
 	// soon plan them once for any argument: a search for a rare word and
 	// one for a common word need different plans. Plan with the arguments
 	// every time, unless the location says otherwise.
+	//
+	// A connection attempt to a database host that does not answer would
+	// otherwise wait for the operating system's TCP timeout (minutes), and
+	// every request with it: give up after connectTimeout, so that users
+	// get a 503 at once, unless the location says otherwise.
 	connect := location
-	if u, err := url.Parse(location); err == nil && !u.Query().Has("plan_cache_mode") {
+	if u, err := url.Parse(location); err == nil {
 		q := u.Query()
-		q.Set("plan_cache_mode", "force_custom_plan")
+		if !q.Has("plan_cache_mode") {
+			q.Set("plan_cache_mode", "force_custom_plan")
+		}
+		if !q.Has("connect_timeout") {
+			q.Set("connect_timeout", connectTimeout)
+		}
 		u.RawQuery = q.Encode()
 		connect = u.String()
-	}
-	pool, err := sql.Open("pgx", connect)
-	if err != nil {
-		return nil, fmt.Errorf("db: open postgres: %w", err)
 	}
 	n := opts.MaxReaders
 	if n <= 0 {
 		n = 20
 	}
-	pool.SetMaxOpenConns(n)
-	pool.SetMaxIdleConns(n)
-	pool.SetConnMaxIdleTime(5 * time.Minute)
-	d := &DB{dialect: Postgres, writer: pool, reader: pool, Location: redact(location)}
+	// Transactions and plain reads take their connections from two
+	// pools, as on SQLite. A transaction often reads through Read() too
+	// (an authority, a user's roles): from one shared pool, as many such
+	// transactions as connections would each hold one and wait for a
+	// second that never comes, and every request would hang.
+	writer, err := postgresPool(connect, n)
+	if err != nil {
+		return nil, err
+	}
+	reader, err := postgresPool(connect, n)
+	if err != nil {
+		_ = writer.Close()
+		return nil, err
+	}
+	d := &DB{dialect: Postgres, writer: writer, reader: reader, Location: redact(location)}
 	if err := d.Ping(ctx); err != nil {
-		pool.Close()
+		_ = d.Close()
 		return nil, fmt.Errorf("db: connect to %s: %w", d.Location, err)
 	}
 	return d, nil
+}
+
+// postgresPool opens a pool of at most n connections to PostgreSQL.
+func postgresPool(connect string, n int) (*sql.DB, error) {
+	pool, err := sql.Open("pgx", connect)
+	if err != nil {
+		return nil, fmt.Errorf("db: open postgres: %w", err)
+	}
+	pool.SetMaxOpenConns(n)
+	pool.SetMaxIdleConns(n)
+	pool.SetConnMaxIdleTime(5 * time.Minute)
+	return pool, nil
 }
 
 // sqlitePath turns a sqlite: URL or a plain path into a file path and extra
@@ -173,12 +206,12 @@ func openSQLite(ctx context.Context, location string, opts Options) (*DB, error)
 	writer.SetConnMaxIdleTime(0)
 	// Create the file and switch it to WAL before readers open it.
 	if err := writer.PingContext(ctx); err != nil {
-		writer.Close()
+		_ = writer.Close()
 		return nil, fmt.Errorf("db: open sqlite %s: %w", path, mapErr(err))
 	}
 	reader, err := sql.Open("sqlite", dsn(true))
 	if err != nil {
-		writer.Close()
+		_ = writer.Close()
 		return nil, fmt.Errorf("db: open sqlite: %w", err)
 	}
 	n := opts.MaxReaders
@@ -214,12 +247,17 @@ func (d *DB) Read() Querier { return d.reader }
 func (d *DB) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	if err := d.reader.PingContext(ctx); err != nil {
-		return mapErr(err)
+	// Both pools: on PostgreSQL they are separate connections (on SQLite
+	// the writer may be busy with a transaction; its file is the same).
+	pools := []*sql.DB{d.reader}
+	if d.dialect == Postgres {
+		pools = append(pools, d.writer)
 	}
-	var one int
-	if err := d.reader.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
-		return mapErr(err)
+	for _, p := range pools {
+		var one int
+		if err := p.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+			return mapErr(err)
+		}
 	}
 	return nil
 }
@@ -230,7 +268,7 @@ func (d *DB) Ping(ctx context.Context) error {
 // statistics; on SQLite it lets the database refresh what it judges
 // useful. Table names come from the code, never from input.
 func (d *DB) AfterBulkChange(ctx context.Context, tables ...string) error {
-	q := "VACUUM (ANALYZE) " + strings.Join(tables, ", ")
+	q := "VACUUM (ANALYZE) " + strings.Join(tables, ", ") // #nosec G202 -- table names are constants in the callers, never input
 	if d.dialect == SQLite {
 		q = "PRAGMA optimize"
 	}
@@ -247,14 +285,44 @@ func (d *DB) Close() error {
 	return err
 }
 
+// writerWait bounds how long a transaction waits for its turn at SQLite's
+// single writer connection. Writers normally hold it for milliseconds; but
+// while another process holds the file's write lock, each waits out the
+// busy timeout in turn, and the queue behind them would grow without end.
+// A transaction that gets no turn within writerWait fails with
+// ErrUnavailable (a 503), so that a write waits at most writerWait plus the
+// busy timeout.
+const writerWait = 10 * time.Second
+
+// begin starts a transaction on the writer; done returns its connection
+// once the transaction has ended.
+func (d *DB) begin(ctx context.Context) (tx *sql.Tx, done func(), err error) {
+	if d.dialect != SQLite {
+		tx, err := d.writer.BeginTx(ctx, nil)
+		return tx, func() {}, err
+	}
+	wait, cancel := context.WithTimeout(ctx, writerWait)
+	conn, err := d.writer.Conn(wait)
+	cancel()
+	if err != nil {
+		return nil, nil, err // DeadlineExceeded maps to ErrUnavailable
+	}
+	if tx, err = conn.BeginTx(ctx, nil); err != nil {
+		_ = conn.Close()
+		return nil, nil, err
+	}
+	return tx, func() { _ = conn.Close() }, nil
+}
+
 // InTx runs fn in a transaction on the writer. The transaction commits if fn
 // returns nil and rolls back otherwise (also on panic, which is re-raised).
 // Everything fn does through tx commits together or not at all.
 func (d *DB) InTx(ctx context.Context, fn func(tx Querier) error) (err error) {
-	tx, err := d.writer.BeginTx(ctx, nil)
+	tx, done, err := d.begin(ctx)
 	if err != nil {
 		return mapErr(err)
 	}
+	defer done()
 	defer func() {
 		if p := recover(); p != nil {
 			_ = tx.Rollback()

@@ -95,3 +95,13 @@ func Time(t sql.NullTime) *time.Time {
 	v := t.Time.UTC()
 	return &v
 }
+
+// Contains is a LIKE pattern that matches s anywhere, with LIKE's wildcards
+// in s taken literally: use it with `LIKE ? ESCAPE '\'`.
+func Contains(s string) string { return "%" + EscapeLike(s) + "%" }
+
+// EscapeLike escapes LIKE's wildcards (and the escape character itself), so
+// that user text matches only itself: use with `ESCAPE '\'`.
+func EscapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}

@@ -95,12 +95,15 @@ func Digest(ctx context.Context, d *db.DB, now time.Time, publicURL string) (int
 		for rows.Next() {
 			var u user
 			if err := rows.Scan(&u.id, &u.email, &u.name, &u.lang); err != nil {
-				rows.Close()
+				_ = rows.Close()
 				return db.Check(err)
 			}
 			users = append(users, u)
 		}
-		rows.Close()
+		_ = rows.Close()
+		if err := rows.Err(); err != nil {
+			return db.Check(err)
+		}
 		for _, u := range users {
 			refs, err := tx.QueryContext(ctx, `SELECT DISTINCT reference FROM notifications WHERE user_id = $1 AND digested_at IS NULL AND read_at IS NULL ORDER BY reference`, u.id)
 			if err != nil {
@@ -110,12 +113,15 @@ func Digest(ctx context.Context, d *db.DB, now time.Time, publicURL string) (int
 			for refs.Next() {
 				var r string
 				if err := refs.Scan(&r); err != nil {
-					refs.Close()
+					_ = refs.Close()
 					return db.Check(err)
 				}
 				list = append(list, r)
 			}
-			refs.Close()
+			_ = refs.Close()
+			if err := refs.Err(); err != nil {
+				return db.Check(err)
+			}
 			if err := Enqueue(ctx, tx, now, Message{Kind: KindDigest, To: u.email, Language: u.lang, Data: map[string]string{
 				"Name": u.name, "Count": strconv.Itoa(len(list)), "References": strings.Join(list, "\n"), "Link": publicURL + "/notifications"}}); err != nil {
 				return err
@@ -180,12 +186,12 @@ func TellAuthority(ctx context.Context, tx db.Querier, now time.Time, to Audienc
 	for rows.Next() {
 		var x recipient
 		if err := rows.Scan(&x.id, &x.email, &x.name, &x.lang); err != nil {
-			rows.Close()
+			_ = rows.Close()
 			return db.Check(err)
 		}
 		list = append(list, x)
 	}
-	rows.Close()
+	_ = rows.Close()
 	if err := rows.Err(); err != nil {
 		return db.Check(err)
 	}

@@ -7,11 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"log/slog"
-	"mime"
-	"mime/quotedprintable"
-	"net"
 	"net/mail"
 	"strings"
 	"sync"
@@ -25,6 +21,7 @@ import (
 	"github.com/openimi/openimi/internal/db/dbtest"
 	"github.com/openimi/openimi/internal/i18n"
 	"github.com/openimi/openimi/internal/notify"
+	"github.com/openimi/openimi/internal/testkit"
 )
 
 // --- fixtures ---------------------------------------------------------------
@@ -97,13 +94,13 @@ type received struct {
 	body     string
 }
 
-// mailServer is a real SMTP server on 127.0.0.1 without TLS whose answers
-// the test controls.
+// mailServer is a real SMTP server (testkit's) whose answers the test
+// controls.
 type mailServer struct {
 	port int
+	srv  *testkit.MailServer
 
 	mu           sync.Mutex
-	received     []received
 	rcptAttempts int
 	tempFailures int  // answer 451 to this many RCPT commands
 	rejectAll    bool // answer 550 to every RCPT
@@ -114,20 +111,8 @@ type mailServer struct {
 func startMailServer(t *testing.T) *mailServer {
 	t.Helper()
 	m := &mailServer{holding: make(chan struct{}, 1)}
-	s := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) {
-		return &session{m: m}, nil
-	}))
-	s.Domain = "localhost"
-	s.ReadTimeout = 10 * time.Second
-	s.WriteTimeout = 10 * time.Second
-	s.ErrorLog = log.New(io.Discard, "", 0)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.port = l.Addr().(*net.TCPAddr).Port
-	go func() { _ = s.Serve(l) }()
-	t.Cleanup(func() { _ = s.Close() })
+	m.srv = testkit.StartMailServerAnswering(t, testkit.MailAnswers{Rcpt: m.rcpt, Data: m.data})
+	m.port = m.srv.Port
 	return m
 }
 
@@ -139,9 +124,11 @@ func (m *mailServer) configure(change func(*mailServer)) {
 }
 
 func (m *mailServer) messages() []received {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]received(nil), m.received...)
+	var out []received
+	for _, g := range m.srv.Messages() {
+		out = append(out, received{from: g.From, to: strings.Join(g.To, ", "), header: g.Header, subject: g.Subject, body: g.Body})
+	}
+	return out
 }
 
 func (m *mailServer) attempts() int {
@@ -150,67 +137,30 @@ func (m *mailServer) attempts() int {
 	return m.rcptAttempts
 }
 
-type session struct {
-	m        *mailServer
-	from, to string
-}
-
-func (s *session) Reset()        { s.from, s.to = "", "" }
-func (s *session) Logout() error { return nil }
-
-func (s *session) Mail(from string, _ *smtp.MailOptions) error {
-	s.from = from
-	return nil
-}
-
-func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
-	s.m.mu.Lock()
-	defer s.m.mu.Unlock()
-	s.m.rcptAttempts++
+// rcpt answers a RCPT command as configured.
+func (m *mailServer) rcpt(string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.rcptAttempts++
 	switch {
-	case s.m.rejectAll:
+	case m.rejectAll:
 		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such mailbox"}
-	case s.m.tempFailures > 0:
-		s.m.tempFailures--
+	case m.tempFailures > 0:
+		m.tempFailures--
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"}
 	}
-	s.to = to
 	return nil
 }
 
-func (s *session) Data(r io.Reader) error {
-	s.m.mu.Lock()
-	hold := s.m.hold
-	s.m.mu.Unlock()
+// data holds a message's DATA while the test has set hold.
+func (m *mailServer) data() {
+	m.mu.Lock()
+	hold := m.hold
+	m.mu.Unlock()
 	if hold != nil {
-		s.m.holding <- struct{}{}
+		m.holding <- struct{}{}
 		<-hold
 	}
-	raw, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	msg, err := mail.ReadMessage(bytes.NewReader(raw))
-	if err != nil {
-		return err
-	}
-	body, err := io.ReadAll(msg.Body)
-	if err != nil {
-		return err
-	}
-	if strings.EqualFold(msg.Header.Get("Content-Transfer-Encoding"), "quoted-printable") {
-		if body, err = io.ReadAll(quotedprintable.NewReader(bytes.NewReader(body))); err != nil {
-			return err
-		}
-	}
-	subject, err := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
-	if err != nil {
-		return err
-	}
-	s.m.mu.Lock()
-	defer s.m.mu.Unlock()
-	s.m.received = append(s.m.received, received{from: s.from, to: s.to, header: msg.Header, subject: subject, body: string(body)})
-	return nil
 }
 
 // fixture is one test's database, mail server, clock and catalog.

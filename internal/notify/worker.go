@@ -298,7 +298,7 @@ func backoff(attempts int) time.Duration {
 		d *= 2
 	}
 	d = min(d, maxBackoff)
-	return d + rand.N(d/10+1)
+	return d + rand.N(d/10+1) // #nosec G404 -- retry jitter, not a secret
 }
 
 // errorText makes an error storable: one line, printable, bounded.

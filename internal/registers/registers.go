@@ -28,6 +28,7 @@ import (
 	"github.com/openimi/openimi/internal/i18n"
 	"github.com/openimi/openimi/internal/problem"
 	"github.com/openimi/openimi/internal/search"
+	"github.com/openimi/openimi/internal/text"
 )
 
 // Types of register: a vocabulary, named in every language by the UI
@@ -168,9 +169,15 @@ func (s *Service) check(ctx context.Context, in *Input) (*authorities.Authority,
 		return nil, problem.Field("name", "error_register_name")
 	}
 	for field, v := range map[string]string{"name": in.Name, "external_id": in.ExternalID, "url": in.URL, "legal_basis": in.LegalBasis} {
+		if !text.Line(v) {
+			return nil, problem.Field(field, "error_text_invalid")
+		}
 		if len([]rune(v)) > maxText {
 			return nil, problem.Field(field, "error_text_too_long", "Max", maxText)
 		}
+	}
+	if !text.Block(in.Description) {
+		return nil, problem.Field("description", "error_text_invalid")
 	}
 	if len([]rune(in.Description)) > maxDescription {
 		return nil, problem.Field("description", "error_text_too_long", "Max", maxDescription)
@@ -181,6 +188,9 @@ func (s *Service) check(ctx context.Context, in *Input) (*authorities.Authority,
 	for l, n := range in.Names {
 		if !i18n.Supported(l) || len([]rune(n)) > maxText {
 			return nil, problem.Field("names", "error_register_names")
+		}
+		if !text.Line(n) {
+			return nil, problem.Field("names", "error_text_invalid")
 		}
 		if strings.TrimSpace(n) == "" || l == in.Language {
 			delete(in.Names, l)
@@ -533,12 +543,12 @@ func (s *Service) names(ctx context.Context, q db.Querier, list []*Entry) error 
 		for rows.Next() {
 			var l, n string
 			if err := rows.Scan(&l, &n); err != nil {
-				rows.Close()
+				_ = rows.Close()
 				return db.Check(err)
 			}
 			e.Names[l] = n
 		}
-		rows.Close()
+		_ = rows.Close()
 		if err := rows.Err(); err != nil {
 			return db.Check(err)
 		}

@@ -201,12 +201,15 @@ func (s *Service) EnsureIndex(ctx context.Context) error {
 		for rows.Next() {
 			var id string
 			if err := rows.Scan(&id); err != nil {
-				rows.Close()
+				_ = rows.Close()
 				return db.Check(err)
 			}
 			ids = append(ids, id)
 		}
-		rows.Close()
+		_ = rows.Close()
+		if err := rows.Err(); err != nil {
+			return db.Check(err)
+		}
 		for _, id := range ids {
 			e, err := s.load(ctx, tx, id)
 			if err != nil {

@@ -3,6 +3,7 @@ package requests
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -11,16 +12,19 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
 
 	"github.com/google/uuid"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/openimi/openimi/internal/audit"
 	"github.com/openimi/openimi/internal/authorities"
 	"github.com/openimi/openimi/internal/db"
 	"github.com/openimi/openimi/internal/problem"
+	"github.com/openimi/openimi/internal/scan"
 )
 
 // Store keeps attachments' content by SHA-256. DirStore keeps them in a
@@ -31,7 +35,10 @@ type Store interface {
 	// returns.
 	Put(r io.Reader, max int64) (sum string, size int64, err error)
 	Open(sum string) (io.ReadCloser, error)
-	Delete(sum string) error
+	// Delete removes a stored content unless it was stored (again) at
+	// or after storedBefore: an upload of the same bytes may be on its
+	// way into a request while the sweep judges the content unused.
+	Delete(sum string, storedBefore time.Time) error
 	// List returns every stored sum with its age.
 	List() (map[string]time.Time, error)
 }
@@ -47,12 +54,22 @@ func (d DirStore) path(sum string) string {
 	return filepath.Join(d.Dir, sum[:2], sum)
 }
 
-// Put writes to a temporary file, syncs it, then renames it into place.
+// tempPrefix starts the names of files being written, and sweepPrefix
+// those of contents Delete moves aside; a process killed at that moment
+// leaves one behind, which Tidy clears up.
+const (
+	tempPrefix  = ".upload-"
+	sweepPrefix = ".sweep-"
+)
+
+// Put writes to a temporary file, syncs it, renames it into place and
+// syncs the folders, so that the content and its name survive a crash of
+// the machine once Put returns.
 func (d DirStore) Put(r io.Reader, max int64) (string, int64, error) {
 	if err := os.MkdirAll(d.Dir, 0o750); err != nil {
 		return "", 0, err
 	}
-	tmp, err := os.CreateTemp(d.Dir, ".upload-*")
+	tmp, err := os.CreateTemp(d.Dir, tempPrefix+"*")
 	if err != nil {
 		return "", 0, err
 	}
@@ -72,35 +89,228 @@ func (d DirStore) Put(r io.Reader, max int64) (string, int64, error) {
 		return "", 0, err
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
-	if err := os.MkdirAll(filepath.Dir(d.path(sum)), 0o750); err != nil {
+	sub := filepath.Dir(d.path(sum))
+	_, statErr := os.Stat(sub)
+	if err := os.MkdirAll(sub, 0o750); err != nil {
 		return "", 0, err
 	}
 	if err := os.Rename(tmp.Name(), d.path(sum)); err != nil {
 		return "", 0, err
 	}
+	// The rename is durable once the folder holding the new name is
+	// synced; a new sub-folder needs its own entry synced too.
+	if err := syncDir(sub); err != nil {
+		return "", 0, err
+	}
+	if statErr != nil {
+		if err := syncDir(d.Dir); err != nil {
+			return "", 0, err
+		}
+	}
 	return sum, n, nil
 }
 
-// Open reads a stored content.
-func (d DirStore) Open(sum string) (io.ReadCloser, error) {
-	if len(sum) != 64 || strings.Trim(sum, "0123456789abcdef") != "" {
-		return nil, os.ErrNotExist
+// syncDir flushes a folder's entries (the names of the files in it) to
+// the disk.
+func syncDir(dir string) error {
+	f, err := os.Open(dir) // #nosec G304 -- the configured attachments folder or one of its hash-named sub-folders
+	if err != nil {
+		return err
 	}
-	return os.Open(d.path(sum))
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
-// Delete removes a stored content; a missing one is no error.
-func (d DirStore) Delete(sum string) error {
-	if len(sum) != 64 {
+// Open reads a stored content. A sweep may hold the content aside for a
+// moment (see Delete): a content being put back, because an upload of the
+// same bytes has just been recorded, is read from where it is.
+func (d DirStore) Open(sum string) (io.ReadCloser, error) {
+	if !validSum(sum) {
+		return nil, os.ErrNotExist
+	}
+	f, err := os.Open(d.path(sum))
+	if !errors.Is(err, os.ErrNotExist) {
+		return f, err
+	}
+	sub := filepath.Dir(d.path(sum))
+	entries, _ := os.ReadDir(sub)
+	for _, e := range entries {
+		if s, _, ok := parseAside(e.Name()); ok && s == sum {
+			// The same bytes (the name is their hash); an open file stays
+			// readable when the sweep then renames or removes it.
+			if f, err := os.Open(filepath.Join(sub, e.Name())); err == nil { // #nosec G304 -- a name parseAside checked, in a hash-named sub-folder
+				return f, nil
+			}
+		}
+	}
+	return os.Open(d.path(sum)) // put back meanwhile
+}
+
+// validSum reports whether sum is a SHA-256 in lower-case hex, the only
+// names the store gives its contents.
+func validSum(sum string) bool {
+	return len(sum) == 64 && strings.Trim(sum, "0123456789abcdef") == ""
+}
+
+// asideGrace is how long Tidy leaves a content Delete moved aside: the
+// Delete that moved it may still be at work on it (on another server
+// sharing the folder).
+const asideGrace = 5 * time.Minute
+
+// asideName is the name under which Delete moves sum aside at moment at:
+// unique (random), so that two servers sweeping the same folder never take
+// each other's, and dated, for Tidy.
+func asideName(sum string, at time.Time) (string, error) {
+	var r [8]byte
+	if _, err := rand.Read(r[:]); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s%s-%d-%x", sweepPrefix, sum, at.Unix(), r), nil
+}
+
+// parseAside returns the content and the moment of a name asideName made.
+// A bare .sweep-<sum>, left by an earlier version, has no moment (zero).
+// Any other name is not an aside.
+func parseAside(name string) (sum string, at time.Time, ok bool) {
+	rest, ok := strings.CutPrefix(name, sweepPrefix)
+	if !ok {
+		return "", time.Time{}, false
+	}
+	if validSum(rest) {
+		return rest, time.Time{}, true
+	}
+	parts := strings.Split(rest, "-")
+	if len(parts) != 3 || !validSum(parts[0]) || len(parts[2]) != 16 || strings.Trim(parts[2], "0123456789abcdef") != "" {
+		return "", time.Time{}, false
+	}
+	secs, err := strconv.ParseInt(parts[1], 10, 64)
+	if err != nil || secs < 0 {
+		return "", time.Time{}, false
+	}
+	return parts[0], time.Unix(secs, 0), true
+}
+
+// Delete removes a stored content unless it was stored again at or after
+// storedBefore; a missing one is no error. The content is first moved
+// aside under a name of its own that no upload writes to: if an upload of
+// the same bytes renamed its file into place before the move, the moved
+// file is that fresh one, and it goes back; if after, the fresh file stays
+// where it is. Either way a content an upload is about to record is never
+// removed.
+func (d DirStore) Delete(sum string, storedBefore time.Time) error {
+	if !validSum(sum) {
 		return nil
 	}
-	if err := os.Remove(d.path(sum)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	aside, err := d.moveAside(sum)
+	if aside == "" || err != nil {
+		return err
+	}
+	return d.settle(sum, aside, storedBefore)
+}
+
+// moveAside is Delete's first step: it renames the content to a fresh
+// aside name and returns that path ("" if there was no content).
+func (d DirStore) moveAside(sum string) (string, error) {
+	name, err := asideName(sum, time.Now())
+	if err != nil {
+		return "", err
+	}
+	aside := filepath.Join(filepath.Dir(d.path(sum)), name)
+	if err := os.Rename(d.path(sum), aside); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return "", nil
+		}
+		return "", err
+	}
+	return aside, nil
+}
+
+// settle is Delete's second step: it judges the content moved aside by its
+// time, and puts it back or removes it. The aside is this Delete's alone,
+// so what it holds cannot change meanwhile.
+func (d DirStore) settle(sum, aside string, storedBefore time.Time) error {
+	info, err := os.Stat(aside)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // put back by a Tidy that judged it abandoned: judged again later
+	}
+	if err != nil {
+		return err
+	}
+	if !info.ModTime().Before(storedBefore) {
+		return d.putBack(sum, aside)
+	}
+	return os.Remove(aside)
+}
+
+// putBack returns a content from aside to its place. A link never replaces
+// a file: if an upload has stored the same bytes again meanwhile, that
+// fresh copy stays, with its time, and the aside just goes.
+func (d DirStore) putBack(sum, aside string) error {
+	path := d.path(sum)
+	if err := os.Link(aside, path); err != nil && !errors.Is(err, os.ErrExist) {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil // already dealt with by another sweep
+		}
+		return err
+	}
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return err
+	}
+	if err := os.Remove(aside); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
 	return nil
 }
 
-// List returns every stored content with its modification time.
+// Tidy clears up after work a crash interrupted: it removes the temporary
+// files of uploads cut short before a moment, and puts back a content a
+// Delete moved aside more than asideGrace ago, for the sweep to judge
+// again (a younger one may be a Delete at work on another server).
+func (d DirStore) Tidy(before time.Time) error {
+	abandoned := time.Now().Add(-asideGrace)
+	return filepath.WalkDir(d.Dir, func(path string, e os.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if e.IsDir() {
+			return nil
+		}
+		// Only a name Delete made, where Delete makes it, is put back: a
+		// stray one would not map to a content.
+		if sum, at, ok := parseAside(e.Name()); ok {
+			if filepath.Dir(path) != filepath.Dir(d.path(sum)) || !at.Before(abandoned) {
+				return nil
+			}
+			return d.putBack(sum, path)
+		}
+		if !strings.HasPrefix(e.Name(), tempPrefix) {
+			return nil
+		}
+		info, err := e.Info()
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if info.ModTime().Before(before) {
+			// #nosec G122 -- only this service writes in the store, and WalkDir follows no symlinks
+			if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// List returns every stored content with its modification time. A content
+// deleted while the folder is read (by another server's sweep) is left out.
 func (d DirStore) List() (map[string]time.Time, error) {
 	out := map[string]time.Time{}
 	err := filepath.WalkDir(d.Dir, func(path string, e os.DirEntry, err error) error {
@@ -110,10 +320,13 @@ func (d DirStore) List() (map[string]time.Time, error) {
 			}
 			return err
 		}
-		if e.IsDir() || len(e.Name()) != 64 {
+		if e.IsDir() || !validSum(e.Name()) {
 			return nil
 		}
 		info, err := e.Info()
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -154,19 +367,33 @@ func sniff(head []byte) (string, bool) {
 	return t, true
 }
 
+// ServedType is the content type a stored attachment is sent with: its
+// sniffed type when it is one of the allowed kinds, else (a row from
+// elsewhere) a download nothing renders.
+func ServedType(contentType string) string {
+	if _, ok := allowedTypes[contentType]; ok {
+		return contentType
+	}
+	return "application/octet-stream"
+}
+
 // CleanName neutralises a file name: its last path element only, no
-// control or format characters, no characters that mean something to a
-// shell or a file system, at most 100 characters, with the extension of
-// its content type.
+// control or format characters (so no bidirectional overrides), no
+// characters that mean something to a shell or a file system, not a
+// device name of Windows, at most 100 characters, with the extension of
+// its content type. The name is only ever shown and offered for download:
+// the store names contents by their SHA-256.
 func CleanName(name, contentType string) string {
 	name = strings.ReplaceAll(name, "\\", "/")
 	if i := strings.LastIndex(name, "/"); i >= 0 {
 		name = name[i+1:]
 	}
+	// Accents typed as separate marks (as macOS sends names) compose.
+	name = norm.NFC.String(name)
 	var b strings.Builder
 	for _, r := range name {
 		switch {
-		case unicode.IsLetter(r), unicode.IsDigit(r), r == '-', r == '_', r == '(', r == ')', r == ' ':
+		case unicode.IsLetter(r), unicode.IsDigit(r), unicode.IsMark(r), r == '-', r == '_', r == '(', r == ')', r == ' ':
 			b.WriteRune(r)
 		case r == '.':
 			b.WriteRune(r)
@@ -177,6 +404,9 @@ func CleanName(name, contentType string) string {
 	clean := strings.Trim(b.String(), ". ")
 	ext := allowedTypes[contentType]
 	clean = strings.TrimSuffix(clean, filepath.Ext(clean))
+	if stem, _, _ := strings.Cut(clean, "."); windowsDevices[strings.ToUpper(strings.TrimRight(stem, " "))] {
+		clean = "_" + clean
+	}
 	if r := []rune(clean); len(r) > 100 {
 		clean = string(r[:100])
 	}
@@ -185,6 +415,16 @@ func CleanName(name, contentType string) string {
 	}
 	return clean + ext
 }
+
+// windowsDevices are names Windows keeps for devices, whatever the
+// extension: a file saved as CON.pdf cannot be opened.
+var windowsDevices = func() map[string]bool {
+	m := map[string]bool{"CON": true, "PRN": true, "AUX": true, "NUL": true}
+	for i := '0'; i <= '9'; i++ {
+		m["COM"+string(i)], m["LPT"+string(i)] = true, true
+	}
+	return m
+}()
 
 // Attachment is a file attached to a request.
 type Attachment struct {
@@ -197,37 +437,127 @@ type Attachment struct {
 type Upload struct {
 	Name string
 	Body io.Reader
+	// IdempotencyKey, when set, makes a repeated upload (a client that
+	// lost the answer and sends again) attach nothing more.
+	IdempotencyKey string
 }
 
-// Attach adds a file to a request for one of its parties. The content is
-// stored (durably) before the transaction that records it; a content that
-// no row refers to is swept later, so nothing acknowledged is lost and no
+// UseScanner sets the virus scanner every attachment goes through (none
+// by default).
+func (s *Service) UseScanner(sc scan.Scanner) { s.scanner = sc }
+
+// ScanFailure is the refusal of an upload that the virus scanner could not
+// judge: a problem for the user (Unavailable) that keeps its cause for the
+// log.
+type ScanFailure struct {
+	Problem *problem.Error
+	Cause   error
+}
+
+func (e *ScanFailure) Error() string { return e.Problem.Error() + ": " + e.Cause.Error() }
+
+// Unwrap gives both the problem and its cause to errors.As and errors.Is.
+func (e *ScanFailure) Unwrap() []error { return []error{e.Problem, e.Cause} }
+
+// Attach adds a file to a request for one of its parties. The file is
+// received whole into a temporary file first, and refused — nothing
+// stored, no event — when it is empty or too large, not of an allowed
+// kind, unsafe (scan.Inspect) or infected, or when the configured scanner
+// gives no verdict (fail closed). Only then is the content stored
+// (durably), before the transaction that records it; a content that no
+// row refers to is swept later, so nothing acknowledged is lost and no
 // half-written file is ever referred to.
 func (s *Service) Attach(ctx context.Context, actor authorities.Actor, id string, up Upload, comment string) (*Request, error) {
 	if s.files == nil {
 		return nil, problem.New(problem.Unavailable, "error_unavailable")
 	}
-	head := make([]byte, 512)
-	n, err := io.ReadFull(up.Body, head)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		return nil, err
-	}
-	head = head[:n]
-	if n == 0 {
-		return nil, problem.Field("file", "error_attachment_empty")
-	}
-	ct, ok := sniff(head)
-	if !ok {
-		return nil, problem.Field("file", "error_attachment_type")
-	}
-	sum, size, err := s.files.Put(io.MultiReader(bytes.NewReader(head), up.Body), s.maxAttachment)
-	if errors.Is(err, ErrTooLarge) {
-		return nil, problem.New(problem.TooLarge, "error_attachment_too_large", "Max", s.maxAttachment>>20)
+	tmp, size, err := s.receive(up.Body)
+	if tmp != nil {
+		defer func() {
+			_ = tmp.Close()
+			_ = os.Remove(tmp.Name())
+		}()
 	}
 	if err != nil {
 		return nil, err
 	}
-	return s.Act(ctx, actor, id, "attach", Input{Comment: comment, attachment: &Attachment{Name: CleanName(up.Name, ct), ContentType: ct, SHA256: sum, Size: size}})
+	ct, err := s.checkUpload(ctx, tmp, size)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	sum, size, err := s.files.Put(tmp, s.maxAttachment)
+	if err != nil {
+		return nil, err
+	}
+	return s.Act(ctx, actor, id, "attach", Input{Comment: comment, IdempotencyKey: up.IdempotencyKey, attachment: &Attachment{Name: CleanName(up.Name, ct), ContentType: ct, SHA256: sum, Size: size}})
+}
+
+// receive copies an upload into a temporary file, up to the size limit.
+// A body the client cut short is a problem of the upload, not of the
+// server.
+func (s *Service) receive(body io.Reader) (*os.File, int64, error) {
+	dir := ""
+	if d, ok := s.files.(DirStore); ok {
+		// Beside the stored files, on the same protected disk; what a
+		// crash leaves there, DirStore.Tidy removes.
+		if err := os.MkdirAll(d.Dir, 0o750); err != nil {
+			return nil, 0, fmt.Errorf("receiving an upload: %w", err)
+		}
+		dir = d.Dir
+	}
+	tmp, err := os.CreateTemp(dir, tempPrefix+"received-*")
+	if err != nil {
+		return nil, 0, fmt.Errorf("receiving an upload: %w", err)
+	}
+	n, err := io.Copy(tmp, io.LimitReader(body, s.maxAttachment+1))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig) || (err == nil && n > s.maxAttachment):
+		return tmp, n, problem.New(problem.TooLarge, "error_attachment_too_large", "Max", s.maxAttachment>>20)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return tmp, n, problem.Field("file", "error_file_unreadable")
+	case err != nil:
+		return tmp, n, fmt.Errorf("receiving an upload: %w", err)
+	case n == 0:
+		return tmp, n, problem.Field("file", "error_attachment_empty")
+	}
+	return tmp, n, nil
+}
+
+// checkUpload judges a received file: its kind from its first bytes, its
+// whole content, then the virus scanner. It returns the content type.
+func (s *Service) checkUpload(ctx context.Context, f *os.File, size int64) (string, error) {
+	head := make([]byte, min(size, 512))
+	if _, err := f.ReadAt(head, 0); err != nil {
+		return "", err
+	}
+	ct, ok := sniff(head)
+	if !ok {
+		if _, allowed := allowedTypes[ct]; allowed {
+			return "", problem.Field("file", "error_attachment_unsafe")
+		}
+		return "", problem.Field("file", "error_attachment_type")
+	}
+	var bad *scan.Unsafe
+	if err := scan.Inspect(f, size, ct); errors.As(err, &bad) {
+		return "", problem.Field("file", "error_attachment_unsafe")
+	} else if err != nil {
+		return "", err
+	}
+	if s.scanner == nil {
+		return ct, nil
+	}
+	v, err := s.scanner.Scan(ctx, io.NewSectionReader(f, 0, size))
+	switch {
+	case err != nil:
+		return "", &ScanFailure{Problem: problem.New(problem.Unavailable, "error_scanner_unavailable"), Cause: err}
+	case v.Infected:
+		return "", problem.Field("file", "error_attachment_infected")
+	}
+	return ct, nil
 }
 
 // storeAttachment records the attachment in the action's transaction.
@@ -287,7 +617,7 @@ func (s *Service) OpenAttachment(ctx context.Context, actor authorities.Actor, i
 		if err := s.db.InTx(ctx, func(tx db.Querier) error {
 			return audit.Record(ctx, tx, s.db.Dialect(), s.clock(), audit.Event{Event: audit.PersonalDataViewed, UserID: actor.UserID, Subject: "attachment:" + a.ID})
 		}); err != nil {
-			body.Close()
+			_ = body.Close()
 			return nil, nil, err
 		}
 		return &a, body, nil
@@ -296,17 +626,23 @@ func (s *Service) OpenAttachment(ctx context.Context, actor authorities.Actor, i
 }
 
 // sweepFiles deletes stored contents that no attachment refers to and
-// that are older than an hour (an upload whose transaction failed, or the
-// content of erased requests).
+// that are older than an hour (an upload whose transaction failed or was
+// cut short by a crash, or the content of erased requests), and what
+// uploads cut short by a crash left behind.
 func (s *Service) sweepFiles(ctx context.Context) error {
 	if s.files == nil {
 		return nil
+	}
+	cutoff := time.Now().Add(-time.Hour)
+	if t, ok := s.files.(interface{ Tidy(before time.Time) error }); ok {
+		if err := t.Tidy(cutoff); err != nil {
+			return err
+		}
 	}
 	stored, err := s.files.List()
 	if err != nil {
 		return err
 	}
-	cutoff := time.Now().Add(-time.Hour)
 	for sum, at := range stored {
 		if at.After(cutoff) {
 			continue
@@ -316,7 +652,7 @@ func (s *Service) sweepFiles(ctx context.Context) error {
 			return db.Check(err)
 		}
 		if n == 0 {
-			if err := s.files.Delete(sum); err != nil {
+			if err := s.files.Delete(sum, cutoff); err != nil {
 				return err
 			}
 		}

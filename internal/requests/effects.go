@@ -15,6 +15,7 @@ import (
 	"github.com/openimi/openimi/internal/db"
 	"github.com/openimi/openimi/internal/notify"
 	"github.com/openimi/openimi/internal/problem"
+	"github.com/openimi/openimi/internal/text"
 	"github.com/openimi/openimi/internal/workflow"
 )
 
@@ -169,6 +170,9 @@ func checkAnswer(q *areas.Question, a Answer) error {
 	bad := problem.Field(field, "error_request_answer")
 	if len(a.Text) > maxMessage || len(a.Value) > 500 {
 		return problem.Field(field, "error_text_too_long", "Max", maxMessage)
+	}
+	if !text.Block(a.Text) || !text.Line(a.Value) {
+		return problem.Field(field, "error_text_invalid")
 	}
 	options := func() []string {
 		var out []string

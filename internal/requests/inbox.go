@@ -10,6 +10,7 @@ import (
 	"github.com/openimi/openimi/internal/authorities"
 	"github.com/openimi/openimi/internal/db"
 	"github.com/openimi/openimi/internal/problem"
+	"github.com/openimi/openimi/internal/text"
 	"github.com/openimi/openimi/internal/workflow"
 )
 
@@ -64,6 +65,9 @@ func (s *Service) Inbox(ctx context.Context, actor authorities.Actor, box string
 	if f.Page < 1 {
 		f.Page = 1
 	}
+	if !text.Block(f.Text) { // NUL or broken UTF-8: PostgreSQL would fail on it
+		return nil, 0, problem.Field("q", "error_text_invalid")
+	}
 	if len(f.Text) > 200 {
 		return nil, 0, problem.Field("q", "error_query_too_long", "Max", 200)
 	}
@@ -110,8 +114,8 @@ func (s *Service) Inbox(ctx context.Context, actor authorities.Actor, box string
 	if t := strings.TrimSpace(f.Text); t != "" {
 		// A reference, or the subject's name, which only the parties may
 		// search by.
-		cond += " AND (UPPER(r.reference) LIKE " + arg(strings.ToUpper(likeEscape(t))+"%") + " ESCAPE '\\'" +
-			" OR ((r.requester_id = " + mine + " OR r.responder_id = " + mine + ") AND LOWER(r.subject_name) LIKE " + arg("%"+strings.ToLower(likeEscape(t))+"%") + " ESCAPE '\\'))"
+		cond += " AND (UPPER(r.reference) LIKE " + arg(db.EscapeLike(strings.ToUpper(t))+"%") + " ESCAPE '\\'" +
+			" OR ((r.requester_id = " + mine + " OR r.responder_id = " + mine + ") AND LOWER(r.subject_name) LIKE " + arg(db.Contains(strings.ToLower(t))) + " ESCAPE '\\'))"
 	}
 	from := `FROM requests r JOIN authorities ra ON ra.id = r.requester_id LEFT JOIN authorities pa ON pa.id = r.responder_id WHERE ` + cond
 	var total int
@@ -129,12 +133,15 @@ func (s *Service) Inbox(ctx context.Context, actor authorities.Actor, box string
 	for rows.Next() {
 		r, err := scanRequest(rows)
 		if err != nil {
-			rows.Close()
+			_ = rows.Close()
 			return nil, 0, db.Check(err)
 		}
 		list = append(list, r)
 	}
-	rows.Close()
+	_ = rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, 0, db.Check(err)
+	}
 	// The page's authorities, each read once.
 	seen := map[string]*authorities.Authority{}
 	get := func(id string) (*authorities.Authority, error) {
@@ -164,10 +171,6 @@ func (s *Service) Inbox(ctx context.Context, actor authorities.Actor, box string
 		out = append(out, s.view(r, w))
 	}
 	return out, total, nil
-}
-
-func likeEscape(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
 // Entry is one line of a request's timeline as a viewer may see it.

@@ -22,7 +22,9 @@ import (
 	"github.com/openimi/openimi/internal/authorities"
 	"github.com/openimi/openimi/internal/db"
 	"github.com/openimi/openimi/internal/problem"
+	"github.com/openimi/openimi/internal/scan"
 	"github.com/openimi/openimi/internal/stats"
+	"github.com/openimi/openimi/internal/text"
 	"github.com/openimi/openimi/internal/workflow"
 )
 
@@ -94,6 +96,7 @@ type Service struct {
 	authorities *authorities.Service
 	machine     *workflow.Machine
 	files       Store
+	scanner     scan.Scanner // nil: no virus scanner
 	// maxAttachment is the largest file a request may carry.
 	maxAttachment int64
 	publicURL     string
@@ -187,6 +190,9 @@ func (s *Service) check(actor authorities.Actor, d *DraftInput, complete bool) (
 		if len(v) > 500 {
 			return nil, problem.Field("subject."+code, "error_text_too_long", "Max", 500)
 		}
+		if !text.Line(v) {
+			return nil, problem.Field("subject."+code, "error_text_invalid")
+		}
 	}
 	if complete {
 		for _, f := range p.Subject {
@@ -201,6 +207,9 @@ func (s *Service) check(actor authorities.Actor, d *DraftInput, complete bool) (
 	if len(d.Message) > maxMessage {
 		return nil, problem.Field("message", "error_text_too_long", "Max", maxMessage)
 	}
+	if !text.Block(d.Message) {
+		return nil, problem.Field("message", "error_text_invalid")
+	}
 	if !d.ReplyBy.IsZero() && !d.ReplyBy.After(s.clock()) {
 		return nil, problem.Field("reply_by", "error_request_reply_by_past")
 	}
@@ -214,8 +223,11 @@ func (s *Service) checkResponder(ctx context.Context, requesterCountry, area, id
 		return nil, nil
 	}
 	a, err := s.authorities.Get(ctx, id)
-	if err != nil {
+	if errors.Is(err, db.ErrNotFound) {
 		return nil, problem.Field("responder", "error_request_responder")
+	}
+	if err != nil {
+		return nil, err // the database is away, say: not the user's mistake
 	}
 	if a.Status == authorities.Deactivated || !slices.Contains(a.Areas, area) {
 		return nil, problem.Field("responder", "error_request_responder_area")
@@ -566,6 +578,9 @@ type Answer struct {
 func (s *Service) Act(ctx context.Context, actor authorities.Actor, id, action string, in Input) (*Request, error) {
 	if len(in.Comment) > maxMessage {
 		return nil, problem.Field("comment", "error_text_too_long", "Max", maxMessage)
+	}
+	if !text.Block(in.Comment) {
+		return nil, problem.Field("comment", "error_text_invalid")
 	}
 	var done Request // what the actor learns if the action takes the request out of its sight
 	err := s.db.InTx(ctx, func(tx db.Querier) error {

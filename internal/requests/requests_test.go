@@ -786,3 +786,35 @@ func TestTheStoreNeverKeepsAPartialFile(t *testing.T) {
 		t.Fatal("a path outside the store opened")
 	}
 }
+
+// Tidy puts back only what Delete moved aside: a stray file whose name
+// merely starts like one is left alone (a short name used to panic).
+func TestTidyLeavesStrayNamesAlone(t *testing.T) {
+	st := requests.DirStore{Dir: t.TempDir()}
+	sum, _, err := st.Put(bytes.NewReader(pdf), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stray := []string{".sweep-", ".sweep-a", ".sweep-..", ".sweep-" + strings.Repeat("z", 64)}
+	for _, name := range stray {
+		if err := os.WriteFile(filepath.Join(st.Dir, name), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Tidy(time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range stray {
+		if _, err := os.Stat(filepath.Join(st.Dir, name)); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	f, err := st.Open(sum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if got, err := io.ReadAll(f); err != nil || !bytes.Equal(got, pdf) {
+		t.Fatalf("the stored content changed: %v", err)
+	}
+}

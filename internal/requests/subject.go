@@ -9,6 +9,7 @@ import (
 	"github.com/openimi/openimi/internal/authorities"
 	"github.com/openimi/openimi/internal/db"
 	"github.com/openimi/openimi/internal/problem"
+	"github.com/openimi/openimi/internal/text"
 )
 
 // SubjectRecord is one exchange that concerns a person, with its history.
@@ -28,8 +29,11 @@ func (s *Service) SubjectData(ctx context.Context, actor authorities.Actor, name
 	if utf8.RuneCountInString(name) < 3 || len(name) > 200 {
 		return nil, problem.Field("name", "error_subject_data_name")
 	}
+	if !text.Block(name) {
+		return nil, problem.Field("name", "error_text_invalid")
+	}
 	rows, err := s.db.Read().QueryContext(ctx, `SELECT id FROM requests WHERE (requester_id = $1 OR responder_id = $1 AND sent_at IS NOT NULL) AND blocked_at IS NULL
-		AND LOWER(subject_name) LIKE $2 ESCAPE '\' ORDER BY created_at`, actor.Authority.ID, "%"+strings.ToLower(likeEscape(name))+"%")
+		AND LOWER(subject_name) LIKE $2 ESCAPE '\' ORDER BY created_at`, actor.Authority.ID, db.Contains(strings.ToLower(name)))
 	if err != nil {
 		return nil, db.Check(err)
 	}
@@ -37,12 +41,15 @@ func (s *Service) SubjectData(ctx context.Context, actor authorities.Actor, name
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			rows.Close()
+			_ = rows.Close()
 			return nil, db.Check(err)
 		}
 		ids = append(ids, id)
 	}
-	rows.Close()
+	_ = rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, db.Check(err)
+	}
 	out := []SubjectRecord{}
 	for _, id := range ids {
 		r, err := s.Get(ctx, actor, id)

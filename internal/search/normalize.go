@@ -21,7 +21,9 @@ var special = strings.NewReplacer(
 // Normalize returns text as the index stores it: lower case, without
 // diacritics, with every run of other characters as one space.
 func Normalize(s string) string {
-	s = special.Replace(s)
+	// Bytes that are not UTF-8 separate words; left in, they would keep
+	// NFD from decomposing the letter after them.
+	s = special.Replace(strings.ToValidUTF8(s, " "))
 	var b strings.Builder
 	space := true
 	for _, r := range norm.NFD.String(s) {

@@ -219,12 +219,12 @@ func project(ctx context.Context, tx db.Querier, reg *areas.Registry, id string)
 	for rows.Next() {
 		var e event
 		if err := rows.Scan(&e.at, &e.action); err != nil {
-			rows.Close()
+			_ = rows.Close()
 			return nil, db.Check(err)
 		}
 		events = append(events, e)
 	}
-	rows.Close()
+	_ = rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, db.Check(err)
 	}
@@ -402,12 +402,15 @@ func Rebuild(ctx context.Context, d *db.DB, reg *areas.Registry) (int, error) {
 		for rows.Next() {
 			var id string
 			if err := rows.Scan(&id); err != nil {
-				rows.Close()
+				_ = rows.Close()
 				return 0, db.Check(err)
 			}
 			ids = append(ids, id)
 		}
-		rows.Close()
+		_ = rows.Close()
+		if err := rows.Err(); err != nil {
+			return 0, db.Check(err)
+		}
 		if len(ids) == 0 {
 			break
 		}
@@ -426,7 +429,7 @@ func Rebuild(ctx context.Context, d *db.DB, reg *areas.Registry) (int, error) {
 		for rows.Next() {
 			var area, month, qs string
 			if err := rows.Scan(&area, &month, &qs); err != nil {
-				rows.Close()
+				_ = rows.Close()
 				return db.Check(err)
 			}
 			n++
@@ -436,7 +439,7 @@ func Rebuild(ctx context.Context, d *db.DB, reg *areas.Registry) (int, error) {
 				}
 			}
 		}
-		rows.Close()
+		_ = rows.Close()
 		if err := rows.Err(); err != nil {
 			return db.Check(err)
 		}

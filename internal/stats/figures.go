@@ -585,12 +585,15 @@ func (s *Service) nameAuthorities(ctx context.Context, by []string, groups []gro
 		for rows.Next() {
 			var id, name string
 			if err := rows.Scan(&id, &name); err != nil {
-				rows.Close()
+				_ = rows.Close()
 				return db.Check(err)
 			}
 			names[id] = name
 		}
-		rows.Close()
+		_ = rows.Close()
+		if err := rows.Err(); err != nil {
+			return db.Check(err)
+		}
 	}
 	for j := range groups {
 		groups[j].keys[i].Name = names[groups[j].keys[i].Code]

@@ -124,19 +124,27 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case ok:
 		if p.Kind == problem.Unauthorized && p.Key == "error_session_expired" && r.Method == http.MethodGet {
-			http.Redirect(w, r, stepPath("", r), http.StatusSeeOther)
+			http.Redirect(w, r, stepPath("", r), http.StatusSeeOther) // #nosec G710 -- stepPath answers a local path, the request's own URI query-escaped
 			return
 		}
 	case errors.Is(err, db.ErrUnavailable):
 		s.log.Warn("database unavailable", "path", r.URL.Path, "err", err)
 		p = problem.New(problem.Unavailable, "error_unavailable")
-		w.Header().Set("Retry-After", "10")
 	default:
 		ref := randomString(6)
 		s.log.Error("request failed", "ref", ref, "method", r.Method, "path", r.URL.Path, "err", err)
 		p = problem.New(0, "error_internal", "Reference", ref)
 	}
+	retryAfter(w, p.Kind.HTTPStatus())
 	s.render(w, r, p.Kind.HTTPStatus(), "error", page{TitleKey: "error_title", Error: p.Message(v.lang)})
+}
+
+// retryAfter tells clients of a 503 (the database, or the password
+// hashing, is busy or down) when to try again.
+func retryAfter(w http.ResponseWriter, code int) {
+	if code == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "10")
+	}
 }
 
 // page is the data every template receives.
@@ -211,6 +219,7 @@ func (s *Server) formError(w http.ResponseWriter, r *http.Request, name string, 
 	if p.Error == "" {
 		p.Error = v.lang.T("error_form")
 	}
+	retryAfter(w, code)
 	p.Form = r.PostForm
 	// Never echo secrets back into the page.
 	for _, f := range []string{"password", "current_password", "new_password", "code"} {
@@ -241,7 +250,7 @@ var notices = map[string]bool{
 
 func (s *Server) redirectWithNotice(w http.ResponseWriter, r *http.Request, to, key string) error {
 	s.setCookie(w, noticeCookie, key, 60)
-	http.Redirect(w, r, to, http.StatusSeeOther)
+	http.Redirect(w, r, to, http.StatusSeeOther) // #nosec G710 -- every caller passes a path under a fixed local prefix
 	return nil
 }
 

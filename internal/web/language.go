@@ -32,6 +32,6 @@ func (s *Server) chooseLanguage(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	s.setCookie(w, langCookie, lang, 365*24*3600)
-	http.Redirect(w, r, next, http.StatusSeeOther)
+	http.Redirect(w, r, next, http.StatusSeeOther) // #nosec G710 -- next went through safeNext: local paths only
 	return nil
 }

@@ -2,11 +2,14 @@ package web
 
 import (
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/openimi/openimi/internal/auth"
 	"github.com/openimi/openimi/internal/problem"
@@ -57,20 +60,25 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 // the form is parsed.
 func (s *Server) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Body != nil {
+		// The API caps each body itself, files and imports at their own
+		// limits: a cap here would win over theirs (the smaller of nested
+		// MaxBytesReaders applies).
+		if r.Body != nil && !strings.HasPrefix(r.URL.Path, "/api/") {
 			limit := s.cfg.MaxFormBytes
+			var tooLarge error // a file: a larger declared body is refused before it is read
 			if r.URL.Path == "/authorities/import" || r.URL.Path == "/registers/import" {
 				limit = maxImportBytes // a file of authorities or registers, not a form
+				tooLarge = problem.New(problem.TooLarge, "error_too_large")
 			}
 			if strings.HasPrefix(r.URL.Path, "/requests/") && strings.HasSuffix(r.URL.Path, "/attachments") && s.requests != nil {
-				// A file, with room for the form around it; larger
-				// bodies are refused before they are read.
+				// A file, with room for the form around it.
 				limit = s.requests.MaxAttachment() + 64<<10
-				if r.ContentLength > limit {
-					w.Header().Set("Connection", "close")
-					http.Error(w, http.StatusText(http.StatusRequestEntityTooLarge), http.StatusRequestEntityTooLarge)
-					return
-				}
+				tooLarge = problem.New(problem.TooLarge, "error_attachment_too_large", "Max", s.requests.MaxAttachment()>>20)
+			}
+			if tooLarge != nil && r.ContentLength > limit {
+				w.Header().Set("Connection", "close")
+				s.fail(w, r, tooLarge)
+				return
 			}
 			r.Body = http.MaxBytesReader(w, r.Body, limit)
 		}
@@ -144,7 +152,7 @@ func parseForm(r *http.Request) error {
 	parse := r.ParseForm
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
 		// A file upload: files above 8 MiB go to temporary files.
-		parse = func() error { return r.ParseMultipartForm(8 << 20) }
+		parse = func() error { return r.ParseMultipartForm(8 << 20) } // #nosec G120 -- limitBody caps every body with http.MaxBytesReader
 	}
 	if err := parse(); err != nil {
 		var tooBig *http.MaxBytesError
@@ -158,8 +166,10 @@ func parseForm(r *http.Request) error {
 			if len(val) > maxFieldBytes {
 				return problem.New(problem.TooLarge, "error_field_too_long")
 			}
-			if strings.ContainsRune(val, 0) {
-				return problem.New(problem.Invalid, "error_bad_form")
+			// NUL and broken UTF-8 are never text, and PostgreSQL
+			// refuses to store them.
+			if strings.ContainsRune(val, 0) || !utf8.ValidString(val) {
+				return problem.New(problem.Invalid, "error_text_invalid")
 			}
 		}
 	}
@@ -168,3 +178,45 @@ func parseForm(r *http.Request) error {
 
 // maxFieldBytes caps any single form field.
 const maxFieldBytes = 10_000
+
+// refuseUnreadableText answers 400 to a request whose path or query holds
+// NUL or bytes that are not UTF-8, for the UI, the API and the public
+// endpoints alike. No link, form or identifier of OpenIMI has them, and
+// PostgreSQL refuses them as query parameters: "/requests/%00" or
+// "?area=%ff" would otherwise fail with a server error.
+func (s *Server) refuseUnreadableText(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if readable(r.URL.Path) && readableQuery(r.URL.RawQuery) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if strings.HasPrefix(r.URL.Path, "/api/") || strings.HasPrefix(r.URL.Path, "/public/") {
+			l := s.negotiate(r, nil)
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			w.Header().Set("Cache-Control", "no-store")
+			w.WriteHeader(http.StatusBadRequest)
+			_ = json.NewEncoder(w).Encode(map[string]map[string]string{"error": {"code": "error_bad_form", "message": l.T("error_bad_form")}})
+			return
+		}
+		s.fail(w, r, problem.New(problem.Invalid, "error_bad_form"))
+	})
+}
+
+func readable(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
+
+// readableQuery checks every name and value of a query (pairs that do not
+// parse are ignored, as the handlers ignore them).
+func readableQuery(raw string) bool {
+	q, _ := url.ParseQuery(raw)
+	for k, vs := range q {
+		if !readable(k) {
+			return false
+		}
+		for _, v := range vs {
+			if !readable(v) {
+				return false
+			}
+		}
+	}
+	return true
+}

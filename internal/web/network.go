@@ -211,7 +211,7 @@ func (s *Server) authoritiesPage(w http.ResponseWriter, r *http.Request, actor a
 	shown := min(total, authorities.MaxResults)
 	v := authorityListView{Total: shown, More: total > shown, Page: n, Pages: (shown + 19) / 20, Filter: q, Countries: s.countryOptions(lang),
 		Statuses: []string{"registered", "validated", "active", "deactivated"}, Competences: s.competencePicker(lang),
-		CanInvite: actor.Authority != nil && actor.Authority.Kind.IsCoordinator() && actor.HasAny(authorities.Coordinator)}
+		CanInvite: actor.CanInviteAuthorities()}
 	for _, p := range s.areas.Packs() {
 		v.Areas = append(v.Areas, areaName{Code: p.Code, Name: p.In(lang).Name})
 	}
@@ -328,7 +328,7 @@ func (s *Server) form(r *http.Request, action string, values url.Values) authori
 }
 
 func (s *Server) newAuthorityPage(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
-	if actor.Authority == nil || !actor.HasAny(authorities.Coordinator) {
+	if !actor.CanInviteAuthorities() {
 		return problem.New(problem.Forbidden, "error_forbidden")
 	}
 	values := url.Values{"country": {actor.Authority.Country}, "language": {actor.Authority.Language}, "role": {string(authorities.CompetentAuthority)}}

@@ -61,7 +61,7 @@ func (s *Server) negotiate(r *http.Request, u *auth.User) *i18n.Localizer {
 }
 
 func (s *Server) setCookie(w http.ResponseWriter, name, value string, maxAge int) {
-	http.SetCookie(w, &http.Cookie{
+	http.SetCookie(w, &http.Cookie{ // #nosec G124 -- HttpOnly and SameSite always; Secure whenever the public URL is https
 		Name:     name,
 		Value:    value,
 		Path:     "/",

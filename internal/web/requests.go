@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -16,6 +17,7 @@ import (
 	"github.com/openimi/openimi/internal/countries"
 	"github.com/openimi/openimi/internal/problem"
 	"github.com/openimi/openimi/internal/requests"
+	"github.com/openimi/openimi/internal/scan"
 )
 
 // requestRow is a request in the inbox.
@@ -683,6 +685,11 @@ func (s *Server) attachFile(w http.ResponseWriter, r *http.Request, actor author
 		}
 		defer f.Close()
 		_, err = s.requests.Attach(r.Context(), actor, id, requests.Upload{Name: fh.Filename, Body: f}, r.PostForm.Get("comment"))
+	}
+	if errors.Is(err, scan.ErrUnavailable) {
+		// Refused (fail closed) until the scanner answers again.
+		s.log.Warn("virus scanner unavailable: upload refused", "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", "10")
 	}
 	if err != nil {
 		if _, ok := problem.As(err); ok {

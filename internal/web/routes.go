@@ -140,7 +140,7 @@ func (s *Server) Wrap(h http.Handler) http.Handler {
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errCSRF)
 	}))
-	return s.recoverPanics(s.securityHeaders(s.limitBody(s.identifyExceptStatic(cop.Handler(h)))))
+	return s.recoverPanics(s.securityHeaders(s.limitBody(s.refuseUnreadableText(s.identifyExceptStatic(cop.Handler(h))))))
 }
 
 // identifyExceptStatic skips session look-ups for assets and health checks,

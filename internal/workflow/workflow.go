@@ -335,6 +335,12 @@ func (m *Machine) Fire(ctx context.Context, tx db.Querier, s Step, effect func(n
 // Once claims an idempotency key of a user for scope inside tx, and
 // returns the result recorded by an earlier use of the key for the same
 // scope ("" the first time); a key used for something else is refused.
+//
+// The claim is an insert that does nothing on a conflict, then a read: of
+// two requests with one key at once, one inserts; the other's insert waits
+// until the first commits (PostgreSQL waits on the row, SQLite's writers
+// take turns), or claims the key itself if the first rolls back, and then
+// reads the first's result instead of failing on the duplicate key.
 func Once(ctx context.Context, tx db.Querier, userID, key, scope, result string, now time.Time) (string, error) {
 	if key == "" {
 		return "", nil
@@ -342,17 +348,24 @@ func Once(ctx context.Context, tx db.Querier, userID, key, scope, result string,
 	if len(key) > 200 {
 		return "", problem.Field("idempotency_key", "error_text_too_long", "Max", 200)
 	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (user_id, key, scope, result, created_at) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (user_id, key) DO NOTHING`, userID, key, scope, result, now)
+	if err != nil {
+		return "", db.Check(err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return "", db.Check(err)
+	} else if n == 1 {
+		return "", nil
+	}
 	var was, earlier string
-	err := tx.QueryRowContext(ctx, `SELECT scope, result FROM idempotency_keys WHERE user_id = $1 AND key = $2`, userID, key).Scan(&was, &earlier)
+	err = tx.QueryRowContext(ctx, `SELECT scope, result FROM idempotency_keys WHERE user_id = $1 AND key = $2`, userID, key).Scan(&was, &earlier)
 	switch {
 	case err == nil && was == scope:
 		return earlier, nil
 	case err == nil:
 		return "", problem.New(problem.Conflict, "error_idempotency_key")
-	case !errors.Is(db.Check(err), db.ErrNotFound):
-		return "", db.Check(err)
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO idempotency_keys (user_id, key, scope, result, created_at) VALUES ($1, $2, $3, $4, $5)`, userID, key, scope, result, now)
 	return "", db.Check(err)
 }
 

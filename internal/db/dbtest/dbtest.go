@@ -66,7 +66,7 @@ func Open(t testing.TB) *db.DB {
 	if err != nil {
 		t.Fatalf("dbtest: open: %v", err)
 	}
-	t.Cleanup(func() { d.Close() })
+	t.Cleanup(func() { _ = d.Close() })
 	if err := d.Migrate(ctx, nil); err != nil {
 		t.Fatalf("dbtest: migrate: %v", err)
 	}

@@ -87,7 +87,7 @@ func format(path string) error {
 		}
 	}
 	header := "# OpenIMI user interface."
-	if b, err := os.ReadFile(path); err == nil {
+	if b, err := os.ReadFile(path); err == nil { // #nosec G304 G703 -- a developer tool: path is its own command-line argument
 		if first, _, _ := strings.Cut(string(b), "\n"); strings.HasPrefix(first, "#") {
 			header = first
 		}
@@ -120,7 +120,7 @@ func format(path string) error {
 			}
 		}
 	}
-	return os.WriteFile(path, []byte(b.String()), 0o644)
+	return os.WriteFile(path, []byte(b.String()), 0o644) // #nosec G306 G703 -- rewrites a catalog named on its command line; catalogs are public source files
 }
 
 // quote writes a TOML string: multi-line text in triple quotes, the rest as
