@@ -67,6 +67,7 @@ scan_one() {
   local dir=$1 dbms=$2 file=$3 tamper=$4 base=${3%.req}
   local args=(-r "$dir/targets/$file" --batch --level "$level" --risk "$risk" --dbms "$dbms"
     --flush-session --ignore-stdin --threads 2 --skip-waf --disable-coloring --timeout 30 --retries 1
+    --ignore-code 401
     --output-dir "$dir/sqlmap" --results-file "$dir/results/$base.csv"
     --answers "follow=N,resend original POST data=N,want to merge=N,want to quit=N")
   [ -n "$tamper" ] && args+=(--tamper "$tamper")
