@@ -68,7 +68,7 @@ scan_one() {
   local args=(-r "$dir/targets/$file" --batch --level "$level" --risk "$risk" --dbms "$dbms"
     --flush-session --ignore-stdin --threads 2 --skip-waf --disable-coloring --timeout 30 --retries 1
     --ignore-code 401
-    --output-dir "$dir/sqlmap" --results-file "$dir/results/$base.csv"
+    --output-dir "$dir/sqlmap/$base"
     --answers "follow=N,resend original POST data=N,want to merge=N,want to quit=N")
   [ -n "$tamper" ] && args+=(--tamper "$tamper")
   # exec: the job's pid is sqlmap's, so that stopping the scan stops it.
@@ -77,7 +77,7 @@ scan_one() {
 
 scan_db() {
   local db=$1 dir="$out/$1" url dbms
-  mkdir -p "$dir/logs" "$dir/results" "$dir/sqlmap"
+  mkdir -p "$dir/logs" "$dir/sqlmap"
   case $db in
     sqlite) url="$dir/imi.db"; dbms=SQLite; rm -f "$dir"/imi.db* ;;
     postgres)
@@ -135,7 +135,14 @@ report() {
   params=$(awk -F'\t' '{ s += $6 } END { print s + 0 }' "$dir/targets/targets.tsv")
   tested=$(cat "$dir"/logs/*.log 2>/dev/null | grep -c "testing for SQL injection on" || true)
   notinj=$(cat "$dir"/logs/*.log 2>/dev/null | grep -c "does not seem to be injectable" || true)
-  injectable=$(cat "$dir"/results/*.csv 2>/dev/null | grep -vc '^Target URL,' || true)
+  # With one target (-r), sqlmap writes no --results-file: its log says
+  # what it found. A candidate that its false-positive checks reject is
+  # reported apart; a confirmed one ends in "identified the following
+  # injection point(s)".
+  injectable=$(grep -l "identified the following injection point" "$dir"/logs/*.log 2>/dev/null | wc -l || true)
+  local candidates rejected
+  candidates=$(cat "$dir"/logs/*.log 2>/dev/null | grep -c "appears to be '.*' injectable" || true)
+  rejected=$(cat "$dir"/logs/*.log 2>/dev/null | grep -c "false positive or unexploitable injection point detected" || true)
   # sqlmap 1.7 ends a clean run with a CRITICAL "do not appear to be
   # injectable", and calls an original answer of 404 CRITICAL before it goes
   # on (told to, for the pages of unknown tokens); every other CRITICAL
@@ -147,7 +154,7 @@ report() {
     echo "endpoints scanned:   $endpoints (METHOD pattern), $(awk -F'\t' '$6 > 0' "$dir/targets/targets.tsv" | wc -l) targets"
     echo "parameters marked:   $params"
     echo "parameters tested:   $tested (not injectable: $notinj)"
-    echo "injectable:          $injectable"
+    echo "injectable:          $injectable targets (candidates $candidates, rejected by sqlmap as false positives $rejected)"
     echo "requests made:       $made (5xx responses during the run: $errors5)"
     echo "duration:            $((seconds / 60)) min $((seconds % 60)) s"
     echo "sqlmap errors:       $critical [CRITICAL] messages"
@@ -164,7 +171,12 @@ report() {
     grep -h "\[CRITICAL\]" "$dir"/logs/*.log | grep -Ev "$expected" | cut -c12- | sort | uniq -c | sort -rn | head -10
   fi
   if [ "$injectable" -gt 0 ]; then
-    echo "INJECTABLE:"; cat "$dir"/results/*.csv | grep -v '^Target URL,'
+    echo "INJECTABLE:"
+    for f in $(grep -l "identified the following injection point" "$dir"/logs/*.log); do
+      f=$(basename "$f" .log)
+      awk -F'\t' -v f="$f.req" '$1 == f { print "  " $2 " " $3 " (" f ")" }' "$dir/targets/targets.tsv"
+      sed -n '/identified the following injection point/,/^---$/p' "$dir/logs/$f.log" | sed -n '1,12p'
+    done
     return 1
   fi
 }
