@@ -292,8 +292,10 @@ func (s *Service) write(ctx context.Context, tx db.Querier, e *Entry, now time.T
 			ext, e.AuthorityID, e.Name, e.Language, e.Description, e.Type, e.Access, e.Fees, e.URL, e.LegalBasis,
 			strings.Join(e.Languages, " "), strings.Join(e.Areas, " "), e.Status, e.ValidatedAt, now, e.ID)
 	}
-	if err != nil {
-		return db.Check(err)
+	if err = db.Check(err); errors.Is(err, db.ErrConflict) { // external_id is the only unique column
+		return problem.Field("external_id", "error_register_external_id_taken")
+	} else if err != nil {
+		return err
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM register_names WHERE register_id = $1`, e.ID); err != nil {
 		return db.Check(err)

@@ -161,7 +161,7 @@ func (s *Server) newRegisterPage(w http.ResponseWriter, r *http.Request, actor a
 func registerInput(form url.Values) registers.Input {
 	in := registers.Input{AuthorityID: form.Get("authority"), Name: form.Get("name"), Language: form.Get("language"), Description: form.Get("description"),
 		Type: form.Get("type"), Access: form.Get("access"), Fees: form.Get("fees") == "on", URL: form.Get("url"), LegalBasis: form.Get("legal_basis"),
-		Languages: form["languages"], Areas: form["areas"], Names: map[string]string{}}
+		ExternalID: strings.TrimSpace(form.Get("external_id")), Languages: form["languages"], Areas: form["areas"], Names: map[string]string{}}
 	for _, l := range i18n.Languages {
 		if v := strings.TrimSpace(form.Get("name_" + l.Code)); v != "" {
 			in.Names[l.Code] = v
@@ -199,7 +199,7 @@ func (s *Server) saveRegister(w http.ResponseWriter, r *http.Request, actor auth
 // registerValues are an entry as the form's values.
 func registerValues(e *registers.Entry) url.Values {
 	v := url.Values{"authority": {e.AuthorityID}, "name": {e.Name}, "language": {e.Language}, "description": {e.Description}, "type": {e.Type},
-		"access": {e.Access}, "url": {e.URL}, "legal_basis": {e.LegalBasis}, "languages": e.Languages, "areas": e.Areas}
+		"access": {e.Access}, "url": {e.URL}, "legal_basis": {e.LegalBasis}, "external_id": {e.ExternalID}, "languages": e.Languages, "areas": e.Areas}
 	if e.Fees {
 		v.Set("fees", "on")
 	}
