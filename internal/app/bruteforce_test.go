@@ -25,6 +25,7 @@ import (
 	"github.com/openimi/openimi/internal/db"
 	"github.com/openimi/openimi/internal/db/dbtest"
 	"github.com/openimi/openimi/internal/i18n"
+	"github.com/openimi/openimi/internal/testkit"
 )
 
 // The brute-force tests attack the real server over HTTP, as the
@@ -36,30 +37,10 @@ import (
 // lifted by moving the clock, never by sleeping. Each scenario counts its
 // attempts and answers and logs the figures (go test -v -run BruteForce).
 
-// bfClock is a clock the tests move by hand.
-type bfClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *bfClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *bfClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
-func (c *bfClock) Add(d time.Duration) { c.Set(c.Now().Add(d)) }
-
 // startBFSite is startSite with sign-in on a fake clock that starts now.
-func startBFSite(t *testing.T, extra ...string) (*site, *bfClock) {
+func startBFSite(t *testing.T, extra ...string) (*site, *testkit.Clock) {
 	t.Helper()
-	clock := &bfClock{now: time.Now().UTC()}
+	clock := testkit.NewClock(time.Now().UTC())
 	c := newConfig(t, dbtest.Location(t), extra...)
 	a, err := openApp(c)
 	if err != nil {
@@ -315,7 +296,7 @@ func bfWrongCode(t *testing.T, secret string, i int, at time.Time) string {
 // bfEnrol enrols email's second factor in a browser (at the real time,
 // which the browser's codes use), then moves the clock to the middle of the
 // next 30-second step, so that the enrolment's code is the previous one.
-func bfEnrol(t *testing.T, s *site, clock *bfClock, email string) *browser {
+func bfEnrol(t *testing.T, s *site, clock *testkit.Clock, email string) *browser {
 	t.Helper()
 	clock.Set(time.Now().UTC())
 	b := s.enrolAs(email)

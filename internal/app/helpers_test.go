@@ -3,11 +3,13 @@ package app_test
 import (
 	"context"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -253,6 +255,37 @@ func (s *site) routePatterns(t *testing.T) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// checkRoutesOf runs a permission matrix: for every route that the
+// matrix claims (in pattern order) it calls run with the route's entry.
+// A claimed route without an entry, and an entry that names no route,
+// fail the test: a new route cannot be added without saying who may use
+// it. It returns the number of routes run.
+func checkRoutesOf[E any](t *testing.T, s *site, claims func(pattern string) bool, entries map[string]E, run func(pattern string, entry E)) int {
+	t.Helper()
+	covered, seen := 0, map[string]bool{}
+	for _, p := range s.routePatterns(t) {
+		seen[p] = true
+		if !claims(p) {
+			continue
+		}
+		entry, ok := entries[p]
+		if !ok {
+			t.Errorf("route %s has no entry in the permission matrix", p)
+			continue
+		}
+		covered++
+		run(p, entry)
+	}
+	for _, p := range slices.Sorted(maps.Keys(entries)) {
+		if !seen[p] {
+			t.Errorf("the matrix entry %s names no route", p)
+		} else if !claims(p) {
+			t.Errorf("the matrix entry %s is a route of another matrix", p)
+		}
+	}
+	return covered
 }
 
 // routeEntry is one entry of the route table: its pattern and access rule.

@@ -311,30 +311,8 @@ func TestTheRequestRoutesPermissionMatrix(t *testing.T) {
 	})
 
 	// Every route about requests or notifications must have an entry.
-	patterns := s.routePatterns(t)
-	covered := 0
-	routes := map[string]bool{}
-	for _, p := range patterns {
-		routes[p] = true
-	}
-	defer func() { t.Logf("%d routes, %d calls, %d of them allowed", covered, calls, allowedCalls) }()
-	for p := range checks {
-		if !routes[p] {
-			t.Errorf("the matrix entry %s names no route", p)
-		}
-	}
-	for _, p := range patterns {
-		if !requestMatrixRoutes(p) {
-			continue
-		}
-		check, ok := checks[p]
-		if !ok {
-			t.Errorf("route %s has no entry in the permission matrix", p)
-			continue
-		}
-		covered++
-		check(p, strings.Contains(p, "/api/"))
-	}
+	covered := checkRoutesOf(t, s, requestMatrixRoutes, checks, func(p string, check func(string, bool)) { check(p, strings.Contains(p, "/api/")) })
+	t.Logf("%d routes, %d calls, %d of them allowed", covered, calls, allowedCalls)
 }
 
 // requestMatrixRoutes are the routes TestTheRequestRoutesPermissionMatrix

@@ -184,22 +184,6 @@ func TestTheRegisterRoutesPermissionMatrix(t *testing.T) {
 		return s.browser().do(req)
 	})
 
-	patterns := s.routePatterns(t)
-	covered := 0
-	for _, p := range patterns {
-		if !registerMatrixRoutes(p) {
-			continue
-		}
-		check, ok := checks[p]
-		if !ok {
-			t.Errorf("route %s has no entry in the permission matrix", p)
-			continue
-		}
-		covered++
-		check()
-	}
-	if covered != len(checks) {
-		t.Errorf("%d entries, %d routes", len(checks), covered)
-	}
+	covered := checkRoutesOf(t, s, registerMatrixRoutes, checks, func(_ string, check func()) { check() })
 	t.Logf("%d routes, %d calls", covered, calls)
 }

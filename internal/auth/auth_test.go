@@ -5,7 +5,6 @@ import (
 	"errors"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,20 +16,8 @@ import (
 	"github.com/openimi/openimi/internal/db"
 	"github.com/openimi/openimi/internal/db/dbtest"
 	"github.com/openimi/openimi/internal/problem"
+	"github.com/openimi/openimi/internal/testkit"
 )
-
-// clock is a fake clock the tests move by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 const password = "correct-horse-battery-9"
 
@@ -38,7 +25,7 @@ type fixture struct {
 	ctx   context.Context
 	db    *db.DB
 	svc   *auth.Service
-	clock *clock
+	clock *testkit.Clock
 	user  auth.User
 	c     auth.Client
 }
@@ -46,7 +33,7 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	d := dbtest.Open(t)
-	clk := &clock{t: time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)}
+	clk := testkit.NewClock(time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC))
 	svc := auth.New(d, auth.Settings{PublicURL: "http://imi.test"}, clk.Now)
 	u, err := svc.CreateUser(context.Background(), auth.NewUser{Email: "Anna.Nowak@Example.PL", Name: "Anna Nowak", Password: password, Language: "pl"})
 	if err != nil {

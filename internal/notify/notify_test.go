@@ -65,27 +65,6 @@ func catalog(t *testing.T) *i18n.Catalog {
 	return cat
 }
 
-// clock is the workers' fake time; tests move it past backoffs and leases
-// instead of sleeping.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // received is one message the SMTP server accepted.
 type received struct {
 	from, to string
@@ -170,13 +149,13 @@ type fixture struct {
 	db    *db.DB
 	cat   *i18n.Catalog
 	mail  *mailServer
-	clock *clock
+	clock *testkit.Clock // the workers' time: tests move it past backoffs and leases
 }
 
 func setup(t *testing.T) *fixture {
 	t.Helper()
 	t.Parallel()
-	return &fixture{t: t, ctx: context.Background(), db: dbtest.Open(t), cat: catalog(t), mail: startMailServer(t), clock: newClock()}
+	return &fixture{t: t, ctx: context.Background(), db: dbtest.Open(t), cat: catalog(t), mail: startMailServer(t), clock: testkit.NewClock(time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC))}
 }
 
 // worker returns a fresh worker, as a newly started server would have.
@@ -301,7 +280,7 @@ func TestACommittedMessageIsDeliveredOnceInTheRecipientsLanguage(t *testing.T) {
 			id := f.onlyRow().id
 			w := f.worker()
 			f.deliver(w, 1)
-			f.clock.Advance(24 * time.Hour)
+			f.clock.Add(24 * time.Hour)
 			f.deliver(w, 0)
 			f.deliver(f.worker(), 0)
 
@@ -378,9 +357,9 @@ func TestATemporaryFailureIsRetriedAfterTheBackoffAndDeliveredOnce(t *testing.T)
 		t.Fatalf("retried during the backoff: %d attempts", n)
 	}
 
-	f.clock.Advance(34 * time.Second) // 30 s backoff plus at most 10% jitter
+	f.clock.Add(34 * time.Second) // 30 s backoff plus at most 10% jitter
 	f.deliver(w, 1)
-	f.clock.Advance(time.Hour)
+	f.clock.Add(time.Hour)
 	f.deliver(w, 0)
 	if got := f.mail.messages(); len(got) != 1 {
 		t.Fatalf("%d messages delivered, want 1", len(got))
@@ -402,7 +381,7 @@ func TestAPermanentRejectionFailsTheMessageAtOnce(t *testing.T) {
 		t.Fatalf("row after a 550 = %+v", r)
 	}
 	f.pending(0)
-	f.clock.Advance(24 * time.Hour)
+	f.clock.Add(24 * time.Hour)
 	f.deliver(f.worker(), 0)
 	if n := f.mail.attempts(); n != 1 {
 		t.Fatalf("%d attempts, want 1", n)
@@ -416,7 +395,7 @@ func TestTheWorkerGivesUpAfterTwelveTemporaryFailures(t *testing.T) {
 	w := f.worker()
 	for range 12 {
 		f.deliver(w, 0)
-		f.clock.Advance(2 * time.Hour)
+		f.clock.Add(2 * time.Hour)
 	}
 	if r := f.onlyRow(); !r.failed || r.attempts != 12 {
 		t.Fatalf("row after 12 failures = %+v", r)
@@ -465,9 +444,9 @@ func TestAMessageClaimedByACrashedWorkerIsSentOnceAfterTheLeaseExpires(t *testin
 
 	restarted := f.worker()
 	f.deliver(restarted, 0) // the lease still holds
-	f.clock.Advance(time.Minute)
+	f.clock.Add(time.Minute)
 	f.deliver(restarted, 0)
-	f.clock.Advance(time.Minute + time.Second) // past the 2-minute lease
+	f.clock.Add(time.Minute + time.Second) // past the 2-minute lease
 	f.deliver(restarted, 1)
 
 	got := f.mail.messages()
@@ -479,7 +458,7 @@ func TestAMessageClaimedByACrashedWorkerIsSentOnceAfterTheLeaseExpires(t *testin
 	}
 
 	// A sent message stays sent across restarts.
-	f.clock.Advance(24 * time.Hour)
+	f.clock.Add(24 * time.Hour)
 	f.deliver(f.worker(), 0)
 	if n := f.mail.attempts(); n != 1 {
 		t.Fatalf("%d attempts, want 1", n)
@@ -626,7 +605,7 @@ func TestWithoutASenderMessagesStayQueuedAndTheWorkerSaysSoOnce(t *testing.T) {
 	}
 	f.enqueue(resetMessage("zofia@example.eu", "en"))
 	f.deliver(w, 0)
-	f.clock.Advance(time.Hour)
+	f.clock.Add(time.Hour)
 	f.deliver(w, 0)
 	f.pending(1)
 	if r := f.onlyRow(); r.attempts != 0 || r.locked || r.sent || r.failed {
