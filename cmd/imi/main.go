@@ -31,6 +31,7 @@ Commands:
   serve                       run the web server (UI, API, e-mail worker)
   demo                        run the web server with demonstration users (serve --demo)
   demo code EMAIL             print the current security code of a demonstration user
+  generate --scale 10k|100k|1m  write a reproducible data set for load tests (see docs/PERFORMANCE.md)
   migrate                     bring the database schema up to date
   admin create-user           create a user account
   admin create-token          print a new API token for a user
@@ -81,6 +82,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		} else {
 			err = c.serve(ctx, rest, true)
 		}
+	case "generate":
+		err = c.generate(ctx, rest)
 	case "migrate":
 		err = c.migrate(ctx, rest)
 	case "admin":
