@@ -139,17 +139,8 @@ func (g *generator) broadcasts(ctx context.Context) error {
 			events = append(events, event{at: t, action: action, from: from, to: to, user: user, authority: authority, party: party, comment: comment, data: data})
 			state = to
 		}
-		step := func(d time.Duration) bool {
-			next := t.Add(max(d, time.Minute)).Truncate(time.Second)
-			if next.After(until) {
-				return false
-			}
-			t = next
-			return true
-		}
-		days := func(mean float64) time.Duration {
-			return time.Duration(r.ExpFloat64() * mean * 24 * float64(time.Hour))
-		}
+		step := func(d time.Duration) bool { return advance(&t, until, d) }
+		days := func(mean float64) time.Duration { return expDays(r, mean) }
 		senderUser := sender.alertHandlers[0]
 		var sentAt, commentUntil, closedAt any
 		type receipt struct {

@@ -222,19 +222,8 @@ func (w *requestWriter) one(ctx context.Context, n int, created time.Time, req, 
 		events = append(events, e)
 		state = to
 	}
-	// step moves the clock on by about d; false if that passes the end
-	// of the history, where the request stays as it is.
-	step := func(d time.Duration) bool {
-		next := t.Add(max(d, time.Minute)).Truncate(time.Second)
-		if next.After(until) {
-			return false
-		}
-		t = next
-		return true
-	}
-	days := func(mean float64) time.Duration {
-		return time.Duration(r.ExpFloat64() * mean * 24 * float64(time.Hour))
-	}
+	step := func(d time.Duration) bool { return advance(&t, until, d) }
+	days := func(mean float64) time.Duration { return expDays(r, mean) }
 	var sentAt, acceptedAt, answeredAt, closedAt, stoppedAt *time.Time
 	var stopped int64
 	var handler any
@@ -605,4 +594,22 @@ func (w *requestWriter) reminders(ctx context.Context, rid string, area *request
 		}
 	}
 	return nil
+}
+
+// advance moves the moment *t on by about d (at least a minute, to the
+// second); false, leaving *t, if that passes until, the end of the
+// history, where what is being made stays as it is.
+func advance(t *time.Time, until time.Time, d time.Duration) bool {
+	next := t.Add(max(d, time.Minute)).Truncate(time.Second)
+	if next.After(until) {
+		return false
+	}
+	*t = next
+	return true
+}
+
+// expDays is a delay drawn from an exponential distribution of the given
+// mean, in days.
+func expDays(r *rand.Rand, mean float64) time.Duration {
+	return time.Duration(r.ExpFloat64() * mean * 24 * float64(time.Hour))
 }
