@@ -33,6 +33,8 @@ Commands:
   demo code EMAIL             print the current security code of a demonstration user
   generate --scale 10k|100k|1m  write a reproducible data set for load tests (see docs/PERFORMANCE.md)
   migrate                     bring the database schema up to date
+  backup [--output FILE]      write a checked copy of the SQLite database, while the server runs
+  restore FILE [--replace]    replace the SQLite database's content with a checked backup
   admin create-user           create a user account
   admin create-token          print a new API token for a user
   admin revoke-token          revoke an API token
@@ -86,6 +88,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = c.generate(ctx, rest)
 	case "migrate":
 		err = c.migrate(ctx, rest)
+	case "backup":
+		err = c.backup(ctx, rest)
+	case "restore":
+		err = c.restore(ctx, rest)
 	case "admin":
 		err = c.admin(ctx, rest)
 	case "audit":

@@ -99,29 +99,15 @@ func (d DirStore) Put(r io.Reader, max int64) (string, int64, error) {
 	}
 	// The rename is durable once the folder holding the new name is
 	// synced; a new sub-folder needs its own entry synced too.
-	if err := syncDir(sub); err != nil {
+	if err := db.Sync(sub); err != nil {
 		return "", 0, err
 	}
 	if statErr != nil {
-		if err := syncDir(d.Dir); err != nil {
+		if err := db.Sync(d.Dir); err != nil {
 			return "", 0, err
 		}
 	}
 	return sum, n, nil
-}
-
-// syncDir flushes a folder's entries (the names of the files in it) to
-// the disk.
-func syncDir(dir string) error {
-	f, err := os.Open(dir) // #nosec G304 -- the configured attachments folder or one of its hash-named sub-folders
-	if err != nil {
-		return err
-	}
-	err = f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // Open reads a stored content. A sweep may hold the content aside for a
@@ -256,7 +242,7 @@ func (d DirStore) putBack(sum, aside string) error {
 		}
 		return err
 	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
+	if err := db.Sync(filepath.Dir(path)); err != nil {
 		return err
 	}
 	if err := os.Remove(aside); err != nil && !errors.Is(err, os.ErrNotExist) {
