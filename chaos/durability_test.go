@@ -299,6 +299,7 @@ type server struct {
 	addr   string
 	data   string
 	logDir string
+	extra  []string // more settings of imi serve
 	cmd    *exec.Cmd
 	exited chan struct{}
 	lives  int
@@ -322,6 +323,7 @@ func (s *server) start() {
 	defer logs.Close()
 	s.cmd = exec.Command(imiBinary, "serve", "--database", s.h.loc, "--data-dir", s.data, "--attachments-dir", s.h.files,
 		"--listen", s.addr, "--log-level", "warn")
+	s.cmd.Args = append(s.cmd.Args, s.extra...)
 	s.cmd.Stdout, s.cmd.Stderr = logs, logs
 	s.cmd.SysProcAttr = dieWithParent()
 	s.mu.Lock()
