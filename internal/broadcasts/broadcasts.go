@@ -821,10 +821,17 @@ func (s *Service) Timeline(ctx context.Context, actor authorities.Actor, id stri
 		return nil, err
 	}
 	var out []Event
+	known := map[string]*authorities.Authority{} // a long history names few authorities, many times
 	for _, e := range events {
 		x := Event{At: e.At, Action: e.Action, Party: e.Party}
 		if e.AuthorityID != "" {
-			if a, err := s.authorities.Get(ctx, e.AuthorityID); err == nil {
+			a, ok := known[e.AuthorityID]
+			if !ok {
+				if a, _ = s.authorities.Get(ctx, e.AuthorityID); a != nil {
+					known[e.AuthorityID] = a
+				}
+			}
+			if a != nil {
 				x.Authority, x.Country = a.Name, a.Country
 			}
 		}
