@@ -4,7 +4,9 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/openimi/openimi/internal/config"
@@ -27,6 +29,11 @@ func (c commands) backup(ctx context.Context, args []string) error {
 	}
 	if output == "" {
 		output = filepath.Join(cfg.DataDir, "imi-"+time.Now().UTC().Format("20060102-150405")+".db")
+	}
+	if !strings.HasPrefix(cfg.Database, "postgres") {
+		if _, err := os.Stat(strings.TrimPrefix(cfg.Database, "sqlite:")); err != nil { // rather than make an empty one
+			return fmt.Errorf("no database to back up: %w", err)
+		}
 	}
 	d, err := db.Open(ctx, cfg.Database, db.Options{SQLiteSynchronous: cfg.SQLiteSynchronous, MaxReaders: 1})
 	if err != nil {
@@ -73,8 +80,17 @@ func (c commands) restore(ctx context.Context, args []string) error {
 		return db.ErrNotSQLite
 	}
 	if !replace {
-		var users, requests int64
-		_ = d.Read().QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM requests)`).Scan(&users, &requests)
+		// A new file, or an OpenIMI database without users or requests,
+		// may be filled; anything else only with --replace.
+		var tables, users, requests int64
+		if err := d.Read().QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'`).Scan(&tables); err != nil {
+			return err
+		}
+		if tables > 0 {
+			if err := d.Read().QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM requests)`).Scan(&users, &requests); err != nil {
+				return fmt.Errorf("%s holds tables that are not OpenIMI's: give --replace to replace them with the backup", d.Location)
+			}
+		}
 		if users > 0 || requests > 0 {
 			return fmt.Errorf("%s already holds %d users and %d requests: give --replace to replace them with the backup (stop the server first)", d.Location, users, requests)
 		}

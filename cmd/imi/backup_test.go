@@ -1,6 +1,7 @@
 package main
 
 import (
+	"database/sql"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -8,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/openimi/openimi/internal/db/dbtest"
+
+	_ "modernc.org/sqlite"
 )
 
 // imi backup writes a checked copy of the SQLite database; imi restore
@@ -21,9 +24,9 @@ func TestBackupAndRestoreOfTheSQLiteDatabase(t *testing.T) {
 		"--alerts", "2", "--registers", "2", "--accounts", "1"}, common...)...); code != 0 {
 		t.Fatalf("generate: %d\n%s\n%s", code, out, errOut)
 	}
-	backup := filepath.Join(dir, "nightly.db")
+	backup := filepath.Join(dir, "nightly #1?.db") // characters a SQLite URI would otherwise cut at
 	code, out, errOut := imi(t, "", append([]string{"backup", "--database", live, "--output", backup}, common...)...)
-	if code != 0 || !regexp.MustCompile(`backup written and checked: .*nightly\.db\n .* 120 requests`).MatchString(out) {
+	if code != 0 || !regexp.MustCompile(`backup written and checked: .*nightly #1\?\.db\n .* 120 requests`).MatchString(out) {
 		t.Fatalf("backup: %d\n%s\n%s", code, out, errOut)
 	}
 	if code, _, errOut := imi(t, "", append([]string{"backup", "--database", live, "--output", backup}, common...)...); code != 1 || !strings.Contains(errOut, "already exists") {
@@ -45,6 +48,26 @@ func TestBackupAndRestoreOfTheSQLiteDatabase(t *testing.T) {
 	}
 	if code, out, errOut := imi(t, "", append([]string{"restore", "--database", live, "--replace", backup}, common...)...); code != 0 {
 		t.Errorf("restore --replace: %d\n%s\n%s", code, out, errOut)
+	}
+
+	// A database that is not OpenIMI's is not replaced without --replace.
+	foreign := filepath.Join(dir, "invoices.db")
+	if code, _, errOut := imi(t, "", append([]string{"backup", "--database", foreign, "--output", filepath.Join(dir, "x.db")}, common...)...); code != 1 || !strings.Contains(errOut, "no database to back up") {
+		t.Errorf("backup of a database that does not exist: %d %s", code, errOut)
+	}
+	if _, err := os.Stat(foreign); err == nil {
+		t.Error("backing up a missing database created it")
+	}
+	f, err := sql.Open("sqlite", foreign)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Exec(`CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL); INSERT INTO invoices (total) VALUES (12.5)`); err != nil {
+		t.Fatal(err)
+	}
+	_ = f.Close()
+	if code, _, errOut := imi(t, "", append([]string{"restore", "--database", foreign, backup}, common...)...); code != 1 || !strings.Contains(errOut, "not OpenIMI's") {
+		t.Errorf("restore over another program's database: %d %s", code, errOut)
 	}
 
 	damaged := filepath.Join(dir, "damaged.db")

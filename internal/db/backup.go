@@ -23,6 +23,7 @@ type BackupInfo struct {
 	Path                         string
 	Bytes                        int64
 	Version                      int64 // the last migration applied
+	PageSize                     int64
 	Authorities, Users, Requests int64
 }
 
@@ -49,7 +50,7 @@ func (d *DB) Backup(ctx context.Context, path string) (BackupInfo, error) {
 	defer func() { _ = os.Remove(partial) }() // the name stays, linked, once checked
 	// Its own connection: the reader pool is query-only, and the writer
 	// must stay free for the server's writes while the copy is made.
-	src, err := sql.Open("sqlite", "file:"+d.Location+"?"+url.Values{"_pragma": {"busy_timeout(10000)"}}.Encode())
+	src, err := sql.Open("sqlite", fileURI(d.Location, url.Values{"_pragma": {"busy_timeout(10000)"}}))
 	if err != nil {
 		return BackupInfo{}, err
 	}
@@ -89,11 +90,14 @@ func CheckBackup(ctx context.Context, path string) (BackupInfo, error) {
 		return BackupInfo{}, fmt.Errorf("backup %s: not a file", path)
 	}
 	info := BackupInfo{Path: path, Bytes: st.Size()}
+	if path, err = filepath.Abs(path); err != nil {
+		return info, err
+	}
 	q := url.Values{}
 	q.Set("mode", "ro")
 	q.Add("_pragma", "query_only(ON)")
 	q.Set("_time_format", "sqlite")
-	b, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	b, err := sql.Open("sqlite", fileURI(path, q))
 	if err != nil {
 		return info, err
 	}
@@ -126,6 +130,9 @@ func CheckBackup(ctx context.Context, path string) (BackupInfo, error) {
 	_ = rows.Close()
 	if len(problems) > 0 {
 		return bad("its integrity check failed: "+strings.Join(problems[:min(len(problems), 5)], "; "), nil)
+	}
+	if err := b.QueryRowContext(ctx, `PRAGMA page_size`).Scan(&info.PageSize); err != nil {
+		return bad("it cannot be read", err)
 	}
 	if err := b.QueryRowContext(ctx, `SELECT COALESCE(MAX(version_id), 0) FROM goose_db_version WHERE is_applied`).Scan(&info.Version); err != nil {
 		return bad("it holds no OpenIMI schema", err)
@@ -180,6 +187,15 @@ func (d *DB) Restore(ctx context.Context, path string) (BackupInfo, error) {
 		return info, fmt.Errorf("restore: %w", mapErr(err))
 	}
 	defer conn.Close()
+	// SQLite copies pages as they are: a database in WAL mode takes only
+	// pages of its own size.
+	var size int64
+	if err := conn.QueryRowContext(ctx, `PRAGMA page_size`).Scan(&size); err != nil {
+		return info, fmt.Errorf("restore: %w", mapErr(err))
+	}
+	if size != info.PageSize {
+		return info, fmt.Errorf("restore: the backup's pages are of %d bytes and %s's of %d: SQLite cannot copy one into the other; copy the backup file to a new name instead (and start the server on it)", info.PageSize, d.Location, size)
+	}
 	err = conn.Raw(func(dc any) error {
 		r, ok := dc.(interface {
 			NewRestore(string) (*sqlite.Backup, error)
@@ -187,7 +203,7 @@ func (d *DB) Restore(ctx context.Context, path string) (BackupInfo, error) {
 		if !ok {
 			return errors.New("restore: the SQLite driver has no backup interface")
 		}
-		b, err := r.NewRestore("file:" + abs + "?mode=ro")
+		b, err := r.NewRestore(fileURI(abs, url.Values{"mode": {"ro"}}))
 		if err != nil {
 			return err
 		}
@@ -206,6 +222,12 @@ func (d *DB) Restore(ctx context.Context, path string) (BackupInfo, error) {
 		return info, fmt.Errorf("restore: the restored database fails its check (%s): %v", ok, err)
 	}
 	return info, nil
+}
+
+// fileURI is a SQLite URI for a file path: characters such as # and ?
+// in the name stay part of it.
+func fileURI(path string, q url.Values) string {
+	return (&url.URL{Scheme: "file", Path: path, RawQuery: q.Encode()}).String()
 }
 
 // LatestVersion is the version of the newest migration this program has.

@@ -2,6 +2,7 @@ package db_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -235,5 +236,96 @@ func TestBackupsOfPostgreSQLPointToItsTools(t *testing.T) {
 	}
 	if _, err := d.Restore(context.Background(), filepath.Join(t.TempDir(), "b.db")); !errors.Is(err, db.ErrNotSQLite) {
 		t.Errorf("restore into PostgreSQL: %v", err)
+	}
+}
+
+// Indexes a stopped bulk load listed as set aside are made again by the
+// next migration, and the list goes; an entry that is not an index
+// definition is refused.
+func TestMigrateMakesAgainTheIndexesABulkLoadSetAside(t *testing.T) {
+	ctx := context.Background()
+	d := dbtest.Open(t)
+	def := `CREATE INDEX requests_closed ON requests(closed_at)`
+	indexExists := `SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'requests_closed'`
+	if d.Dialect() == db.Postgres {
+		indexExists = `SELECT COUNT(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname = 'requests_closed'`
+	}
+	count := func(q string) int {
+		var n int
+		if err := d.Read().QueryRowContext(ctx, q).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	setAside := func(definition string) {
+		if err := d.InTx(ctx, func(tx db.Querier) error {
+			for _, q := range []string{`DROP INDEX IF EXISTS requests_closed`, `DROP TABLE IF EXISTS ` + db.PendingIndexes,
+				`CREATE TABLE ` + db.PendingIndexes + ` (name TEXT PRIMARY KEY, definition TEXT NOT NULL)`} {
+				if _, err := tx.ExecContext(ctx, q); err != nil {
+					return err
+				}
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO `+db.PendingIndexes+` (name, definition) VALUES ('requests_closed', $1)`, definition)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setAside(def)
+	if count(indexExists) != 0 {
+		t.Fatal("the index was not dropped")
+	}
+	if err := d.Migrate(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if count(indexExists) != 1 {
+		t.Error("the migration did not make the index again")
+	}
+	if err := d.Migrate(ctx, nil); err != nil { // the list is gone: nothing to do
+		t.Fatal(err)
+	}
+	setAside(`DROP TABLE users`)
+	if err := d.Migrate(ctx, nil); err == nil || !strings.Contains(err.Error(), "not an index definition") {
+		t.Errorf("a list entry that is not an index: %v", err)
+	}
+	if count(`SELECT COUNT(*) FROM users`) != 0 || count(indexExists) != 0 {
+		t.Error("the refused entry changed something")
+	}
+}
+
+// SQLite copies pages as they are: a backup whose pages differ in size
+// from the database's is refused with the way out, and changes nothing.
+func TestARestoreAcrossPageSizesSaysWhatToDo(t *testing.T) {
+	ctx := context.Background()
+	big := filepath.Join(t.TempDir(), "big-pages.db")
+	raw, err := sql.Open("sqlite", "file:"+big+"?_pragma=page_size(8192)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`CREATE TABLE first (a)`); err != nil {
+		t.Fatal(err)
+	}
+	_ = raw.Close()
+	d, err := db.Open(ctx, big, db.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := d.Migrate(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	addUsers(t, d, "u", 3)
+	backup := filepath.Join(t.TempDir(), "b.db")
+	info, err := d.Backup(ctx, backup)
+	if err != nil || info.PageSize != 8192 {
+		t.Fatalf("backup: %+v %v", info, err)
+	}
+	target := openSQLite(t, "target.db")
+	addUsers(t, target, "mine", 2)
+	if _, err := target.Restore(ctx, backup); err == nil || !strings.Contains(err.Error(), "copy the backup file to a new name") {
+		t.Errorf("restore across page sizes: %v", err)
+	}
+	if n := users(t, target); n != 2 {
+		t.Errorf("the refused restore changed the database: %d users", n)
 	}
 }

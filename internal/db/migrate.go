@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -94,5 +95,65 @@ func (d *DB) Migrate(ctx context.Context, log *slog.Logger) error {
 			log.Info("migration applied", "version", r.Source.Version, "file", r.Source.Path, "duration", r.Duration)
 		}
 	}
-	return nil
+	return d.restorePendingIndexes(ctx, log)
+}
+
+// PendingIndexes is the table in which a bulk load (imi generate) lists
+// the secondary indexes it sets aside, in the transaction that drops
+// them, and from which it removes each as it makes it again. A load
+// stopped before that (a kill, a power cut) leaves the list, and Migrate
+// makes the indexes again: tables are never left without them.
+const PendingIndexes = "bulk_pending_indexes"
+
+func (d *DB) restorePendingIndexes(ctx context.Context, log *slog.Logger) error {
+	exists := `SELECT COUNT(*) FROM sqlite_master WHERE type = $1 AND name = $2`
+	if d.dialect == Postgres {
+		exists = `SELECT COUNT(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+			WHERE n.nspname = current_schema() AND c.relkind = (CASE $1 WHEN 'table' THEN 'r' ELSE 'i' END)::"char" AND c.relname = $2`
+	}
+	var n int
+	if err := d.writer.QueryRowContext(ctx, exists, "table", PendingIndexes).Scan(&n); err != nil {
+		return fmt.Errorf("db: pending indexes: %w", mapErr(err))
+	}
+	if n == 0 {
+		return nil
+	}
+	return d.InTx(ctx, func(tx Querier) error {
+		rows, err := tx.QueryContext(ctx, `SELECT name, definition FROM `+PendingIndexes+` ORDER BY name`)
+		if err != nil {
+			return err
+		}
+		var names, defs []string
+		for rows.Next() {
+			var name, def string
+			if err := rows.Scan(&name, &def); err != nil {
+				_ = rows.Close()
+				return err
+			}
+			names, defs = append(names, name), append(defs, def)
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return err
+		}
+		for i, def := range defs {
+			if !strings.HasPrefix(def, "CREATE INDEX ") {
+				return fmt.Errorf("db: %s lists %q, which is not an index definition", PendingIndexes, names[i])
+			}
+			var there int
+			if err := tx.QueryRowContext(ctx, exists, "index", names[i]).Scan(&there); err != nil {
+				return err
+			}
+			if there > 0 {
+				continue
+			}
+			if log != nil {
+				log.Warn("making again an index a stopped bulk load set aside", "index", names[i])
+			}
+			if _, err := tx.ExecContext(ctx, def); err != nil {
+				return fmt.Errorf("db: make index %s again: %w", names[i], err)
+			}
+		}
+		_, err = tx.ExecContext(ctx, `DROP TABLE `+PendingIndexes)
+		return err
+	})
 }

@@ -93,8 +93,9 @@ func (b *bulk) start() {
 	go func() {
 		var failed error
 		for job := range b.jobs {
-			if job == nil { // a barrier: report and go on
+			if job == nil { // a barrier: report, and start afresh (the caller rolls back)
 				b.settled <- failed
+				failed = nil
 				continue
 			}
 			if failed == nil {
@@ -313,22 +314,24 @@ var bulkTables = []string{"requests", "request_facts", "notifications", "request
 
 // dropIndexes removes the secondary indexes of bulkTables (not those
 // behind a primary key or a unique constraint) in the current
-// transaction and returns the statements that make them again, exactly
-// as the migrations made them.
-func (b *bulk) dropIndexes(ctx context.Context) ([]string, error) {
+// transaction and returns their names and the statements that make them
+// again, exactly as the migrations made them. The same transaction lists
+// them in db.PendingIndexes, so that a run killed before it makes them
+// again leaves them to the next db.Migrate (every command, serve).
+func (b *bulk) dropIndexes(ctx context.Context) (names, defs []string, err error) {
 	if err := b.sync(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var q string
 	if b.pg != nil {
 		q = `SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.schemaname = current_schema() AND i.tablename = ANY($1)
 			AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname AND c.connamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema()))
+			AND i.indexdef NOT LIKE 'CREATE UNIQUE%'
 			ORDER BY i.indexname`
 	} else {
-		q = `SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN (` +
+		q = `SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%' AND tbl_name IN (` +
 			strings.TrimSuffix(strings.Repeat("?,", len(bulkTables)), ",") + `) ORDER BY name`
 	}
-	var names, defs []string
 	scan := func(next func() bool, s func(...any) error) error {
 		for next() {
 			var n, d string
@@ -342,12 +345,12 @@ func (b *bulk) dropIndexes(ctx context.Context) ([]string, error) {
 	if b.pg != nil {
 		rows, err := b.pgtx.Query(ctx, q, bulkTables)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		err = scan(rows.Next, rows.Scan)
 		rows.Close()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	} else {
 		args := make([]any, len(bulkTables))
@@ -356,20 +359,26 @@ func (b *bulk) dropIndexes(ctx context.Context) ([]string, error) {
 		}
 		rows, err := b.conn.QueryContext(ctx, q, args...)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		err = scan(rows.Next, rows.Scan)
 		_ = rows.Close()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	for _, n := range names {
+	if err := b.exec(ctx, `CREATE TABLE IF NOT EXISTS `+db.PendingIndexes+` (name TEXT PRIMARY KEY, definition TEXT NOT NULL)`); err != nil {
+		return nil, nil, err
+	}
+	for i, n := range names {
 		if err := b.exec(ctx, `DROP INDEX `+pgx.Identifier{n}.Sanitize()); err != nil {
-			return nil, err
+			return nil, nil, err
+		}
+		if err := b.exec(ctx, `INSERT INTO `+db.PendingIndexes+` (name, definition) VALUES ($1, $2)`, n, defs[i]); err != nil {
+			return nil, nil, err
 		}
 	}
-	return defs, nil
+	return names, defs, nil
 }
 
 // rollback abandons the current transaction (after a failure) and starts
@@ -415,7 +424,10 @@ func (b *bulk) close() {
 	if b.conn != nil {
 		_, _ = b.conn.ExecContext(ctx, "ROLLBACK")
 		// Checkpoints were put off during generation (each would
-		// copy the same pages again): one now.
+		// copy the same pages again): one now, synced to the disk, so
+		// that what the database held before an --append run is never
+		// left to a write-ahead log the checkpoint truncates unsynced.
+		_, _ = b.conn.ExecContext(ctx, "PRAGMA synchronous=FULL")
 		_, _ = b.conn.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
 		_ = b.conn.Close()
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -483,5 +484,64 @@ func TestADatabaseWithRequestsNeedsAppend(t *testing.T) {
 	}
 	if n, err := audit.Verify(context.Background(), e.d.Read()); err != nil {
 		t.Errorf("audit chain after %d rows: %v", n, err)
+	}
+}
+
+// A generation stopped during the requests (as by Ctrl-C) gives back the
+// indexes it set aside before it returns; one killed there (a kill -9, a
+// power cut: here, a consistent copy of the database taken at that
+// moment) leaves them listed, and the next migration, which every
+// command and the server run first, makes them again.
+func TestAStoppedGenerationNeverLeavesTablesWithoutTheirIndexes(t *testing.T) {
+	e := open(t)
+	indexes := e.indexes(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	killed := filepath.Join(t.TempDir(), "killed.db")
+	deps := e.deps
+	deps.Progress = func(p gen.Progress) {
+		if p.Phase != "requests" || p.Done < 500 || ctx.Err() != nil {
+			return
+		}
+		if e.d.Dialect() == db.SQLite { // the committed state a kill would leave
+			if _, err := e.d.Backup(context.Background(), killed); err != nil {
+				t.Error(err)
+			}
+		}
+		cancel()
+	}
+	s := small(3)
+	s.Requests = 20_000
+	if _, err := gen.Run(ctx, deps, s); !errors.Is(err, context.Canceled) {
+		t.Fatalf("an interrupted generation: %v", err)
+	}
+	if after := e.indexes(t); !slices.Equal(indexes, after) {
+		t.Errorf("after an interruption, indexes:\n%s\nwant:\n%s", strings.Join(after, "\n"), strings.Join(indexes, "\n"))
+	}
+	if n := e.count(t, `SELECT COUNT(*) FROM requests`); n >= 20_000 {
+		t.Errorf("the interrupted generation went on to %d requests", n)
+	}
+	if e.d.Dialect() != db.SQLite {
+		return
+	}
+	k, err := db.Open(context.Background(), killed, db.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	var pending int
+	if err := k.Read().QueryRowContext(context.Background(), `SELECT COUNT(*) FROM `+db.PendingIndexes).Scan(&pending); err != nil || pending < 5 {
+		t.Fatalf("the killed run's database lists %d indexes set aside (%v)", pending, err)
+	}
+	if err := k.Migrate(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	killedEnv := &env{d: k}
+	if after := killedEnv.indexes(t); !slices.Equal(indexes, after) {
+		t.Errorf("after a kill and a migration, indexes:\n%s\nwant:\n%s", strings.Join(after, "\n"), strings.Join(indexes, "\n"))
+	}
+	var left int
+	if err := k.Read().QueryRowContext(context.Background(), `SELECT COUNT(*) FROM sqlite_master WHERE name = $1`, db.PendingIndexes).Scan(&left); err != nil || left != 0 {
+		t.Errorf("the list of indexes set aside is still there (%d, %v)", left, err)
 	}
 }

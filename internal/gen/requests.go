@@ -136,6 +136,9 @@ func (g *generator) requests(ctx context.Context) error {
 		if resp == nil {
 			continue // nobody abroad works in the area
 		}
+		if i%1024 == 0 && ctx.Err() != nil { // interrupted: stop now, not a million requests later
+			return ctx.Err()
+		}
 		if err := w.one(ctx, i, created, req, resp, area); err != nil {
 			return err
 		}

@@ -224,7 +224,7 @@ func (g *generator) audit(ctx context.Context, at time.Time, event, userID, subj
 
 // run generates everything, then builds the search indexes with the
 // services' own code.
-func (g *generator) run(ctx context.Context) error {
+func (g *generator) run(ctx context.Context) (err error) {
 	if err := g.storeFiles(); err != nil {
 		return err
 	}
@@ -235,7 +235,7 @@ func (g *generator) run(ctx context.Context) error {
 		return err
 	}
 	t := time.Now()
-	indexes, err := g.b.dropIndexes(ctx)
+	names, indexes, err := g.b.dropIndexes(ctx)
 	if err != nil {
 		return err
 	}
@@ -251,7 +251,13 @@ func (g *generator) run(ctx context.Context) error {
 			if err := g.b.exec(ctx, def); err != nil {
 				return fmt.Errorf("gen: make index again: %w", err)
 			}
+			if err := g.b.exec(ctx, `DELETE FROM `+db.PendingIndexes+` WHERE name = $1`, names[i]); err != nil {
+				return err
+			}
 			g.tick("index", i+1, len(indexes))
+		}
+		if err := g.b.exec(ctx, `DROP TABLE `+db.PendingIndexes); err != nil {
+			return err
 		}
 		return g.b.commit(ctx)
 	}
@@ -260,7 +266,9 @@ func (g *generator) run(ctx context.Context) error {
 			// A failed run leaves what it committed, but never the
 			// tables without their indexes.
 			g.b.rollback()
-			_ = restore()
+			if rerr := restore(); rerr != nil {
+				err = errors.Join(err, rerr, errors.New("the indexes set aside are made again by the next imi migrate or imi serve"))
+			}
 		}
 	}()
 	if err := g.requests(ctx); err != nil {
