@@ -50,7 +50,7 @@ func (d *DB) Backup(ctx context.Context, path string) (BackupInfo, error) {
 	defer func() { _ = os.Remove(partial) }() // the name stays, linked, once checked
 	// Its own connection: the reader pool is query-only, and the writer
 	// must stay free for the server's writes while the copy is made.
-	src, err := sql.Open("sqlite", fileURI(d.Location, url.Values{"_pragma": {"busy_timeout(10000)"}}))
+	src, err := sql.Open("sqlite", FileURI(d.Location, url.Values{"_pragma": {"busy_timeout(10000)"}}))
 	if err != nil {
 		return BackupInfo{}, err
 	}
@@ -97,7 +97,7 @@ func CheckBackup(ctx context.Context, path string) (BackupInfo, error) {
 	q.Set("mode", "ro")
 	q.Add("_pragma", "query_only(ON)")
 	q.Set("_time_format", "sqlite")
-	b, err := sql.Open("sqlite", fileURI(path, q))
+	b, err := sql.Open("sqlite", FileURI(path, q))
 	if err != nil {
 		return info, err
 	}
@@ -203,7 +203,7 @@ func (d *DB) Restore(ctx context.Context, path string) (BackupInfo, error) {
 		if !ok {
 			return errors.New("restore: the SQLite driver has no backup interface")
 		}
-		b, err := r.NewRestore(fileURI(abs, url.Values{"mode": {"ro"}}))
+		b, err := r.NewRestore(FileURI(abs, url.Values{"mode": {"ro"}}))
 		if err != nil {
 			return err
 		}
@@ -224,9 +224,13 @@ func (d *DB) Restore(ctx context.Context, path string) (BackupInfo, error) {
 	return info, nil
 }
 
-// fileURI is a SQLite URI for a file path: characters such as # and ?
-// in the name stay part of it.
-func fileURI(path string, q url.Values) string {
+// FileURI is a SQLite URI for a file path: characters such as # and ?
+// in the name stay part of it. The path is made absolute: a relative one
+// would read as the URI's authority (file://data/imi.db).
+func FileURI(path string, q url.Values) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
 	return (&url.URL{Scheme: "file", Path: path, RawQuery: q.Encode()}).String()
 }
 

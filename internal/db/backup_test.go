@@ -329,3 +329,29 @@ func TestARestoreAcrossPageSizesSaysWhatToDo(t *testing.T) {
 		t.Errorf("the refused restore changed the database: %d users", n)
 	}
 }
+
+// The database as most installations name it, relative to the working
+// folder (data/imi.db): backed up and restored like any other.
+func TestABackupOfADatabaseNamedRelatively(t *testing.T) {
+	ctx := context.Background()
+	t.Chdir(t.TempDir())
+	d, err := db.Open(ctx, "data/imi.db", db.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := d.Migrate(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	addUsers(t, d, "u", 4)
+	info, err := d.Backup(ctx, "data/backup.db")
+	if err != nil || info.Users != 4 {
+		t.Fatalf("backup: %+v %v", info, err)
+	}
+	if _, err := d.Restore(ctx, "data/backup.db"); err != nil {
+		t.Fatal(err)
+	}
+	if n := users(t, d); n != 4 {
+		t.Errorf("after the restore: %d users", n)
+	}
+}

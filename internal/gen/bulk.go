@@ -162,7 +162,7 @@ func openBulk(ctx context.Context, d *db.DB, location string) (*bulk, error) {
 	q.Add("_pragma", "wal_autocheckpoint(0)")
 	q.Add("_pragma", "threads(2)") // sorts for the indexes made again at the end
 	q.Set("_time_format", "sqlite")
-	lite, err := sql.Open("sqlite", "file:"+d.Location+"?"+q.Encode())
+	lite, err := sql.Open("sqlite", db.FileURI(d.Location, q))
 	if err != nil {
 		return nil, err
 	}
