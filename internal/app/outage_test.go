@@ -458,7 +458,7 @@ func TestDatabaseOutageUnderLoadAnswers503AndRecoversWithin5s(t *testing.T) {
 	stop := make(chan struct{})
 	wg := l.run(16, stop)
 	time.Sleep(2 * time.Second)
-	p.cut() // the database stops...
+	p.cut()             // the database stops...
 	cutAt := time.Now() // requests begun before this may still have finished through it
 	time.Sleep(outage / 6)
 	peak, _ := outageGoroutines()
