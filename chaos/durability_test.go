@@ -210,12 +210,19 @@ func (h *harness) dialect() string {
 // imi runs a command of the binary on the test's database.
 func (h *harness) imi(stdin string, args ...string) string {
 	h.t.Helper()
-	cmd := exec.Command(imiBinary, append([]string{"--database", h.loc}, args...)...)
+	return runWith(h.t, stdin, append([]string{"--database", h.loc}, args...)...)
+}
+
+// runWith runs an imi command with stdin as its input and returns its
+// standard output; the test fails if it does.
+func runWith(t *testing.T, stdin string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(imiBinary, args...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {
-		h.t.Fatalf("imi %s: %v\n%s%s", strings.Join(args, " "), err, out.String(), errOut.String())
+		t.Fatalf("imi %s: %v\n%s%s", strings.Join(args, " "), err, out.String(), errOut.String())
 	}
 	return out.String()
 }

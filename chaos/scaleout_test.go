@@ -8,7 +8,6 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -166,13 +165,7 @@ func TestTwoServersShareOnePostgreSQL(t *testing.T) {
 // run runs an imi command and returns its standard output.
 func run(t *testing.T, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(imiBinary, args...)
-	var out, errOut strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("imi %s: %v\n%s%s", strings.Join(args, " "), err, out.String(), errOut.String())
-	}
-	return out.String()
+	return runWith(t, "", args...)
 }
 
 func get(t *testing.T, c *http.Client, s *server, path string) (int, string) {

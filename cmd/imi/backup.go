@@ -2,11 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/openimi/openimi/internal/config"
@@ -30,13 +30,10 @@ func (c commands) backup(ctx context.Context, args []string) error {
 	if output == "" {
 		output = filepath.Join(cfg.DataDir, "imi-"+time.Now().UTC().Format("20060102-150405")+".db")
 	}
-	if !strings.HasPrefix(cfg.Database, "postgres") {
-		if _, err := os.Stat(strings.TrimPrefix(cfg.Database, "sqlite:")); err != nil { // rather than make an empty one
-			return fmt.Errorf("no database to back up: %w", err)
-		}
-	}
-	d, err := db.Open(ctx, cfg.Database, db.Options{SQLiteSynchronous: cfg.SQLiteSynchronous, MaxReaders: 1})
-	if err != nil {
+	d, err := db.Open(ctx, cfg.Database, db.Options{SQLiteSynchronous: cfg.SQLiteSynchronous, MaxReaders: 1, Existing: true})
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("no database to back up: %w", err)
+	} else if err != nil {
 		return err
 	}
 	defer d.Close()
@@ -68,7 +65,8 @@ func (c commands) restore(ctx context.Context, args []string) error {
 		return errUsage
 	}
 	file := files[0]
-	if _, err := db.CheckBackup(ctx, file); err != nil { // before the target is opened (or made)
+	checked, err := db.CheckBackup(ctx, file) // before the target is opened (or made)
+	if err != nil {
 		return err
 	}
 	d, err := db.Open(ctx, cfg.Database, db.Options{SQLiteSynchronous: cfg.SQLiteSynchronous, MaxReaders: 1})
@@ -96,7 +94,7 @@ func (c commands) restore(ctx context.Context, args []string) error {
 		}
 	}
 	start := time.Now()
-	info, err := d.Restore(ctx, file)
+	info, err := d.RestoreChecked(ctx, checked)
 	if err != nil {
 		return err
 	}

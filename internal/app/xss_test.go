@@ -439,6 +439,18 @@ func (x *xssRun) csv(desc string, data []byte) [][]string {
 	return records
 }
 
+// withPayload is a copy of the form base with the payload in fields.
+func withPayload(base url.Values, fields []string, p xssPayload) url.Values {
+	form := url.Values{}
+	for k, v := range base {
+		form[k] = slices.Clone(v)
+	}
+	for _, f := range fields {
+		form.Set(f, p.text)
+	}
+	return form
+}
+
 // submit posts a form with the payload in every one of fields. Where the
 // site refuses it, the refused fields (named by the page's errors) get
 // their ordinary values back and the form goes again, so that the other
@@ -448,14 +460,7 @@ func (x *xssRun) submit(u *matrixUser, path string, base url.Values, fields []st
 	x.t.Helper()
 	live := slices.Clone(fields)
 	for {
-		form := url.Values{}
-		for k, v := range base {
-			form[k] = slices.Clone(v)
-		}
-		for _, f := range live {
-			form.Set(f, p.text)
-		}
-		r := u.b.post(path, form)
+		r := u.b.post(path, withPayload(base, live, p))
 		x.page("POST "+path, r, p, false)
 		key := strings.Trim(idRe.ReplaceAllString(path, "{id}"), "/")
 		switch {
@@ -625,13 +630,7 @@ func (x *xssRun) authorities() {
 		x.get(x.coord, "/authorities/"+id+"/edit", p, named)
 		x.json("GET /api/v1/authorities/"+id, x.s.api(x.t, "GET", "/api/v1/authorities/"+id, x.coord.token, ""), p, named)
 		// A change keeps the old value in the history.
-		form := url.Values{}
-		for k, v := range base {
-			form[k] = v
-		}
-		for _, f := range used {
-			form.Set(f, p.text)
-		}
+		form := withPayload(base, used, p)
 		form.Set("city", "Bonn")
 		form.Set("region", "Nordrhein-Westfalen")
 		if r := x.coord.b.post("/authorities/"+id+"/edit", form); r.code != http.StatusSeeOther {
@@ -819,13 +818,7 @@ func (x *xssRun) registers() {
 		x.get(x.handler, "/registers/"+id, p, named)
 		x.get(x.handler, "/registers/"+id+"/edit", p, named)
 		x.json("GET /api/v1/registers/"+id, x.s.api(x.t, "GET", "/api/v1/registers/"+id, x.handler.token, ""), p, named)
-		form := url.Values{}
-		for k, v := range base {
-			form[k] = v
-		}
-		for _, f := range used {
-			form.Set(f, p.text)
-		}
+		form := withPayload(base, used, p)
 		form.Set("name", "Register "+strconv.Itoa(i)+" (neu)")
 		if r := x.handler.b.post("/registers/"+id+"/edit", form); r.code != http.StatusSeeOther {
 			x.fail("edit register %s, %s: %d %.200s", id, p, r.code, errorTexts(r.body))

@@ -178,6 +178,16 @@ func (d *DB) Restore(ctx context.Context, path string) (BackupInfo, error) {
 	if err != nil {
 		return info, err
 	}
+	return d.RestoreChecked(ctx, info)
+}
+
+// RestoreChecked is Restore of a backup CheckBackup has just passed (its
+// integrity check reads the whole file: once is enough).
+func (d *DB) RestoreChecked(ctx context.Context, info BackupInfo) (BackupInfo, error) {
+	if d.dialect != SQLite {
+		return info, ErrNotSQLite
+	}
+	path := info.Path
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return info, err

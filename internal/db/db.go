@@ -47,6 +47,9 @@ type Options struct {
 	// the pool of connections for transactions too (SQLite has a single
 	// writer connection). Zero picks a default.
 	MaxReaders int
+	// Existing opens a SQLite database only if its file exists, rather
+	// than make an empty one (for backups): the error wraps fs.ErrNotExist.
+	Existing bool
 }
 
 // DB is an open database: a pool for transactions and a pool of readers.
@@ -161,6 +164,11 @@ func openSQLite(ctx context.Context, location string, opts Options) (*DB, error)
 	path, extra, err := sqlitePath(location)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Existing {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("db: no database at %s: %w", path, err)
+		}
 	}
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o750); err != nil {
