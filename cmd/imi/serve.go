@@ -30,6 +30,13 @@ func (c commands) serve(ctx context.Context, args []string, demo bool) error {
 		}
 		printDemo(c, cfg, users)
 	}
+	if cfg.DebugListen != "" {
+		_, stop, err := serveDebug(ctx, cfg.DebugListen, a.Log)
+		if err != nil {
+			return fmt.Errorf("--debug-listen: %w", err)
+		}
+		defer stop()
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err

@@ -71,7 +71,57 @@ func (s *Service) load(ctx context.Context, q db.Querier, a *Authority) error {
 
 // Get returns an authority by id.
 func (s *Service) Get(ctx context.Context, id string) (*Authority, error) {
-	return s.get(ctx, s.db.Read(), `id = $1`, id)
+	m := memoOf(ctx)
+	if m != nil {
+		if a := m.get(id); a != nil {
+			return a, nil
+		}
+	}
+	a, err := s.get(ctx, s.db.Read(), `id = $1`, id)
+	if err == nil && m != nil {
+		m.put(a)
+	}
+	return a, err
+}
+
+// GetMany returns the authorities of ids that exist, by id, reading them a
+// thousand at a time: a list of cases from many senders needs each
+// sender, and one Get each was thousands of queries.
+func (s *Service) GetMany(ctx context.Context, ids []string) (map[string]*Authority, error) {
+	out := map[string]*Authority{}
+	m := memoOf(ctx)
+	var missing []string
+	for _, id := range ids {
+		if _, ok := out[id]; ok || id == "" {
+			continue
+		}
+		if m != nil {
+			if a := m.get(id); a != nil {
+				out[id] = a
+				continue
+			}
+		}
+		out[id] = nil
+		missing = append(missing, id)
+	}
+	for start := 0; start < len(missing); start += lookupChunk {
+		list, err := s.byIDs(ctx, missing[start:min(start+lookupChunk, len(missing))])
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range list {
+			out[a.ID] = a
+			if m != nil {
+				m.put(a)
+			}
+		}
+	}
+	for id, a := range out {
+		if a == nil {
+			delete(out, id)
+		}
+	}
+	return out, nil
 }
 
 // GetByExternalID returns an authority by its external id.

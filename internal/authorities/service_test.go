@@ -2,6 +2,7 @@ package authorities_test
 
 import (
 	"context"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -332,5 +333,37 @@ func TestPerAreaSupervisorsMustBeCoordinatorsOfTheSameCountry(t *testing.T) {
 	}
 	if l, _ := w.svc.Get(w.ctx, lazio.ID); !l.AlertCoordinator {
 		t.Fatal("the alert coordinator flag was not stored")
+	}
+}
+
+// GetMany reads what Get reads, for many at once: duplicates, empty and
+// unknown ids are no trouble, with or without a page's memo, and what the
+// memo hands out is a copy.
+func TestGetManyReadsWhatGetReads(t *testing.T) {
+	w := newWorld(t)
+	de := w.authority("DE", "Ärztekammer Berlin", authorities.CompetentAuthority, "pq")
+	at := w.authority("AT", "Ärztekammer Wien", authorities.CompetentAuthority, "pq", "services")
+	for _, ctx := range []context.Context{w.ctx, authorities.WithMemo(w.ctx)} {
+		got, err := w.svc.GetMany(ctx, []string{de.ID, "", at.ID, de.ID, "no-such-authority"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 {
+			t.Fatalf("%d authorities, want 2: %v", len(got), got)
+		}
+		for _, a := range []*authorities.Authority{de, at} {
+			one, err := w.svc.Get(ctx, a.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got[a.ID], one) {
+				t.Fatalf("GetMany %+v\nGet     %+v", got[a.ID], one)
+			}
+		}
+		got[at.ID].Areas[0], got[at.ID].Names["en"] = "changed", "changed"
+		again, err := w.svc.Get(ctx, at.ID)
+		if err != nil || again.Areas[0] == "changed" || again.Names["en"] == "changed" {
+			t.Fatalf("a change to a result changed what is read next: %+v %v", again, err)
+		}
 	}
 }

@@ -123,8 +123,19 @@ func (s *Service) boxSQL(actor authorities.Actor, kind, box string, f Filter) (*
 		// narrows this with who and the machines.
 		waits := []string{"(b.state IN ('draft', 'awaiting_validation', 'closure_proposed', 'withdrawal_proposed') AND " + sentSide + ")"}
 		if active {
-			waits = append(waits, "b.id IN (SELECT broadcast_id FROM broadcast_countries WHERE country = "+q.country()+" AND disseminated_at IS NULL)",
-				"b.id IN (SELECT broadcast_id FROM broadcast_recipients WHERE authority_id = "+q.id()+" AND acknowledged_at IS NULL)")
+			// Dissemination waits only for who receives for the country
+			// in the case's area (receivesFor, as who): for everyone else
+			// these were thousands of candidates to rule out one by one.
+			var receives []string
+			for _, p := range s.areas.Packs() {
+				if receivesFor(actor, p.Code) {
+					receives = append(receives, p.Code)
+				}
+			}
+			if len(receives) > 0 {
+				waits = append(waits, "(b.area IN ("+in(receives)+") AND b.id IN (SELECT broadcast_id FROM broadcast_countries WHERE country = "+q.country()+" AND disseminated_at IS NULL))")
+			}
+			waits = append(waits, "b.id IN (SELECT broadcast_id FROM broadcast_recipients WHERE authority_id = "+q.id()+" AND acknowledged_at IS NULL)")
 		}
 		q.where = "b.kind = $1 AND (" + strings.Join(waits, " OR ") + ")"
 	case Sent:
@@ -160,21 +171,8 @@ func (s *Service) count(ctx context.Context, q *boxQuery) (int, error) {
 
 // ids lists a page of a box's cases, latest activity first.
 func (s *Service) ids(ctx context.Context, q *boxQuery, limit, offset int) ([]string, error) {
-	rows, err := s.db.Read().QueryContext(ctx, `SELECT b.id FROM broadcasts b WHERE `+q.where+
-		fmt.Sprintf(" ORDER BY b.last_activity_at DESC, b.id DESC LIMIT %d OFFSET %d", limit, offset), q.args...)
-	if err != nil {
-		return nil, db.Check(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, db.Check(err)
-		}
-		out = append(out, id)
-	}
-	return out, db.Check(rows.Err())
+	return db.Strings(s.db.Read().QueryContext(ctx, `SELECT b.id FROM broadcasts b WHERE `+q.where+
+		fmt.Sprintf(" ORDER BY b.last_activity_at DESC, b.id DESC LIMIT %d OFFSET %d", limit, offset), q.args...))
 }
 
 // waiting lists the ids of the cases that wait for the actor, latest
@@ -212,16 +210,17 @@ func (s *Service) waiting(ctx context.Context, actor authorities.Actor, q *boxQu
 	if err := rows.Err(); err != nil {
 		return nil, db.Check(err)
 	}
-	senders := map[string]*authorities.Authority{} // few beside the cases
+	ids := make([]string, len(list))
+	for i, c := range list {
+		ids[i] = c.SenderID
+	}
+	senders, err := s.authorities.GetMany(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
 	var out []string
 	for _, c := range list {
-		if c.Sender = senders[c.SenderID]; c.Sender == nil {
-			var err error
-			if c.Sender, err = s.authorities.Get(ctx, c.SenderID); err != nil {
-				return nil, err
-			}
-			senders[c.SenderID] = c.Sender
-		}
+		c.Sender = senders[c.SenderID] // nil (unknown): who reads it, and fails
 		w, err := s.who(ctx, actor, c)
 		if err != nil {
 			return nil, err
@@ -288,21 +287,24 @@ func (s *Service) Inbox(ctx context.Context, actor authorities.Actor, kind, box 
 func (s *Service) Counts(ctx context.Context, actor authorities.Actor, kind string) (map[string]int, error) {
 	out := map[string]int{}
 	for _, box := range Boxes {
-		q, err := s.boxSQL(actor, kind, box, Filter{})
+		n, err := s.Count(ctx, actor, kind, box)
 		if err != nil {
 			return nil, err
 		}
-		if box == ToDo {
-			ids, err := s.waiting(ctx, actor, q)
-			if err != nil {
-				return nil, err
-			}
-			out[box] = len(ids)
-			continue
-		}
-		if out[box], err = s.count(ctx, q); err != nil {
-			return nil, err
-		}
+		out[box] = n
 	}
 	return out, nil
+}
+
+// Count returns how many cases of kind one box holds for the actor.
+func (s *Service) Count(ctx context.Context, actor authorities.Actor, kind, box string) (int, error) {
+	q, err := s.boxSQL(actor, kind, box, Filter{})
+	if err != nil {
+		return 0, err
+	}
+	if box == ToDo {
+		ids, err := s.waiting(ctx, actor, q)
+		return len(ids), err
+	}
+	return s.count(ctx, q)
 }

@@ -121,6 +121,7 @@ func (c *Case) CommentOpen(now time.Time) bool {
 // Service runs alerts and notifications.
 type Service struct {
 	db          *db.DB
+	views       *audit.Batch // who was shown personal data
 	areas       *areas.Registry
 	authorities *authorities.Service
 	machines    map[string]*workflow.Machine
@@ -134,7 +135,7 @@ var effects = []string{"check_complete", "broadcast", "disseminate", "acknowledg
 
 // New returns the service.
 func New(d *db.DB, reg *areas.Registry, auths *authorities.Service, publicURL string, now func() time.Time) (*Service, error) {
-	s := &Service{db: d, areas: reg, authorities: auths, machines: map[string]*workflow.Machine{}, publicURL: publicURL, now: now}
+	s := &Service{db: d, views: audit.NewBatch(d), areas: reg, authorities: auths, machines: map[string]*workflow.Machine{}, publicURL: publicURL, now: now}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -696,9 +697,7 @@ func (s *Service) Get(ctx context.Context, actor authorities.Actor, id string) (
 	}
 	c = s.view(ctx, actor, c, w)
 	if c.Kind == Alert && c.PersonalShown {
-		if err := s.db.InTx(ctx, func(tx db.Querier) error {
-			return audit.Record(ctx, tx, s.db.Dialect(), s.clock(), audit.Event{Event: audit.PersonalDataViewed, UserID: actor.UserID, Subject: "alert:" + c.Reference})
-		}); err != nil {
+		if err := s.views.Record(ctx, s.clock(), audit.Event{Event: audit.PersonalDataViewed, UserID: actor.UserID, Subject: "alert:" + c.Reference}); err != nil {
 			return nil, err
 		}
 	}

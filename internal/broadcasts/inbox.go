@@ -89,12 +89,19 @@ func (s *Service) Tick(ctx context.Context) error {
 			return db.Check(err)
 		}
 		for _, d := range list {
+			// Claimed first, on its condition: on PostgreSQL another
+			// server may have read the same list, and its update, once
+			// this one commits, finds the period told and tells nobody.
+			res, err := tx.ExecContext(ctx, `UPDATE broadcasts SET period_told_at = $1 WHERE id = $2 AND period_told_at IS NULL`, now, d.id)
+			if err != nil {
+				return db.Check(err)
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				continue
+			}
 			to := notify.Audience{AuthorityID: d.sender, Area: d.area, Roles: []string{authorities.AlertHandler, authorities.Coordinator}, Done: map[string]bool{}}
 			if err := notify.TellAuthority(ctx, tx, now, to, d.ref, Path(Notification)+"/"+d.id, s.publicURL, notify.KindCommentPeriodEnded, nil); err != nil {
 				return err
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE broadcasts SET period_told_at = $1 WHERE id = $2`, now, d.id); err != nil {
-				return db.Check(err)
 			}
 		}
 		return nil

@@ -36,7 +36,10 @@ type Config struct {
 	DBMaxConnections  int
 
 	// HTTP server.
-	Listen            string
+	Listen string
+	// DebugListen is where Go's profiler (net/http/pprof) listens; empty:
+	// nowhere. Only for a loopback address: it tells how the server works.
+	DebugListen       string
 	PublicURL         string
 	TLSCert           string
 	TLSKey            string
@@ -126,6 +129,7 @@ var settings = []setting{
 	{"db-max-connections", Common, "maximum database connections for reading; on PostgreSQL as many again for transactions (SQLite writes through one)", integer(func(c *Config) *int { return &c.DBMaxConnections }, 16)},
 
 	{"listen", Server, "address to listen on", str(func(c *Config) *string { return &c.Listen }, "127.0.0.1:8080")},
+	{"debug-listen", Server, "address for Go's profiler (net/http/pprof), e.g. 127.0.0.1:6060; empty: off. Keep it on loopback: it is not authenticated", str(func(c *Config) *string { return &c.DebugListen }, "")},
 	{"public-url", Server, "URL users reach the server at, used in e-mailed links; https:// turns on Secure __Host- cookies and HSTS (default: http:// plus the listen address)", str(func(c *Config) *string { return &c.PublicURL }, "")},
 	{"tls-cert", Server, "TLS certificate file (PEM); with --tls-key the server speaks HTTPS itself", str(func(c *Config) *string { return &c.TLSCert }, "")},
 	{"tls-key", Server, "TLS private key file (PEM)", str(func(c *Config) *string { return &c.TLSKey }, "")},

@@ -122,12 +122,19 @@ func Digest(ctx context.Context, d *db.DB, now time.Time, publicURL string) (int
 			if err := refs.Err(); err != nil {
 				return db.Check(err)
 			}
+			// Claimed before it is sent: on PostgreSQL another server may
+			// have read the same users, and its update, once this one
+			// commits, finds nothing left and sends nothing.
+			res, err := tx.ExecContext(ctx, `UPDATE notifications SET digested_at = $1 WHERE user_id = $2 AND digested_at IS NULL AND read_at IS NULL`, dbTime(now), u.id)
+			if err != nil {
+				return db.Check(err)
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				continue
+			}
 			if err := Enqueue(ctx, tx, now, Message{Kind: KindDigest, To: u.email, Language: u.lang, Data: map[string]string{
 				"Name": u.name, "Count": strconv.Itoa(len(list)), "References": strings.Join(list, "\n"), "Link": publicURL + "/notifications"}}); err != nil {
 				return err
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE notifications SET digested_at = $1 WHERE user_id = $2 AND digested_at IS NULL AND read_at IS NULL`, dbTime(now), u.id); err != nil {
-				return db.Check(err)
 			}
 			sent++
 		}

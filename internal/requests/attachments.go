@@ -600,9 +600,7 @@ func (s *Service) OpenAttachment(ctx context.Context, actor authorities.Actor, i
 		if err != nil {
 			return nil, nil, fmt.Errorf("attachment %s: %w", a.ID, err)
 		}
-		if err := s.db.InTx(ctx, func(tx db.Querier) error {
-			return audit.Record(ctx, tx, s.db.Dialect(), s.clock(), audit.Event{Event: audit.PersonalDataViewed, UserID: actor.UserID, Subject: "attachment:" + a.ID})
-		}); err != nil {
+		if err := s.views.Record(ctx, s.clock(), audit.Event{Event: audit.PersonalDataViewed, UserID: actor.UserID, Subject: "attachment:" + a.ID}); err != nil {
 			_ = body.Close()
 			return nil, nil, err
 		}

@@ -2,6 +2,7 @@ package requests
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -184,60 +185,134 @@ func (s *Service) FollowUp(ctx context.Context, actor authorities.Actor, reason 
 // Remind sends what is due, each once per request: to the responder a few
 // days before the reply date; to both sides when it has passed; to both
 // sides' coordinators when a request stalls (not accepted in time,
-// overdue, inactive). Idempotent: run it as often as wanted.
+// overdue, inactive). Idempotent: run it as often as wanted, on as many
+// servers as wanted.
+//
+// What is due is read outside any transaction, leaving out what was sent
+// before; then each reminder is recorded and told in small transactions.
+// With a million requests stored, a single transaction re-reading every
+// stalled request held SQLite's only writer for many seconds every
+// quarter of an hour, and the writes of users waiting behind it failed
+// (found by bench/load). A reminder is still sent exactly once: its row
+// (request, kind) is inserted in the transaction that tells it, and a
+// server that finds the row there already skips it.
 func (s *Service) Remind(ctx context.Context) (int, error) {
 	now := s.clock()
-	sent := 0
-	err := s.db.InTx(ctx, func(tx db.Querier) error {
-		type job struct {
-			kind, mail string
-			parties    []string
-			list       []*Request
+	type due struct {
+		kind, mail string
+		parties    []string
+		r          *Request
+	}
+	var todo []due
+	notSent := func(kinds ...string) func(*sqlArgs) string {
+		return func(a *sqlArgs) string {
+			var conds []string
+			for _, k := range kinds {
+				conds = append(conds, "NOT EXISTS (SELECT 1 FROM request_reminders rr WHERE rr.request_id = r.id AND rr.kind = "+a.add(k)+")")
+			}
+			return "(" + strings.Join(conds, " OR ") + ")"
 		}
-		dueSoon, err := s.dueSoon(ctx, tx, now)
+	}
+	q := s.db.Read()
+	dueSoon, err := s.dueSoon(ctx, q, now)
+	if err != nil {
+		return 0, err
+	}
+	for _, r := range dueSoon {
+		todo = append(todo, due{"due_soon", notify.KindRequestDueSoon, []string{workflow.Responder}, r})
+	}
+	for _, why := range Reasons {
+		kinds := []string{why}
+		if why == Overdue {
+			kinds = append(kinds, "overdue_parties")
+		}
+		list, err := s.stalled(ctx, q, why, now, notSent(kinds...), -1, 0)
 		if err != nil {
-			return err
+			return 0, err
 		}
-		jobs := []job{{"due_soon", notify.KindRequestDueSoon, []string{workflow.Responder}, dueSoon}}
-		for _, why := range Reasons {
-			list, err := s.stalled(ctx, tx, why, now, nil, -1, 0)
-			if err != nil {
-				return err
-			}
-			jobs = append(jobs, job{why, notify.KindRequestFollowUp, []string{workflow.RequesterCoordinator, workflow.ResponderCoordinator}, list})
+		for _, r := range list {
+			todo = append(todo, due{why, notify.KindRequestFollowUp, []string{workflow.RequesterCoordinator, workflow.ResponderCoordinator}, r})
 			if why == Overdue {
-				jobs = append(jobs, job{"overdue_parties", notify.KindRequestOverdue, []string{workflow.Requester, workflow.Responder}, list})
+				todo = append(todo, due{"overdue_parties", notify.KindRequestOverdue, []string{workflow.Requester, workflow.Responder}, r})
 			}
 		}
-		for _, j := range jobs {
-			for _, r := range j.list {
-				res, err := tx.ExecContext(ctx, `INSERT INTO request_reminders (request_id, kind, sent_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, r.ID, j.kind, now)
+	}
+	sent := 0
+	for start := 0; start < len(todo); start += remindBatch {
+		batch := todo[start:min(start+remindBatch, len(todo))]
+		n := 0
+		err := s.db.InTx(ctx, func(tx db.Querier) error {
+			n = 0
+			for _, d := range batch {
+				// Still due, read again: the request may have moved on (been
+				// forwarded to another responder, say) since it was read.
+				fresh, err := s.stillDue(ctx, tx, d.kind, d.r.ID, now)
+				if err != nil {
+					return err
+				}
+				if fresh == nil {
+					continue
+				}
+				res, err := tx.ExecContext(ctx, `INSERT INTO request_reminders (request_id, kind, sent_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, d.r.ID, d.kind, now)
 				if err != nil {
 					return db.Check(err)
 				}
-				if n, _ := res.RowsAffected(); n == 0 {
-					continue // sent before
+				if k, _ := res.RowsAffected(); k == 0 {
+					continue // sent before, or by another server meanwhile
 				}
+				r := *fresh
 				if r.Requester, err = s.authorities.Get(ctx, r.RequesterID); err != nil {
 					return err
 				}
 				if r.Responder, err = s.authorities.Get(ctx, r.ResponderID); err != nil {
 					return err
 				}
-				if err := s.tell(ctx, tx, r, j.parties, "", j.mail, map[string]string{"Date": r.ReplyBy.Format(time.DateOnly)}, "", now); err != nil {
+				if err := s.tell(ctx, tx, &r, d.parties, "", d.mail, map[string]string{"Date": r.ReplyBy.Format(time.DateOnly)}, "", now); err != nil {
 					return err
 				}
-				sent++
+				n++
 			}
+			return nil
+		})
+		if err != nil {
+			return sent, err
 		}
-		return nil
-	})
-	return sent, err
+		sent += n
+	}
+	return sent, nil
 }
 
-// dueSoon returns accepted requests whose reply date is near.
+// stillDue returns request id, read in tx, if the reminder kind is due
+// for it at now, else nil.
+func (s *Service) stillDue(ctx context.Context, tx db.Querier, kind, id string, now time.Time) (*Request, error) {
+	var a sqlArgs
+	cond := "r.id = " + a.add(id) + " AND "
+	switch kind {
+	case "due_soon":
+		cond += "r.state IN ('accepted', 'info_requested') AND r.reply_by >= " + a.add(now) + " AND r.reply_by < " + a.add(now.AddDate(0, 0, dueSoonDays))
+	case "overdue_parties":
+		cond += s.stalledWhere(Overdue, now, &a)
+	default:
+		cond += s.stalledWhere(kind, now, &a)
+	}
+	r, err := scanRequest(tx.QueryRowContext(ctx, `SELECT `+columns("r.")+` FROM requests r WHERE `+cond, a.list...))
+	if errors.Is(db.Check(err), db.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, db.Check(err)
+	}
+	return r, nil
+}
+
+// remindBatch is how many reminders one transaction records and tells.
+const remindBatch = 100
+
+// dueSoon returns accepted requests whose reply date is near and whose
+// responder was not reminded of it yet.
 func (s *Service) dueSoon(ctx context.Context, q db.Querier, now time.Time) ([]*Request, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+columns("r.")+` FROM requests r WHERE r.state IN ('accepted', 'info_requested') AND r.reply_by >= $1 AND r.reply_by < $2`,
+	rows, err := q.QueryContext(ctx, `SELECT `+columns("r.")+` FROM requests r WHERE r.state IN ('accepted', 'info_requested') AND r.reply_by >= $1 AND r.reply_by < $2
+		AND NOT EXISTS (SELECT 1 FROM request_reminders rr WHERE rr.request_id = r.id AND rr.kind = 'due_soon')`,
 		now, now.AddDate(0, 0, dueSoonDays))
 	if err != nil {
 		return nil, db.Check(err)

@@ -92,6 +92,7 @@ func (r *Request) Overdue(now time.Time) bool {
 // Service runs information requests.
 type Service struct {
 	db          *db.DB
+	views       *audit.Batch // who was shown personal data
 	areas       *areas.Registry
 	authorities *authorities.Service
 	machine     *workflow.Machine
@@ -117,7 +118,7 @@ func New(d *db.DB, reg *areas.Registry, auths *authorities.Service, publicURL st
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{db: d, areas: reg, authorities: auths, machine: m, publicURL: publicURL, now: now, maxAttachment: DefaultMaxAttachment}, nil
+	return &Service{db: d, views: audit.NewBatch(d), areas: reg, authorities: auths, machine: m, publicURL: publicURL, now: now, maxAttachment: DefaultMaxAttachment}, nil
 }
 
 // DefaultMaxAttachment is the default size limit of an attachment.
@@ -536,9 +537,7 @@ func (s *Service) Get(ctx context.Context, actor authorities.Actor, id string) (
 		if r.Attachments, err = s.attachments(ctx, s.db.Read(), id); err != nil {
 			return nil, err
 		}
-		if err := s.db.InTx(ctx, func(tx db.Querier) error {
-			return audit.Record(ctx, tx, s.db.Dialect(), s.clock(), audit.Event{Event: audit.PersonalDataViewed, UserID: actor.UserID, Subject: "request:" + r.Reference})
-		}); err != nil {
+		if err := s.views.Record(ctx, s.clock(), audit.Event{Event: audit.PersonalDataViewed, UserID: actor.UserID, Subject: "request:" + r.Reference}); err != nil {
 			return nil, err
 		}
 	}

@@ -458,6 +458,57 @@ func TestInboxAndTimeline(t *testing.T) {
 	}
 }
 
+// The tabs' counts stop one past the cap (the page shows "1000+"); Count
+// and the list's own total are exact.
+func TestTabCountsStopPastTheCap(t *testing.T) {
+	defer requests.SetCountLimit(3)()
+	w := newWorld(t)
+	for range 5 {
+		w.draft()
+	}
+	counts, err := w.svc.Counts(w.ctx, w.deHandler)
+	if err != nil || counts[requests.Drafts] != 4 {
+		t.Fatalf("drafts counted %d (%v), want 4: more than 3", counts[requests.Drafts], err)
+	}
+	if n, err := w.svc.Count(w.ctx, w.deHandler, requests.Drafts); err != nil || n != 5 {
+		t.Fatalf("Count: %d %v, want 5", n, err)
+	}
+	if _, total, err := w.svc.Inbox(w.ctx, w.deHandler, requests.Drafts, requests.Filter{PerPage: 2}); err != nil || total != 5 {
+		t.Fatalf("Inbox total: %d %v, want 5", total, err)
+	}
+}
+
+// Retain blocks in batches, each a transaction of its own with its audit
+// record: requests more than a batch are all blocked, once.
+func TestRetentionBlocksBatchAfterBatch(t *testing.T) {
+	defer requests.SetRetainBatch(2)()
+	w := newWorld(t)
+	for range 5 {
+		r := w.draft()
+		w.act(w.deHandler, r.ID, "send", requests.Input{})
+		w.act(w.deHandler, r.ID, "withdraw", requests.Input{Comment: "Sent by mistake."})
+	}
+	closed := w.count(`SELECT COUNT(*) FROM requests WHERE closed_at IS NOT NULL`)
+	if closed != 5 {
+		t.Fatalf("%d requests closed, want 5", closed)
+	}
+	before := w.count(`SELECT COUNT(*) FROM audit_log WHERE event = 'personal_data.retained'`)
+	w.now = w.now.AddDate(0, 7, 0)
+	if res, err := w.svc.Retain(w.ctx); err != nil || res.Blocked != 5 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if n := w.count(`SELECT COUNT(*) FROM requests WHERE blocked_at IS NULL`); n != 0 {
+		t.Fatalf("%d requests left unblocked", n)
+	}
+	// Batches of 2, 2 and 1: three records.
+	if n := w.count(`SELECT COUNT(*) FROM audit_log WHERE event = 'personal_data.retained'`) - before; n != 3 {
+		t.Fatalf("%d audit records, want 3", n)
+	}
+	if res, err := w.svc.Retain(w.ctx); err != nil || res.Blocked != 0 {
+		t.Fatalf("blocked again: %+v %v", res, err)
+	}
+}
+
 func TestPersonalDataIsBlockedThenDeletedOnSchedule(t *testing.T) {
 	w := newWorld(t)
 	r := w.draft()

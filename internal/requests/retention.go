@@ -9,6 +9,9 @@ import (
 	"github.com/openimi/openimi/internal/db"
 )
 
+// retainBatch is how many requests one transaction of Retain blocks.
+var retainBatch int64 = 1000
+
 // Retained is what one run of Retain did.
 type Retained struct {
 	Blocked, Erased int
@@ -20,16 +23,40 @@ type Retained struct {
 func (s *Service) Retain(ctx context.Context) (Retained, error) {
 	var res Retained
 	now := s.clock()
-	err := s.db.InTx(ctx, func(tx db.Querier) error {
-		for _, p := range s.areas.Packs() {
-			r, err := tx.ExecContext(ctx, `UPDATE requests SET blocked_at = $1 WHERE area = $2 AND blocked_at IS NULL AND closed_at IS NOT NULL AND closed_at < $3`,
-				now, p.Code, now.AddDate(0, -p.BlockMonths(0), 0))
+	// Blocking goes a batch at a time, each in its own short transaction
+	// with its audit record: after an outage, or on data generated for an
+	// earlier day, tens of thousands may be due at once, and one
+	// transaction for all would hold the writer for seconds.
+	for _, p := range s.areas.Packs() {
+		for {
+			var n int64
+			err := s.db.InTx(ctx, func(tx db.Querier) error {
+				// The condition again outside: on PostgreSQL, an update
+				// that waited for another server's re-checks only the
+				// outer WHERE, and must skip the rows that one blocked.
+				r, err := tx.ExecContext(ctx, `UPDATE requests SET blocked_at = $1 WHERE id IN (SELECT id FROM requests
+					WHERE area = $2 AND blocked_at IS NULL AND closed_at IS NOT NULL AND closed_at < $3 ORDER BY id LIMIT `+fmt.Sprint(retainBatch)+`)
+					AND blocked_at IS NULL AND closed_at IS NOT NULL AND closed_at < $3`,
+					now, p.Code, now.AddDate(0, -p.BlockMonths(0), 0))
+				if err != nil {
+					return db.Check(err)
+				}
+				if n, _ = r.RowsAffected(); n == 0 {
+					return nil
+				}
+				return audit.Record(ctx, tx, s.db.Dialect(), now, audit.Event{Event: audit.PersonalDataRetained,
+					Detail: fmt.Sprintf("requests: %d blocked, 0 deleted", n)})
+			})
 			if err != nil {
-				return db.Check(err)
+				return res, err
 			}
-			n, _ := r.RowsAffected()
 			res.Blocked += int(n)
+			if n < retainBatch {
+				break
+			}
 		}
+	}
+	err := s.db.InTx(ctx, func(tx db.Querier) error {
 		cutoff := now.AddDate(-areas.EraseYears, 0, 0)
 		due := `SELECT id FROM requests WHERE erased_at IS NULL AND closed_at IS NOT NULL AND closed_at < $1`
 		for _, q := range []string{
@@ -49,11 +76,11 @@ func (s *Service) Retain(ctx context.Context) (Retained, error) {
 		}
 		n, _ := r.RowsAffected()
 		res.Erased = int(n)
-		if res.Blocked+res.Erased == 0 {
+		if res.Erased == 0 {
 			return nil
 		}
 		return audit.Record(ctx, tx, s.db.Dialect(), now, audit.Event{Event: audit.PersonalDataRetained,
-			Detail: fmt.Sprintf("requests: %d blocked, %d deleted", res.Blocked, res.Erased)})
+			Detail: fmt.Sprintf("requests: 0 blocked, %d deleted", res.Erased)})
 	})
 	return res, err
 }

@@ -32,7 +32,7 @@ type requestRow struct {
 type inboxView struct {
 	Box       string
 	Boxes     []string
-	Counts    map[string]int
+	Counts    map[string]string // the tabs' counts, "1000+" above requests.CountCap
 	Items     []requestRow
 	Total     int
 	Page      int
@@ -67,7 +67,7 @@ func (s *Server) inboxPage(w http.ResponseWriter, r *http.Request, actor authori
 	f := requests.Filter{Area: q.Get("area"), State: q.Get("state"), Country: countries.Normalize(q.Get("country")), Overdue: q.Get("overdue") == "on",
 		Text: q.Get("q"), Page: n, PerPage: 20}
 	list, total, err := s.requests.Inbox(r.Context(), actor, box, f)
-	v := inboxView{Box: box, Boxes: requests.Boxes, Counts: map[string]int{}, Total: total, Page: n, Pages: (total + 19) / 20, Filter: q,
+	v := inboxView{Box: box, Boxes: requests.Boxes, Counts: map[string]string{}, Total: total, Page: n, Pages: (total + 19) / 20, Filter: q,
 		States: requests.States, Countries: s.countryOptions(lang), CanNew: actor.HasAny(authorities.RequestHandler), CanFollowUp: actor.HasAny(authorities.Coordinator),
 		CanSubjectData: actor.HasAny(authorities.LocalDataAdministrator)}
 	for _, p := range s.areas.Packs() {
@@ -79,8 +79,15 @@ func (s *Server) inboxPage(w http.ResponseWriter, r *http.Request, actor authori
 	if err != nil {
 		return err
 	}
-	if v.Counts, err = s.requests.Counts(r.Context(), actor); err != nil {
+	counts, err := s.requests.Counts(r.Context(), actor)
+	if err != nil {
 		return err
+	}
+	for b, n := range counts {
+		v.Counts[b] = strconv.Itoa(n)
+		if n > requests.CountCap {
+			v.Counts[b] = strconv.Itoa(requests.CountCap) + "+"
+		}
 	}
 	now := s.now()
 	for _, x := range list {
@@ -393,7 +400,7 @@ func (s *Server) viewRequest(r *http.Request, actor authorities.Actor, x *reques
 		}
 		v.Questions = append(v.Questions, line)
 	}
-	tl, err := s.requests.Timeline(r.Context(), actor, x.ID)
+	tl, err := s.requests.TimelineOf(r.Context(), x)
 	if err != nil {
 		return v, err
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/openimi/openimi/internal/auth"
+	"github.com/openimi/openimi/internal/authorities"
 )
 
 // Route is one entry of the route table: a ServeMux pattern and who may use
@@ -148,6 +149,11 @@ func (s *Server) Wrap(h http.Handler) http.Handler {
 func (s *Server) identifyExceptStatic(next http.Handler) http.Handler {
 	identified := s.identify(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			// A page reads the same authorities several times; a request
+			// that changes nothing may remember them (authorities.WithMemo).
+			r = r.WithContext(authorities.WithMemo(r.Context()))
+		}
 		switch p := r.URL.Path; {
 		case len(p) > 8 && p[:8] == "/static/", p == "/healthz", p == "/readyz", p == "/metrics", len(p) > 8 && p[:8] == "/api/v1/", strings.HasPrefix(p, "/public/"):
 			v := visitOf(r)

@@ -114,20 +114,21 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	d := homeData{Now: s.now()}
-	reqs, err := s.requests.Counts(r.Context(), actor)
+	// Only what waits for the user: the other boxes are not counted here.
+	reqs, err := s.requests.Count(r.Context(), actor, requests.ToDo)
 	if err != nil {
 		return err
 	}
-	alerts, err := s.broadcasts.Counts(r.Context(), actor, broadcasts.Alert)
+	alerts, err := s.broadcasts.Count(r.Context(), actor, broadcasts.Alert, broadcasts.ToDo)
 	if err != nil {
 		return err
 	}
-	measures, err := s.broadcasts.Counts(r.Context(), actor, broadcasts.Notification)
+	measures, err := s.broadcasts.Count(r.Context(), actor, broadcasts.Notification, broadcasts.ToDo)
 	if err != nil {
 		return err
 	}
-	for _, x := range []workLine{{"home_count_requests", "/requests", reqs[requests.ToDo]}, {"home_count_alerts", "/alerts", alerts[broadcasts.ToDo]},
-		{"home_count_measures", "/measures", measures[broadcasts.ToDo]}} {
+	for _, x := range []workLine{{"home_count_requests", "/requests", reqs}, {"home_count_alerts", "/alerts", alerts},
+		{"home_count_measures", "/measures", measures}} {
 		if x.Count > 0 {
 			d.Work = append(d.Work, x)
 		}

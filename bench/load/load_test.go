@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/openimi/openimi/internal/db"
+	"github.com/openimi/openimi/internal/db/dbtest"
+)
+
+// TestMain lets the test binary serve as the ceiling server, which run
+// starts as a process of its own (os.Executable).
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "ceiling" {
+		os.Exit(ceilingMain(os.Args[2:], os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// TestEveryJourneyRunsAgainstRealServers runs the whole measurement,
+// briefly, on a small generated data set: real imi serve processes (two
+// on PostgreSQL), the ceiling server, every journey through the forms. It
+// checks that each journey and ceiling did work without an error, that
+// the requests created were sent and answered, and that the table is
+// written between the markers. It measures nothing worth reading.
+func TestEveryJourneyRunsAgainstRealServers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts servers")
+	}
+	dir := t.TempDir()
+	imi := filepath.Join(dir, "imi")
+	if out, err := exec.Command("go", "build", "-o", imi, "github.com/openimi/openimi/cmd/imi").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	scale := "t" + hex.EncodeToString(b)
+	args := []string{"--imi", imi, "--work", filepath.Join(dir, "work"), "--scales", scale, "--rounds", "1", "--duration", "1s", "--warmup", "0s",
+		"--half-duration", "1s", "--workers", "2", "--generate", "--authorities 150 --users 150 --requests 1500 --alerts 5 --registers 5 --accounts 10"}
+	kind := "sqlite"
+	var location string
+	if base := os.Getenv(dbtest.EnvVar); base != "" {
+		kind = "postgres"
+		args = append(args, "--postgres", base)
+		u, err := url.Parse(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := u.Query()
+		q.Set("search_path", "openimi_load_"+scale)
+		u.RawQuery = q.Encode()
+		location = u.String()
+		t.Cleanup(func() {
+			d, err := db.Open(context.Background(), base, db.Options{})
+			if err != nil {
+				return
+			}
+			defer d.Close()
+			_ = d.InTx(context.Background(), func(tx db.Querier) error {
+				_, err := tx.ExecContext(context.Background(), `DROP SCHEMA openimi_load_`+scale+` CASCADE`)
+				return err
+			})
+		})
+	} else {
+		location = filepath.Join(dir, "work", "sqlite-"+scale, "imi.db")
+	}
+	doc := filepath.Join(dir, "PERFORMANCE.md")
+	if err := os.WriteFile(doc, []byte("# Before\n<!-- load-table:begin -->\nold\n<!-- load-table:end -->\nAfter\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args = append(args, "--databases", kind, "--write", doc)
+	var out, log bytes.Buffer
+	if err := run(context.Background(), args, &out, &log); err != nil {
+		t.Fatalf("run: %v\n%s", err, log.String())
+	}
+	table := out.String()
+	for _, j := range journeys() {
+		row := regexp.MustCompile(`(?m)^\| ` + regexp.QuoteMeta(j.name) + ` \| (\d+) \|.*$`).FindStringSubmatch(table)
+		if row == nil {
+			t.Errorf("no row for %q in\n%s", j.name, table)
+			continue
+		}
+		if n, _ := strconv.Atoi(row[1]); n == 0 && j.name != "sign in" {
+			// Sign-ins go at the pace of the password hash: fewer
+			// than one a second is possible on a loaded machine.
+			t.Errorf("%s: nothing done in a second: %s", j.name, row[0])
+		}
+		if strings.Contains(row[0], "errors") {
+			t.Errorf("%s: %s\n%s", j.name, row[0], log.String())
+		}
+	}
+	if kind == "postgres" && !strings.Contains(table, "on 2 servers") {
+		t.Errorf("no scale-out figure:\n%s", table)
+	}
+	written, err := os.ReadFile(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(written), "# Before\n<!-- load-table:begin -->\n"+table+"<!-- load-table:end -->\nAfter\n") {
+		t.Errorf("the table was not put between the markers:\n%s", written)
+	}
+	// What the journeys did is in the database: requests of the create
+	// journey sent, many answered, and the ceiling's table gone.
+	d, err := db.Open(context.Background(), location, db.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var sent, answered int
+	if err := d.Read().QueryRowContext(context.Background(), `SELECT COUNT(*), COALESCE(SUM(CASE WHEN state = 'answered' THEN 1 ELSE 0 END), 0)
+		FROM requests WHERE subject_name LIKE 'Load Test %' AND sent_at IS NOT NULL`).Scan(&sent, &answered); err != nil {
+		t.Fatal(err)
+	}
+	if sent == 0 || answered == 0 {
+		t.Errorf("%d requests sent and %d answered by the journeys", sent, answered)
+	}
+	var n int
+	if err := d.Read().QueryRowContext(context.Background(), `SELECT COUNT(*) FROM `+ceilingTable).Scan(&n); err == nil {
+		t.Errorf("the ceiling's table is still there (%d rows)", n)
+	}
+}

@@ -1,0 +1,380 @@
+// Command load measures OpenIMI under load: the journeys of its users (sign
+// in, inbox, search, open, create and send, answer, download, a mixed day),
+// each compared with a ceiling measured in the same run, alternately, on the
+// same machine and database: a minimal Go server answering hello world,
+// reading a row by primary key and rendering it with html/template, and
+// inserting one row durably. The machine is shared and noisy: the ratios
+// are the result, not the absolute times.
+//
+// It generates the data sets it needs (imi generate, kept in --work for the
+// next run), starts imi serve (two processes on PostgreSQL, for the
+// scale-out figure) and the ceiling server, signs the generated handler
+// accounts in through the forms, like a browser, and prints a Markdown
+// table; --write puts it in docs/PERFORMANCE.md. scripts/load.sh builds
+// and runs it.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/openimi/openimi/internal/db"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "ceiling" {
+		os.Exit(ceilingMain(os.Args[2:], os.Stderr))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "load:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o := options{}
+	fs := flag.NewFlagSet("load", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.imi, "imi", "bin/imi", "the imi program to measure")
+	fs.StringVar(&o.work, "work", "data/load", "folder for the generated data sets (kept for the next run), logs and profiles")
+	fs.StringVar(&o.postgres, "postgres", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "PostgreSQL database; each data set is a schema in it")
+	dbs := fs.String("databases", "sqlite,postgres", "databases to measure: sqlite, postgres or both")
+	scales := fs.String("scales", "10k,1m", "data sets (imi generate --scale), smallest first: the medians of the largest are compared with the smallest's")
+	fs.IntVar(&o.rounds, "rounds", 3, "rounds: every journey and ceiling is measured once per round, in turn")
+	fs.DurationVar(&o.duration, "duration", 5*time.Second, "measured time of each journey in each round")
+	fs.DurationVar(&o.warmup, "warmup", time.Second, "time before each measurement that is not counted")
+	fs.DurationVar(&o.half, "half-duration", 10*time.Second, "time of each journey at half of its saturation rate (latency)")
+	fs.IntVar(&o.workers, "workers", 8, "concurrent users in the saturation measurements")
+	fs.IntVar(&o.servers, "servers", 2, "imi serve processes on PostgreSQL for the scale-out figure (1: none)")
+	fs.StringVar(&o.profile, "profile", "", "save a CPU profile of the (first) server during each journey in this folder")
+	fs.StringVar(&o.until, "until", time.Now().UTC().Format(time.DateOnly), "the last day of the generated history (imi generate --until)")
+	only := fs.String("only", "", "measure only these journeys (comma-separated names, e.g. \"inbox,open a request\"), besides the ceilings")
+	generate := fs.String("generate", "", "imi generate's counts instead of --scale, e.g. \"--authorities 200 --users 200 --requests 2000\" (the scale names the data set)")
+	write := fs.String("write", "", "also write the table into this Markdown file, between its load-table markers")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	o.databases = strings.Split(*dbs, ",")
+	o.scales = strings.Split(*scales, ",")
+	o.generateArgs = strings.Fields(*generate)
+	if *only != "" {
+		o.only = strings.Split(*only, ",")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	o.self, o.imi, o.work = self, abs(o.imi), abs(o.work)
+	var results []*result
+	for _, kind := range o.databases {
+		for _, scale := range o.scales {
+			res, err := measureSet(ctx, o, kind, scale, stderr)
+			if err != nil {
+				return fmt.Errorf("%s %s: %w", kind, scale, err)
+			}
+			results = append(results, res)
+		}
+	}
+	command := []string{"scripts/load.sh"}
+	for _, a := range args {
+		if strings.ContainsAny(a, " \"'$") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		command = append(command, a)
+	}
+	table := report(o, results, strings.Join(command, " "))
+	fmt.Fprint(stdout, table)
+	if *write != "" {
+		return writeBetweenMarkers(*write, table)
+	}
+	return nil
+}
+
+// result is what one data set on one database gave.
+type result struct {
+	kind, scale string
+	rounds      map[string][]phase // per journey, one per round
+	half        map[string]phase
+	rss, own    int64
+	// What the data set held at the start: the journeys of each run add
+	// requests to it.
+	stored, authorities int
+	one, two            []phase // the mixed journey on one and on two servers, per round
+}
+
+// prepare makes the data set unless a finished one is there, and returns
+// its database location and data folder.
+func prepare(ctx context.Context, o options, kind, scale string, log io.Writer) (string, string, error) {
+	dir := filepath.Join(o.work, kind+"-"+scale)
+	loc := filepath.Join(dir, "imi.db")
+	if kind == "postgres" {
+		u, err := url.Parse(o.postgres)
+		if err != nil {
+			return "", "", err
+		}
+		q := u.Query()
+		q.Set("search_path", "openimi_load_"+strings.ToLower(scale))
+		u.RawQuery = q.Encode()
+		loc = u.String()
+	} else if kind != "sqlite" {
+		return "", "", fmt.Errorf("unknown database %q (sqlite or postgres)", kind)
+	}
+	marker := filepath.Join(dir, "generated")
+	if _, err := os.Stat(marker); err == nil {
+		fmt.Fprintf(log, "%s %s: using the data set in %s (delete it to generate again)\n", kind, scale, dir)
+		return loc, dir, nil
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return "", "", err
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return "", "", err
+	}
+	if kind == "postgres" {
+		d, err := db.Open(ctx, o.postgres, db.Options{})
+		if err != nil {
+			return "", "", err
+		}
+		schema := "openimi_load_" + strings.ToLower(scale)
+		err = d.InTx(ctx, func(tx db.Querier) error {
+			if _, err := tx.ExecContext(ctx, `DROP SCHEMA IF EXISTS `+schema+` CASCADE`); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, `CREATE SCHEMA `+schema)
+			return err
+		})
+		_ = d.Close()
+		if err != nil {
+			return "", "", err
+		}
+	}
+	args := []string{"generate", "--database", loc, "--data-dir", dir, "--log-level", "warn", "--until", o.until}
+	if len(o.generateArgs) > 0 {
+		args = append(args, o.generateArgs...)
+	} else {
+		args = append(args, "--scale", scale)
+	}
+	fmt.Fprintf(log, "%s %s: imi %s\n", kind, scale, strings.Join(args, " "))
+	cmd := exec.CommandContext(ctx, o.imi, args...) // #nosec G204 -- our own program
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Run(); err != nil {
+		return "", "", fmt.Errorf("imi generate: %w", err)
+	}
+	return loc, dir, os.WriteFile(marker, []byte(strings.Join(args, " ")+"\n"), 0o600)
+}
+
+func measureSet(ctx context.Context, o options, kind, scale string, log io.Writer) (*result, error) {
+	loc, dir, err := prepare(ctx, o, kind, scale, log)
+	if err != nil {
+		return nil, err
+	}
+	servers := 1
+	if kind == "postgres" {
+		servers = max(o.servers, 1)
+	}
+	var procs []*process
+	defer func() {
+		for _, p := range procs {
+			p.stop()
+		}
+	}()
+	for i := range servers {
+		p, err := start(ctx, fmt.Sprintf("imi-%d", i+1), filepath.Join(dir, fmt.Sprintf("serve-%d.log", i+1)), "/readyz",
+			o.imi, "serve", "--database", loc, "--data-dir", dir, "--log-level", "warn")
+		if err != nil {
+			return nil, err
+		}
+		procs = append(procs, p)
+	}
+	for _, p := range procs {
+		p.settle(ctx, 5*time.Minute)
+	}
+	ceiling, err := start(ctx, "ceiling", filepath.Join(dir, "ceiling.log"), "/hello", o.self, "ceiling", "--database", loc)
+	if err != nil {
+		return nil, err
+	}
+	procs = append(procs, ceiling)
+	d, err := db.Open(ctx, loc, db.Options{})
+	if err != nil {
+		return nil, err
+	}
+	w, err := loadWorld(ctx, d)
+	var stored, authorities int
+	if err == nil {
+		err = d.Read().QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM requests), (SELECT COUNT(*) FROM authorities)`).Scan(&stored, &authorities)
+	}
+	_ = d.Close()
+	if err != nil {
+		return nil, err
+	}
+	l := &loader{w: w, ceiling: ceiling.url, servers: []string{procs[0].url},
+		transport: &counting{base: &http.Transport{MaxIdleConnsPerHost: 1024, MaxIdleConns: 1024, IdleConnTimeout: time.Minute}}}
+	l.rec = &recorder{}
+	fmt.Fprintf(log, "%s %s: signing in %d accounts\n", kind, scale, len(w.accounts))
+	for _, a := range w.accounts {
+		var secret string
+		d, err := db.Open(ctx, loc, db.Options{})
+		if err != nil {
+			return nil, err
+		}
+		err = d.Read().QueryRowContext(ctx, `SELECT totp_secret FROM users WHERE email = $1`, a.email).Scan(&secret)
+		_ = d.Close()
+		if err != nil {
+			return nil, err
+		}
+		if a.session, err = l.signIn(ctx, a.email, secret); err != nil {
+			return nil, err
+		}
+	}
+	res := &result{kind: kind, scale: scale, rounds: map[string][]phase{}, half: map[string]phase{}, stored: stored, authorities: authorities}
+	// The resident size of the (first) server, sampled while it works.
+	sampling, stopSampling := context.WithCancel(ctx)
+	var sampled sync.WaitGroup
+	sampled.Go(func() {
+		for sampling.Err() == nil {
+			all, own := procs[0].rss()
+			res.rss, res.own = max(res.rss, all), max(res.own, own)
+			select {
+			case <-sampling.Done():
+			case <-time.After(250 * time.Millisecond):
+			}
+		}
+	})
+	defer func() { stopSampling(); sampled.Wait() }()
+	all := journeys()
+	if len(o.only) > 0 {
+		all = slices.DeleteFunc(all, func(j journey) bool { return !isCeiling(j) && !slices.Contains(o.only, j.name) })
+	}
+	for round := range o.rounds {
+		for _, j := range all {
+			ph := l.measure(ctx, j, o.workers, o.warmup, o.duration)
+			res.rounds[j.name] = append(res.rounds[j.name], ph)
+			fmt.Fprintf(log, "%s %s round %d: %-28s %8.1f/s  %7.1f req/s  p50 %6.1f ms  errors %d %s\n", kind, scale, round+1, j.name,
+				ph.perSecond(ph.journeys), ph.perSecond(ph.requests), ms(quantile(ph.lat, 0.5)), ph.errors, ph.lastErr)
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+		}
+		if servers > 1 && len(o.only) == 0 {
+			for _, n := range []int{1, servers} {
+				l.servers = nil
+				for _, p := range procs[:n] {
+					l.servers = append(l.servers, p.url)
+				}
+				ph := l.measure(ctx, all[len(all)-1], o.workers, o.warmup, o.duration)
+				if n == 1 {
+					res.one = append(res.one, ph)
+				} else {
+					res.two = append(res.two, ph)
+				}
+				fmt.Fprintf(log, "%s %s round %d: day in the office on %d server(s): %.1f/s errors %d %s\n", kind, scale, round+1, n,
+					ph.perSecond(ph.journeys), ph.errors, ph.lastErr)
+			}
+			l.servers = []string{procs[0].url}
+		}
+	}
+	for _, j := range all[3:] {
+		rate := 0.5 * median(res.rounds[j.name], func(p phase) float64 { return p.perSecond(p.journeys) })
+		ph := l.openLoop(ctx, j, rate, o.half)
+		res.half[j.name] = ph
+		fmt.Fprintf(log, "%s %s at half saturation (%.1f/s): %-28s p50 %6.1f ms  p99 %6.1f ms  errors %d %s\n", kind, scale, rate, j.name,
+			ms(quantile(ph.lat, 0.5)), ms(quantile(ph.lat, 0.99)), ph.errors, ph.lastErr)
+	}
+	if o.profile != "" {
+		if err := os.MkdirAll(o.profile, 0o750); err != nil {
+			return nil, err
+		}
+		for _, j := range all[3:] {
+			path := filepath.Join(o.profile, fmt.Sprintf("cpu-%s-%s-%s.pprof", kind, scale, strings.ReplaceAll(j.name, " ", "-")))
+			secs := max(int(o.duration.Seconds()), 1)
+			err := procs[0].profile(ctx, path, secs, func() { l.closedLoop(ctx, j, o.workers, time.Duration(secs)*time.Second) })
+			if err != nil {
+				return nil, fmt.Errorf("profile: %w", err)
+			}
+			fmt.Fprintf(log, "%s %s: profile of %s: go tool pprof %s\n", kind, scale, j.name, path)
+		}
+	}
+	return res, ctx.Err()
+}
+
+func isCeiling(j journey) bool {
+	return j.name == "hello world" || j.name == "primary-key read + render" || j.name == "durable insert"
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func median(ps []phase, f func(phase) float64) float64 {
+	if len(ps) == 0 {
+		return 0
+	}
+	v := make([]float64, len(ps))
+	for i, p := range ps {
+		v[i] = f(p)
+	}
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+// ratios is the journey's rate over its ceiling's, round by round (each
+// round measured both within seconds of each other), then the median.
+func ratios(res *result, j journey) float64 {
+	ceil := map[string]string{"pk": "primary-key read + render", "insert": "durable insert"}[j.ceiling]
+	var v []float64
+	for i, p := range res.rounds[j.name] {
+		c := res.rounds[ceil][i]
+		units := map[string]int{"gets": p.requests - p.posts, "posts": p.posts, "journeys": p.journeys}[j.unit]
+		if c.requests == 0 || p.elapsed <= 0 {
+			v = append(v, 0) // no ceiling measured: no ratio to claim
+			continue
+		}
+		v = append(v, float64(units)/p.elapsed.Seconds()/(float64(c.requests)/c.elapsed.Seconds()))
+	}
+	slices.Sort(v)
+	if len(v) == 0 {
+		return 0
+	}
+	return v[len(v)/2]
+}
+
+var errNoMarkers = errors.New("the file has no <!-- load-table:begin --> and <!-- load-table:end --> markers")
+
+func writeBetweenMarkers(path, table string) error {
+	b, err := os.ReadFile(path) // #nosec G304 -- the file the operator named (--write)
+	if err != nil {
+		return err
+	}
+	const begin, end = "<!-- load-table:begin -->\n", "<!-- load-table:end -->"
+	s := string(b)
+	i, j := strings.Index(s, begin), strings.Index(s, end)
+	if i < 0 || j < i {
+		return errNoMarkers
+	}
+	return os.WriteFile(path, []byte(s[:i+len(begin)]+table+s[j:]), 0o600) // #nosec G304 G703 -- the file the operator named (--write)
+}
+
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Join(strings.Fields(string(b))[:3], " ")
+}

@@ -1,0 +1,110 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"sync"
+)
+
+// maxCachedStatements bounds the statements kept prepared per pool. The
+// application's statements are a few hundred texts (lists of parameters of
+// a few lengths included); beyond the bound, statements run unprepared.
+const maxCachedStatements = 2000
+
+// stmtCache keeps the SQLite readers' statements prepared. The pure-Go SQLite parses
+// and plans a statement each time it is run unprepared, which took a
+// quarter of the processor time of the busiest pages (bench/load);
+// database/sql keeps a prepared statement per connection that used it.
+// PostgreSQL needs none: pgx caches the statements of each connection.
+// Transactions do not use it: SQLite's writer is a single connection,
+// which a transaction holds, and preparing on the pool would wait for it.
+type stmtCache struct {
+	pool  *sql.DB
+	mu    sync.RWMutex
+	stmts map[string]*sql.Stmt
+}
+
+func newStmtCache(pool *sql.DB) *stmtCache {
+	return &stmtCache{pool: pool, stmts: map[string]*sql.Stmt{}}
+}
+
+// get returns the statement prepared, or nil if it is not to be (several
+// statements in one text, a page further than the first of a list, the
+// cache full, or preparing failed: the caller then runs it unprepared and
+// gets the error there).
+func (c *stmtCache) get(ctx context.Context, query string) *sql.Stmt {
+	c.mu.RLock()
+	s, full := c.stmts[query], len(c.stmts) >= maxCachedStatements
+	c.mu.RUnlock()
+	if s != nil || full || !cacheable(query) {
+		return s
+	}
+	// Prepared outside the lock, which the queries of other requests
+	// need meanwhile: preparing may wait for a free connection.
+	s, err := c.pool.PrepareContext(ctx, query)
+	if err != nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if had := c.stmts[query]; had != nil { // prepared by another at once
+		_ = s.Close()
+		return had
+	}
+	if len(c.stmts) >= maxCachedStatements {
+		_ = s.Close()
+		return nil
+	}
+	c.stmts[query] = s
+	return s
+}
+
+// cacheable tells the texts worth keeping: a single statement (a text of
+// several, such as a migration, runs as it is), and of a list with its
+// page written in the text, only the first page (each further page would
+// be a statement of its own, and a crawler would fill the cache with them).
+func cacheable(query string) bool {
+	if strings.Contains(strings.TrimRight(query, "; \t\r\n"), ";") {
+		return false
+	}
+	if i := strings.LastIndex(query, " OFFSET "); i >= 0 {
+		if rest := query[i+len(" OFFSET "):]; rest != "" && rest[0] >= '1' && rest[0] <= '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.stmts {
+		_ = s.Close()
+	}
+	c.stmts = map[string]*sql.Stmt{}
+}
+
+// cachedPool runs statements of a pool prepared.
+type cachedPool struct{ c *stmtCache }
+
+func (p cachedPool) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if s := p.c.get(ctx, query); s != nil {
+		return s.ExecContext(ctx, args...)
+	}
+	return p.c.pool.ExecContext(ctx, query, args...)
+}
+
+func (p cachedPool) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if s := p.c.get(ctx, query); s != nil {
+		return s.QueryContext(ctx, args...)
+	}
+	return p.c.pool.QueryContext(ctx, query, args...)
+}
+
+func (p cachedPool) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if s := p.c.get(ctx, query); s != nil {
+		return s.QueryRowContext(ctx, args...)
+	}
+	return p.c.pool.QueryRowContext(ctx, query, args...)
+}

@@ -1,0 +1,89 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+func TestWhichStatementsAreKeptPrepared(t *testing.T) {
+	for query, want := range map[string]bool{
+		`SELECT name FROM users WHERE id = $1`:                   true,
+		`SELECT id FROM requests ORDER BY id LIMIT 20 OFFSET 0`:  true,
+		`SELECT id FROM requests ORDER BY id LIMIT 20 OFFSET 40`: false,
+		`SELECT id FROM requests ORDER BY id LIMIT $1 OFFSET $2`: true,
+		`CREATE TABLE a (x INT); CREATE TABLE b (y INT);`:        false,
+		"INSERT INTO a (x) VALUES (1);\n":                        true,
+	} {
+		if got := cacheable(query); got != want {
+			t.Errorf("cacheable(%q) = %v, want %v", query, got, want)
+		}
+	}
+}
+
+// Many readers at once, more than the pool's connections, all asking for
+// statements not prepared yet: each gets its own rows, nothing waits for
+// ever, and a statement is kept once.
+func TestReadersShareThePreparedStatements(t *testing.T) {
+	ctx := context.Background()
+	d, err := Open(ctx, filepath.Join(t.TempDir(), "c.db"), Options{SQLiteSynchronous: "NORMAL", MaxReaders: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := d.InTx(ctx, func(tx Querier) error {
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)`); err != nil {
+			return err
+		}
+		for i := range 50 {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO t (id, v) VALUES ($1, $2)`, i, fmt.Sprint("v", i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 400)
+	for g := range 40 {
+		wg.Go(func() {
+			for i := range 10 {
+				id := (g*10 + i) % 50
+				query := fmt.Sprintf(`SELECT v FROM t WHERE id = $1 AND %d = %d`, i%5, i%5) // five texts
+				var v string
+				if err := d.Read().QueryRowContext(ctx, query, id).Scan(&v); err != nil {
+					errs <- err
+					return
+				}
+				if v != fmt.Sprint("v", id) {
+					errs <- fmt.Errorf("row %d read %q", id, v)
+				}
+				// A list, open while others query.
+				rows, err := d.Read().QueryContext(ctx, `SELECT id FROM t WHERE id < $1 ORDER BY id`, 5)
+				if err != nil {
+					errs <- err
+					return
+				}
+				n := 0
+				for rows.Next() {
+					n++
+				}
+				_ = rows.Close()
+				if n != 5 {
+					errs <- fmt.Errorf("%d rows, want 5", n)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if n := len(d.cache.stmts); n != 6 {
+		t.Errorf("%d statements kept, want 6", n)
+	}
+}
