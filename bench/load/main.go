@@ -75,6 +75,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	o.generateArgs = strings.Fields(*generate)
 	if *only != "" {
 		o.only = strings.Split(*only, ",")
+		for _, name := range o.only {
+			if !slices.ContainsFunc(journeys(), func(j journey) bool { return j.name == name && !isCeiling(j) }) {
+				var names []string
+				for _, j := range journeys() {
+					if !isCeiling(j) {
+						names = append(names, j.name)
+					}
+				}
+				return fmt.Errorf("--only: no journey is called %q; the journeys: %s", name, strings.Join(names, ", "))
+			}
+		}
 	}
 	self, err := os.Executable()
 	if err != nil {

@@ -33,6 +33,7 @@ type Service struct {
 	publicURL string
 	index     *search.Index
 	labels    labelIndex
+	kept      kept // lists of authorities by revision (memo.go)
 }
 
 // New returns the registry service.
@@ -53,13 +54,13 @@ var errNotFound = problem.New(problem.NotFound, "error_not_found")
 var errForbidden = problem.New(problem.Forbidden, "error_forbidden")
 
 const authorityColumns = `id, COALESCE(external_id, ''), country, name, language, acronym, region, street, postcode, city, email, phone, website,
-	role, alert_coordinator, status, COALESCE(parent_id, ''), created_at, updated_at`
+	role, alert_coordinator, status, COALESCE(parent_id, ''), created_at, updated_at, revision`
 
 func scanAuthority(row interface{ Scan(...any) error }) (*Authority, error) {
 	var a Authority
 	var kind, status string
 	err := row.Scan(&a.ID, &a.ExternalID, &a.Country, &a.Name, &a.Language, &a.Acronym, &a.Region, &a.Street, &a.Postcode, &a.City,
-		&a.Email, &a.Phone, &a.Website, &kind, &a.AlertCoordinator, &status, &a.ParentID, &a.CreatedAt, &a.UpdatedAt)
+		&a.Email, &a.Phone, &a.Website, &kind, &a.AlertCoordinator, &status, &a.ParentID, &a.CreatedAt, &a.UpdatedAt, &a.revision)
 	a.Kind, a.Status = Kind(kind), Status(status)
 	return &a, db.Check(err)
 }
@@ -77,7 +78,7 @@ func (s *Service) Get(ctx context.Context, id string) (*Authority, error) {
 			return a, nil
 		}
 	}
-	a, err := s.get(ctx, s.db.Read(), `id = $1`, id)
+	a, err := s.get(ctx, nil, `id = $1`, id)
 	if err == nil && m != nil {
 		m.put(a)
 	}
@@ -126,7 +127,7 @@ func (s *Service) GetMany(ctx context.Context, ids []string) (map[string]*Author
 
 // GetByExternalID returns an authority by its external id.
 func (s *Service) GetByExternalID(ctx context.Context, ext string) (*Authority, error) {
-	return s.get(ctx, s.db.Read(), `external_id = $1`, ext)
+	return s.get(ctx, nil, `external_id = $1`, ext)
 }
 
 // Find returns an authority by id or, failing that, by external id.
@@ -138,13 +139,22 @@ func (s *Service) Find(ctx context.Context, ref string) (*Authority, error) {
 	return a, err
 }
 
+// get reads one authority within q, or outside any transaction (q nil),
+// where its lists may come from those the server keeps.
 func (s *Service) get(ctx context.Context, q db.Querier, where string, arg any) (*Authority, error) {
-	a, err := scanAuthority(q.QueryRowContext(ctx, `SELECT `+authorityColumns+` FROM authorities WHERE `+where, arg))
+	read := q
+	if q == nil {
+		read = s.db.Read()
+	}
+	a, err := scanAuthority(read.QueryRowContext(ctx, `SELECT `+authorityColumns+` FROM authorities WHERE `+where, arg))
 	if errors.Is(err, db.ErrNotFound) {
 		return nil, fmt.Errorf("%w: %w", errNotFound, err)
 	}
 	if err != nil {
 		return nil, err
+	}
+	if q == nil {
+		return a, s.loadKept(ctx, []*Authority{a})
 	}
 	return a, s.load(ctx, q, a)
 }

@@ -2,7 +2,9 @@ package authorities_test
 
 import (
 	"context"
+	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -366,4 +368,111 @@ func TestGetManyReadsWhatGetReads(t *testing.T) {
 			t.Fatalf("a change to a result changed what is read next: %+v %v", again, err)
 		}
 	}
+}
+
+// A server keeps the lists of the authorities it reads (texts, areas,
+// competences, scope) under their revision. Any change to a list, made by
+// this server, another one or plain SQL, is seen at the next read, by
+// every server; a change rolled back is never seen.
+func TestKeptListsFollowEveryChange(t *testing.T) {
+	w := newWorld(t)
+	a := w.authority("DE", "Ärztekammer Berlin", authorities.CompetentAuthority, "pq")
+	other := authorities.New(w.db, mustRegistry(t), w.auth, "http://imi.test", nil) // a second server
+	read := func(svc *authorities.Service) *authorities.Authority {
+		t.Helper()
+		got, err := svc.Get(w.ctx, a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		many, err := svc.GetMany(w.ctx, []string{a.ID})
+		if err != nil || !reflect.DeepEqual(many[a.ID], got) {
+			t.Fatalf("GetMany %+v, Get %+v (%v)", many[a.ID], got, err)
+		}
+		return got
+	}
+	for _, svc := range []*authorities.Service{w.svc, other} {
+		if got := read(svc); got.Names["fr"] != "" || !slices.Equal(got.Areas, []string{"pq"}) {
+			t.Fatalf("before: %+v", got)
+		}
+	}
+	revision := func() int {
+		return w.count(`SELECT revision FROM authorities WHERE id = $1`, a.ID)
+	}
+	steps := []struct {
+		name, sql string
+		check     func(*authorities.Authority) bool
+	}{
+		{"a name inserted", `INSERT INTO authority_texts (authority_id, language, name) VALUES ($1, 'fr', 'Chambre des médecins')`,
+			func(g *authorities.Authority) bool { return g.Names["fr"] == "Chambre des médecins" }},
+		{"a name updated", `UPDATE authority_texts SET name = 'Ordre des médecins' WHERE authority_id = $1 AND language = 'fr'`,
+			func(g *authorities.Authority) bool { return g.Names["fr"] == "Ordre des médecins" }},
+		{"an area inserted", `INSERT INTO authority_areas (authority_id, area) VALUES ($1, 'services')`,
+			func(g *authorities.Authority) bool { return slices.Equal(g.Areas, []string{"pq", "services"}) }},
+		{"a competence inserted", `INSERT INTO authority_competences (authority_id, area, vocabulary, term) VALUES ($1, 'pq', 'professions', 'doctor')`,
+			func(g *authorities.Authority) bool {
+				return len(g.Competences) == 1 && g.Competences[0].Term == "doctor"
+			}},
+		{"a scope inserted", `INSERT INTO coordinator_scopes (authority_id, kind, value) VALUES ($1, 'region', 'DE3')`,
+			func(g *authorities.Authority) bool { return slices.Equal(g.Scope.Regions, []string{"DE3"}) }},
+		{"a competence deleted", `DELETE FROM authority_competences WHERE authority_id = $1`,
+			func(g *authorities.Authority) bool { return len(g.Competences) == 0 }},
+		{"an area deleted", `DELETE FROM authority_areas WHERE authority_id = $1 AND area = 'services'`,
+			func(g *authorities.Authority) bool { return slices.Equal(g.Areas, []string{"pq"}) }},
+		{"a scope deleted", `DELETE FROM coordinator_scopes WHERE authority_id = $1`,
+			func(g *authorities.Authority) bool { return len(g.Scope.Regions) == 0 }},
+	}
+	for _, step := range steps {
+		before := revision()
+		if err := w.db.InTx(w.ctx, func(tx db.Querier) error {
+			_, err := tx.ExecContext(w.ctx, step.sql, a.ID)
+			return err
+		}); err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		if revision() <= before {
+			t.Fatalf("%s: the revision stayed at %d", step.name, before)
+		}
+		for i, svc := range []*authorities.Service{w.svc, other} {
+			if got := read(svc); !step.check(got) {
+				t.Fatalf("%s: server %d read %+v", step.name, i+1, got)
+			}
+		}
+	}
+
+	// Through the service: an update of the areas.
+	in := authorities.Input{Country: "DE", Name: "Ärztekammer Berlin", Language: "de", Kind: authorities.CompetentAuthority, Areas: []string{"pq", "services"}, Email: "office@de.example"}
+	if _, err := w.svc.Update(w.ctx, authorities.System(), a.ID, in); err != nil {
+		t.Fatal(err)
+	}
+	for i, svc := range []*authorities.Service{other, w.svc} {
+		if got := read(svc); !slices.Equal(got.Areas, []string{"pq", "services"}) {
+			t.Fatalf("after the update, server %d read areas %v", i+1, got.Areas)
+		}
+	}
+
+	// A change rolled back: read inside the transaction, never kept.
+	errUndo := errors.New("undo")
+	err := w.db.InTx(w.ctx, func(tx db.Querier) error {
+		if _, err := tx.ExecContext(w.ctx, `INSERT INTO authority_texts (authority_id, language, name) VALUES ($1, 'it', 'Ordine dei medici')`, a.ID); err != nil {
+			return err
+		}
+		return errUndo
+	})
+	if !errors.Is(err, errUndo) {
+		t.Fatal(err)
+	}
+	for i, svc := range []*authorities.Service{w.svc, other} {
+		if got := read(svc); got.Names["it"] != "" {
+			t.Fatalf("server %d read a name rolled back: %v", i+1, got.Names)
+		}
+	}
+}
+
+func mustRegistry(t *testing.T) *areas.Registry {
+	t.Helper()
+	reg, err := areas.Open(shipped.Files, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reg
 }

@@ -61,6 +61,7 @@ type DB struct {
 	reader  *sql.DB
 	read    Querier    // reader, through cache on SQLite
 	cache   *stmtCache // SQLite only
+	group   group      // SQLite only: transactions sharing a commit (group.go)
 	// Location is the database's location with any password removed, for
 	// logs.
 	Location string
@@ -344,7 +345,13 @@ func (d *DB) begin(ctx context.Context) (tx *sql.Tx, done func(), err error) {
 // InTx runs fn in a transaction on the writer. The transaction commits if fn
 // returns nil and rolls back otherwise (also on panic, which is re-raised).
 // Everything fn does through tx commits together or not at all.
+//
+// On SQLite, transactions that arrive while one runs share its commit
+// (group.go); each still returns only once its changes are durable.
 func (d *DB) InTx(ctx context.Context, fn func(tx Querier) error) (err error) {
+	if d.dialect == SQLite {
+		return d.inGroup(ctx, fn)
+	}
 	tx, done, err := d.begin(ctx)
 	if err != nil {
 		return mapErr(err)

@@ -9,6 +9,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/BurntSushi/toml"
 	goi18n "github.com/nicksnyder/go-i18n/v2/i18n"
@@ -159,6 +160,10 @@ func (c *Catalog) Localizer(code string) *Localizer {
 type Localizer struct {
 	lang Language
 	l    *goi18n.Localizer
+	// plain holds the messages translated without arguments, id → text:
+	// a page asks for dozens of them, and the catalog never changes
+	// while the server runs.
+	plain sync.Map
 }
 
 // Lang returns the language's code, for the lang attribute.
@@ -180,6 +185,16 @@ func (l *Localizer) N(id string, count int, args ...any) string {
 }
 
 func (l *Localizer) translate(id string, count any, args []any) string {
+	if count == nil && len(args) == 0 {
+		if s, ok := l.plain.Load(id); ok {
+			return s.(string)
+		}
+		s, known := l.localize(id, nil, nil)
+		if known { // an unknown id (from a URL, say) is not kept
+			l.plain.Store(id, s)
+		}
+		return s
+	}
 	var data map[string]any
 	if len(args) > 0 {
 		data = make(map[string]any, len(args)/2)
@@ -187,11 +202,17 @@ func (l *Localizer) translate(id string, count any, args []any) string {
 			data[fmt.Sprint(args[i])] = args[i+1]
 		}
 	}
+	s, _ := l.localize(id, count, data)
+	return s
+}
+
+// localize translates a message and reports whether the catalog has it.
+func (l *Localizer) localize(id string, count any, data map[string]any) (string, bool) {
 	s, err := l.l.Localize(&goi18n.LocalizeConfig{MessageID: id, TemplateData: data, PluralCount: count})
 	if err != nil || s == "" {
 		// A missing message shows its id rather than nothing; the
 		// catalog tests keep this from reaching a release.
-		return strings.ReplaceAll(id, "_", " ")
+		return strings.ReplaceAll(id, "_", " "), false
 	}
-	return s
+	return s, true
 }

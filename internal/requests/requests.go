@@ -528,6 +528,12 @@ func (s *Service) view(r *Request, w workflow.Who) *Request {
 // Get returns a request as the actor may see it. Every view of personal
 // data is recorded in the audit log.
 func (s *Service) Get(ctx context.Context, actor authorities.Actor, id string) (*Request, error) {
+	return s.get(ctx, actor, id, false)
+}
+
+// get is Get for a caller that may already have recorded the actor's view
+// of the request's personal data, in the transaction of its change.
+func (s *Service) get(ctx context.Context, actor authorities.Actor, id string, recorded bool) (*Request, error) {
 	r, w, err := s.takingPart(ctx, s.db.Read(), actor, id)
 	if err != nil {
 		return nil, err
@@ -537,11 +543,33 @@ func (s *Service) Get(ctx context.Context, actor authorities.Actor, id string) (
 		if r.Attachments, err = s.attachments(ctx, s.db.Read(), id); err != nil {
 			return nil, err
 		}
-		if err := s.views.Record(ctx, s.clock(), audit.Event{Event: audit.PersonalDataViewed, UserID: actor.UserID, Subject: "request:" + r.Reference}); err != nil {
-			return nil, err
+		if !recorded {
+			if err := s.views.Record(ctx, s.clock(), viewed(actor, r)); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return r, nil
+}
+
+func viewed(actor authorities.Actor, r *Request) audit.Event {
+	return audit.Event{Event: audit.PersonalDataViewed, UserID: actor.UserID, Subject: "request:" + r.Reference}
+}
+
+// recordView records, inside the transaction of a change, the actor's
+// view of the request as the change leaves it, if it shows personal data:
+// the change's commit makes it durable, instead of one more commit for the
+// page that follows the change.
+func (s *Service) recordView(ctx context.Context, tx db.Querier, actor authorities.Actor, id string, now time.Time) (bool, error) {
+	r, err := s.load(ctx, tx, id)
+	if err != nil {
+		return false, err
+	}
+	w, err := s.who(ctx, actor, r)
+	if err != nil || !seesPersonal(r, w) {
+		return false, err
+	}
+	return true, audit.Record(ctx, tx, s.db.Dialect(), now, viewed(actor, r))
 }
 
 // Input is what an action may carry.
@@ -581,7 +609,8 @@ func (s *Service) Act(ctx context.Context, actor authorities.Actor, id, action s
 	if !text.Block(in.Comment) {
 		return nil, problem.Field("comment", "error_text_invalid")
 	}
-	var done Request // what the actor learns if the action takes the request out of its sight
+	var done Request  // what the actor learns if the action takes the request out of its sight
+	var recorded bool // the actor's view of the result, recorded with the change
 	err := s.db.InTx(ctx, func(tx db.Querier) error {
 		r, err := s.load(ctx, tx, id)
 		if err != nil {
@@ -617,7 +646,11 @@ func (s *Service) Act(ctx context.Context, actor authorities.Actor, id, action s
 			return err
 		}
 		done = Request{ID: r.ID, Reference: r.Reference, Area: r.Area, State: e.To}
-		return c.notify(ctx)
+		if err := c.notify(ctx); err != nil {
+			return err
+		}
+		recorded, err = s.recordView(ctx, tx, actor, id, now)
+		return err
 	})
 	if errors.Is(err, db.ErrConflict) {
 		return nil, problem.New(problem.Conflict, "error_request_changed")
@@ -625,7 +658,7 @@ func (s *Service) Act(ctx context.Context, actor authorities.Actor, id, action s
 	if err != nil {
 		return nil, err
 	}
-	r, err := s.Get(ctx, actor, id)
+	r, err := s.get(ctx, actor, id, recorded)
 	if p, ok := problem.As(err); ok && p.Kind == problem.NotFound {
 		return &done, nil // forwarded elsewhere: done, and no longer the actor's to see
 	}

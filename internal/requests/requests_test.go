@@ -869,3 +869,44 @@ func TestTidyLeavesStrayNamesAlone(t *testing.T) {
 		t.Fatalf("the stored content changed: %v", err)
 	}
 }
+
+// An action's answer shows the request as the action left it; the view of
+// its personal data is recorded once, in the action's own transaction (no
+// commit of its own). An actor the action takes the request away from,
+// or a coordinator, is recorded as seeing nothing.
+func TestActRecordsItsViewWithTheChange(t *testing.T) {
+	w := newWorld(t)
+	r := w.draft()
+	views := func(userID string) int {
+		return w.count(`SELECT COUNT(*) FROM audit_log WHERE event = 'personal_data.viewed' AND user_id = $1 AND subject = $2`, userID, "request:"+r.Reference)
+	}
+	before := views(w.deHandler.UserID)
+	got := w.act(w.deHandler, r.ID, "send", requests.Input{})
+	if !got.PersonalShown || got.SubjectName == "" {
+		t.Fatalf("the sender does not see what it sent: %+v", got)
+	}
+	if n := views(w.deHandler.UserID) - before; n != 1 {
+		t.Fatalf("the send recorded %d views of personal data, want 1", n)
+	}
+	// The event is in the same transaction as the step: same instant.
+	var stepAt, viewAt time.Time
+	if err := w.db.Read().QueryRowContext(w.ctx, `SELECT at FROM case_events WHERE case_id = $1 ORDER BY at DESC LIMIT 1`, r.ID).Scan(&stepAt); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.db.Read().QueryRowContext(w.ctx, `SELECT at FROM audit_log WHERE event = 'personal_data.viewed' AND subject = $1 ORDER BY at DESC LIMIT 1`, "request:"+r.Reference).Scan(&viewAt); err != nil {
+		t.Fatal(err)
+	}
+	if !viewAt.Equal(stepAt) {
+		t.Fatalf("view recorded at %v, step at %v", viewAt, stepAt)
+	}
+
+	w.act(w.plCoordinator, r.ID, "comment", requests.Input{Comment: "Please accept this within 7 days."})
+	if n := views(w.plCoordinator.UserID); n != 0 {
+		t.Fatalf("a coordinator's comment recorded %d views of personal data", n)
+	}
+	before = views(w.plAllocator.UserID)
+	w.act(w.plAllocator, r.ID, "forward", requests.Input{Comment: "The regional chamber keeps this register.", ResponderID: w.plCA2.ID})
+	if n := views(w.plAllocator.UserID) - before; n != 0 {
+		t.Fatalf("forwarding away recorded %d views of personal data", n)
+	}
+}
