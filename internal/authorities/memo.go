@@ -68,8 +68,9 @@ type kept struct {
 	byID map[string]*Authority // only the lists and the revision are used
 }
 
-// keptMax bounds what a server keeps: about a kilobyte an authority.
-var keptMax = 20000
+// keptMax bounds what a server keeps: about a kilobyte an authority, and
+// the authorities of the busiest exchanges are read far more than the rest.
+var keptMax = 5000
 
 // fill copies the kept lists of a into it when they are of its revision.
 func (k *kept) fill(a *Authority) bool {
