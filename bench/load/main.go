@@ -92,6 +92,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	o.self, o.imi, o.work = self, abs(o.imi), abs(o.work)
+	o.commit = sourceCommit()
 	var results []*result
 	for _, kind := range o.databases {
 		for _, scale := range o.scales {

@@ -31,13 +31,28 @@ func mark(ok bool) string {
 	return "✗"
 }
 
+// sourceCommit names the commit of the working tree imi was built from
+// (scripts/load.sh builds it just before), and says so when the tree held
+// changes not committed.
+func sourceCommit() string {
+	out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return ""
+	}
+	commit := strings.TrimSpace(string(out))
+	if changed, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(changed) > 0 {
+		commit += " with changes not committed"
+	}
+	return commit
+}
+
 // report renders the results as Markdown: per database, one row per
 // journey, one group of columns per data set.
 func report(o options, results []*result, command string) string {
 	var b strings.Builder
-	commit := "?"
-	if out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output(); err == nil {
-		commit = strings.TrimSpace(string(out))
+	commit := o.commit
+	if commit == "" {
+		commit = "?"
 	}
 	fmt.Fprintf(&b, "Measured on %s, commit %s, %d cores, load average %s at the end; %d rounds of %s per journey (after %s not counted), %d concurrent users; latency at half of each journey's saturation rate for %s.\n\n",
 		time.Now().UTC().Format(time.DateOnly), commit, runtime.NumCPU(), loadAverage(), o.rounds, o.duration, o.warmup, o.workers, o.half)

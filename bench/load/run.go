@@ -36,6 +36,7 @@ type options struct {
 	servers      int
 	profile      string // folder for CPU profiles of each journey
 	only         []string
+	commit       string // of the source measured (sourceCommit)
 	until        string
 	generateArgs []string // instead of --scale (tests: tiny data sets)
 }
