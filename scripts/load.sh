@@ -16,6 +16,6 @@ cd "$(dirname "$0")/.."
 ./scripts/assets.sh
 ./scripts/postgres.sh >/dev/null
 mkdir -p bin
-go build -o bin/imi ./cmd/imi
+go build -buildvcs=auto -o bin/imi ./cmd/imi # stamps the commit the report names
 go build -o bin/load ./bench/load
 exec ./bin/load --imi bin/imi "$@"

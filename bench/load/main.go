@@ -74,7 +74,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	o.scales = strings.Split(*scales, ",")
 	o.generateArgs = strings.Fields(*generate)
 	if *only != "" {
-		o.only = strings.Split(*only, ",")
+		for _, name := range strings.Split(*only, ",") {
+			o.only = append(o.only, strings.TrimSpace(name))
+		}
 		for _, name := range o.only {
 			if !slices.ContainsFunc(journeys(), func(j journey) bool { return j.name == name && !isCeiling(j) }) {
 				var names []string
@@ -92,7 +94,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	o.self, o.imi, o.work = self, abs(o.imi), abs(o.work)
-	o.commit = sourceCommit()
+	o.commit = sourceCommit(o.imi)
 	var results []*result
 	for _, kind := range o.databases {
 		for _, scale := range o.scales {

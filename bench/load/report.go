@@ -1,8 +1,8 @@
 package main
 
 import (
+	"debug/buildinfo"
 	"fmt"
-	"os/exec"
 	"runtime"
 	"slices"
 	"strings"
@@ -31,16 +31,28 @@ func mark(ok bool) string {
 	return "✗"
 }
 
-// sourceCommit names the commit of the working tree imi was built from
-// (scripts/load.sh builds it just before), and says so when the tree held
-// changes not committed.
-func sourceCommit() string {
-	out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
+// sourceCommit names the commit the imi program measured was built from,
+// as the Go toolchain stamped it in the binary, and says so when the tree
+// held changes not committed.
+func sourceCommit(imi string) string {
+	info, err := buildinfo.ReadFile(imi)
 	if err != nil {
 		return ""
 	}
-	commit := strings.TrimSpace(string(out))
-	if changed, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(changed) > 0 {
+	var commit string
+	var modified bool
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			commit = s.Value
+		case "vcs.modified":
+			modified = s.Value == "true"
+		}
+	}
+	if len(commit) > 7 {
+		commit = commit[:7]
+	}
+	if commit != "" && modified {
 		commit += " with changes not committed"
 	}
 	return commit

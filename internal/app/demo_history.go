@@ -48,7 +48,7 @@ func demoHistory(ctx context.Context, a *App, now time.Time) error {
 	}
 	rnd := rand.New(rand.NewPCG(2026, 11)) // #nosec G404 -- a fixed seed on purpose: the same made-up history on every demo
 	start := now.AddDate(-2, 0, 0)
-	err = a.DB.InTx(ctx, func(tx db.Querier) error {
+	err = a.DB.InTxAlone(ctx, func(tx db.Querier) error {
 		n := 0
 		for _, p := range a.Areas.Packs() {
 			list := byArea[p.Code]

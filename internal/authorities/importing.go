@@ -460,7 +460,7 @@ func (s *Service) importRows(ctx context.Context, actor Actor, rows []Row, parse
 		return ImportResult{Errors: orphans}, errImportInvalid(len(orphans))
 	}
 	terms := s.termIndex()
-	err := s.db.InTx(ctx, func(tx db.Querier) error {
+	err := s.db.InTxAlone(ctx, func(tx db.Querier) error {
 		list := make([]*importRow, len(rows))
 		keys := map[string]bool{}
 		for i, r := range rows {

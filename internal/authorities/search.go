@@ -109,7 +109,7 @@ func (s *Service) EnsureIndex(ctx context.Context) error {
 // reindex), in one transaction, and returns how many authorities it holds.
 func (s *Service) Reindex(ctx context.Context) (int, error) {
 	var n int
-	err := s.db.InTx(ctx, func(tx db.Querier) error {
+	err := s.db.InTxAlone(ctx, func(tx db.Querier) error {
 		if err := s.index.Clear(ctx, tx); err != nil {
 			return err
 		}

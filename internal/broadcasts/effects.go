@@ -267,24 +267,17 @@ func (ch *change) notify(ctx context.Context) error {
 	return nil
 }
 
-// receivers are the alert coordinators of a country for an area.
+// receivers are the alert coordinators of a country for an area: its
+// national coordinator, and the delegated alert coordinators whose scope
+// has no areas or has this one. All is read within q: inside a
+// transaction, another transaction committed with it may have just made
+// a coordinator, which the readers do not see yet.
 func (s *Service) receivers(ctx context.Context, q db.Querier, country, area string) ([]string, error) {
-	ids, err := column(ctx, q, `SELECT id FROM authorities WHERE country = $1 AND status <> 'deactivated'
-		AND (role = 'national_coordinator' OR (role = 'delegated_coordinator' AND alert_coordinator)) ORDER BY id`, country)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, id := range ids {
-		a, err := s.authorities.Get(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		if a.Kind == authorities.NationalCoordinator || len(a.Scope.Areas) == 0 || slices.Contains(a.Scope.Areas, area) {
-			out = append(out, id)
-		}
-	}
-	return out, nil
+	return column(ctx, q, `SELECT a.id FROM authorities a WHERE a.country = $1 AND a.status <> 'deactivated'
+		AND (a.role = 'national_coordinator' OR (a.role = 'delegated_coordinator' AND a.alert_coordinator
+			AND (NOT EXISTS (SELECT 1 FROM coordinator_scopes c WHERE c.authority_id = a.id AND c.kind = 'area')
+				OR EXISTS (SELECT 1 FROM coordinator_scopes c WHERE c.authority_id = a.id AND c.kind = 'area' AND c.value = $2))))
+		ORDER BY a.id`, country, area)
 }
 
 func column(ctx context.Context, q db.Querier, query string, args ...any) ([]string, error) {

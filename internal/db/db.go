@@ -350,8 +350,22 @@ func (d *DB) begin(ctx context.Context) (tx *sql.Tx, done func(), err error) {
 // (group.go); each still returns only once its changes are durable.
 func (d *DB) InTx(ctx context.Context, fn func(tx Querier) error) (err error) {
 	if d.dialect == SQLite {
-		return d.inGroup(ctx, fn)
+		return d.inGroup(ctx, fn, false)
 	}
+	return d.inOwnTx(ctx, fn)
+}
+
+// InTxAlone is InTx for a long transaction (an import, a rebuild, a batch
+// of housekeeping): it commits alone, so that the short transactions of
+// users never wait for it to end before they are answered.
+func (d *DB) InTxAlone(ctx context.Context, fn func(tx Querier) error) error {
+	if d.dialect == SQLite {
+		return d.inGroup(ctx, fn, true)
+	}
+	return d.inOwnTx(ctx, fn)
+}
+
+func (d *DB) inOwnTx(ctx context.Context, fn func(tx Querier) error) (err error) {
 	tx, done, err := d.begin(ctx)
 	if err != nil {
 		return mapErr(err)

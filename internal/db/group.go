@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // SQLite has one writer, and with synchronous=FULL each commit waits for
@@ -31,9 +32,12 @@ type group struct {
 const maxGroup = 32
 
 type batch struct {
-	turn    sync.Mutex // held by the member whose function runs
-	members int        // joined and not yet through their turn
+	// turn holds a token while no member runs: a member takes it to run
+	// its function and puts it back after. The leader starts with it.
+	turn    chan struct{}
+	members int // joined and not yet through their turn
 	joined  int
+	alone   bool // InTxAlone: nobody joins, and its context may cancel it
 	tx      *sql.Tx
 	release func()
 	err     error         // the transaction could not begin or was lost
@@ -42,20 +46,22 @@ type batch struct {
 }
 
 // inGroup runs fn as InTx does, in a transaction shared with those that
-// arrive while it runs.
-func (d *DB) inGroup(ctx context.Context, fn func(tx Querier) error) error {
+// arrive while it runs, or, alone, in a batch nobody joins.
+func (d *DB) inGroup(ctx context.Context, fn func(tx Querier) error, alone bool) error {
 	g := &d.group
 	g.mu.Lock()
 	b := g.open
-	leader := b == nil
+	leader := b == nil || alone
 	if leader {
-		b = &batch{done: make(chan struct{})}
-		b.turn.Lock() // the leader's turn is first: it begins the transaction
-		g.open = b
+		// The leader's turn is first: it begins the transaction.
+		b = &batch{turn: make(chan struct{}, 1), done: make(chan struct{}), alone: alone}
+		if !alone {
+			g.open = b
+		}
 	}
 	b.members++
 	b.joined++
-	if b.joined >= maxGroup {
+	if b.joined >= maxGroup && g.open == b {
 		g.open = nil
 	}
 	g.mu.Unlock()
@@ -63,11 +69,55 @@ func (d *DB) inGroup(ctx context.Context, fn func(tx Querier) error) error {
 	if leader {
 		// The transaction outlives the leader's request: another
 		// caller's cancelled context must not roll back the others.
-		b.tx, b.release, b.err = d.begin(context.WithoutCancel(ctx))
-	} else {
-		b.turn.Lock()
+		bctx := context.WithoutCancel(ctx)
+		if alone {
+			bctx = ctx
+		}
+		b.tx, b.release, b.err = d.begin(bctx)
+	} else if err := b.await(ctx); err != nil {
+		// As a transaction waiting for the writer: its request is gone,
+		// or it waited writerWait (a 503).
+		g.leave(b)
+		return mapErr(err)
 	}
-	err, panicked := b.run(ctx, fn)
+	panicked, err := b.turn1(ctx, fn, g)
+	if panicked != nil {
+		panic(panicked) // its changes were rolled back to its savepoint
+	}
+	if err != nil {
+		return mapErr(err)
+	}
+	<-b.done
+	return mapErr(b.result)
+}
+
+// turn1 is a member's turn: its function in its savepoint, then out of
+// the batch (the last out commits) and the turn to the next, even if the
+// function ended its goroutine (runtime.Goexit, as t.Fatal does).
+func (b *batch) turn1(ctx context.Context, fn func(tx Querier) error, g *group) (panicked any, err error) {
+	defer func() {
+		g.leave(b)
+		b.turn <- struct{}{}
+	}()
+	return b.run(ctx, fn)
+}
+
+// await waits for the member's turn, at most writerWait.
+func (b *batch) await(ctx context.Context) error {
+	t := time.NewTimer(writerWait)
+	defer t.Stop()
+	select {
+	case <-b.turn:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return context.DeadlineExceeded // ErrUnavailable
+	}
+}
+
+// leave counts a member out of b; the last one out commits the batch.
+func (g *group) leave(b *batch) {
 	g.mu.Lock()
 	b.members--
 	last := b.members == 0
@@ -79,50 +129,60 @@ func (d *DB) inGroup(ctx context.Context, fn func(tx Querier) error) error {
 		b.finish()
 		g.commits.Add(1)
 	}
-	b.turn.Unlock()
-	if panicked != nil {
-		panic(panicked) // its changes were rolled back to its savepoint
-	}
-	if err != nil {
-		return mapErr(err)
-	}
-	<-b.done
-	return mapErr(b.result)
 }
 
 // run runs one member's function inside a savepoint of the batch.
-func (b *batch) run(ctx context.Context, fn func(tx Querier) error) (err error, panicked any) {
+func (b *batch) run(ctx context.Context, fn func(tx Querier) error) (panicked any, err error) {
 	if b.err != nil {
-		return b.err, nil
+		return nil, b.err
 	}
 	if err := ctx.Err(); err != nil {
-		return err, nil
+		return nil, err
 	}
-	bg := context.Background()
-	if _, err := b.tx.ExecContext(bg, `SAVEPOINT member`); err != nil {
+	if _, err := b.tx.ExecContext(context.Background(), `SAVEPOINT member`); err != nil {
 		b.err = err
-		return err, nil
+		return nil, err
 	}
+	var tx Querier = groupTx{b.tx}
+	if b.alone {
+		tx = b.tx // cancelling it stops it, and touches nobody else
+	}
+	returned := false
 	func() {
-		defer func() { panicked = recover() }()
-		err = fn(groupTx{b.tx})
+		defer func() {
+			if !returned { // a panic, or the goroutine ended (Goexit)
+				panicked = recover()
+				b.undo()
+			}
+		}()
+		err = fn(tx)
+		returned = true
 	}()
-	if err != nil || panicked != nil {
-		// A failed statement can end the whole transaction (SQLite does
-		// so on a full disk, for one); then the savepoint is gone and the
-		// batch has failed for everyone in it.
-		if _, rerr := b.tx.ExecContext(bg, `ROLLBACK TO member`); rerr != nil {
-			b.err = rerr
-		} else if _, rerr := b.tx.ExecContext(bg, `RELEASE member`); rerr != nil {
-			b.err = rerr
-		}
-		return err, panicked
+	if panicked != nil {
+		return panicked, nil
 	}
-	if _, err := b.tx.ExecContext(bg, `RELEASE member`); err != nil {
+	if err != nil {
+		b.undo()
+		return nil, err
+	}
+	if _, err := b.tx.ExecContext(context.Background(), `RELEASE member`); err != nil {
 		b.err = err
-		return err, nil
+		return nil, err
 	}
 	return nil, nil
+}
+
+// undo rolls the member's changes back to its savepoint. A failed
+// statement can end the whole transaction (SQLite does so on a full disk,
+// for one); then the savepoint is gone and the batch has failed for
+// everyone in it.
+func (b *batch) undo() {
+	bg := context.Background()
+	if _, err := b.tx.ExecContext(bg, `ROLLBACK TO member`); err != nil {
+		b.err = err
+	} else if _, err := b.tx.ExecContext(bg, `RELEASE member`); err != nil {
+		b.err = err
+	}
 }
 
 // finish commits the batch, or rolls it back if it was lost, and lets its

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -68,6 +69,24 @@ func waitJoined(t *testing.T, d *DB, n int) {
 	t.Fatalf("fewer than %d transactions joined the batch", n)
 }
 
+// leadHeld starts a transaction that keeps its turn, and with it the open
+// batch, until release is closed, then runs fn; it returns once that
+// transaction has joined.
+func leadHeld(t *testing.T, d *DB, wg *sync.WaitGroup, errp *error, fn func(Querier) error) (release chan struct{}) {
+	t.Helper()
+	release = make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		*errp = d.InTx(context.Background(), func(tx Querier) error {
+			<-release
+			return fn(tx)
+		})
+	}()
+	waitJoined(t, d, 1)
+	return release
+}
+
 // Transactions that arrive while one runs share its commit. Each returns
 // once its changes are committed; one that fails, panics or was cancelled
 // changes nothing, and nobody else's changes are lost with it.
@@ -75,7 +94,6 @@ func TestTransactionsShareACommit(t *testing.T) {
 	d, ctx := openGroupTest(t)
 	before := d.group.commits.Load()
 	const n = 12
-	release := make(chan struct{})
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
 	var wg sync.WaitGroup
@@ -87,15 +105,7 @@ func TestTransactionsShareACommit(t *testing.T) {
 			return err
 		}
 	}
-	wg.Add(1)
-	go func() { // the first holds its turn until every other has joined
-		defer wg.Done()
-		errs[0] = d.InTx(ctx, func(tx Querier) error {
-			<-release
-			return insert(0)(tx)
-		})
-	}()
-	waitJoined(t, d, 1)
+	release := leadHeld(t, d, &wg, &errs[0], insert(0)) // until every other has joined
 	for i := 1; i < n; i++ {
 		wg.Add(1)
 		go func() {
@@ -163,19 +173,12 @@ func TestTransactionsShareACommit(t *testing.T) {
 // batch: none of them returns success for changes that were not kept.
 func TestALostBatchFailsAllItsTransactions(t *testing.T) {
 	d, ctx := openGroupTest(t)
-	release := make(chan struct{})
 	var wg sync.WaitGroup
 	errs := make([]error, 4)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		errs[0] = d.InTx(ctx, func(tx Querier) error {
-			<-release
-			_, err := tx.ExecContext(ctx, `INSERT INTO t (id, v) VALUES (1, 'kept?')`)
-			return err
-		})
-	}()
-	waitJoined(t, d, 1)
+	release := leadHeld(t, d, &wg, &errs[0], func(tx Querier) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO t (id, v) VALUES (1, 'kept?')`)
+		return err
+	})
 	for i := 1; i < 4; i++ {
 		wg.Add(1)
 		go func() {
@@ -220,20 +223,13 @@ func TestALostBatchFailsAllItsTransactions(t *testing.T) {
 func TestABatchIsBounded(t *testing.T) {
 	d, ctx := openGroupTest(t)
 	before := d.group.commits.Load()
-	release := make(chan struct{})
 	var wg sync.WaitGroup
 	n := 2*maxGroup + 1
 	errs := make([]error, n)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		errs[0] = d.InTx(ctx, func(tx Querier) error {
-			<-release
-			_, err := tx.ExecContext(ctx, `INSERT INTO t (id, v) VALUES (0, 'x')`)
-			return err
-		})
-	}()
-	waitJoined(t, d, 1)
+	release := leadHeld(t, d, &wg, &errs[0], func(tx Querier) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO t (id, v) VALUES (0, 'x')`)
+		return err
+	})
 	for i := 1; i < n; i++ {
 		wg.Add(1)
 		go func() {
@@ -257,5 +253,129 @@ func TestABatchIsBounded(t *testing.T) {
 	}
 	if commits := d.group.commits.Load() - before; commits < 3 {
 		t.Fatalf("%d transactions in %d commits: a batch took more than %d", n, commits, maxGroup)
+	}
+}
+
+// A transaction waiting for its turn gives up when its request ends (as
+// it would waiting for the writer), and the batch goes on without it.
+func TestAWaitingTransactionGivesUpWithItsRequest(t *testing.T) {
+	d, ctx := openGroupTest(t)
+	var wg sync.WaitGroup
+	var first error
+	release := leadHeld(t, d, &wg, &first, func(tx Querier) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO t (id, v) VALUES (1, 'first')`)
+		return err
+	})
+	waiting, cancel := context.WithCancel(ctx)
+	gaveUp := make(chan error, 1)
+	go func() {
+		gaveUp <- d.InTx(waiting, func(tx Querier) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO t (id, v) VALUES (2, 'second')`)
+			return err
+		})
+	}()
+	waitJoined(t, d, 2)
+	cancel()
+	if err := <-gaveUp; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the cancelled transaction returned %v", err)
+	}
+	close(release)
+	wg.Wait()
+	if first != nil {
+		t.Fatal(first)
+	}
+	if got := rowsOf(t, d); len(got) != 1 || got[1] != "first" {
+		t.Fatalf("rows %v", got)
+	}
+}
+
+// A long transaction (InTxAlone) shares its commit with nobody: a user's
+// transaction arriving meanwhile starts a batch of its own and does not
+// wait for the long one to be answered.
+func TestALongTransactionCommitsAlone(t *testing.T) {
+	d, ctx := openGroupTest(t)
+	before := d.group.commits.Load()
+	release := make(chan struct{})
+	long := make(chan error, 1)
+	go func() {
+		long <- d.InTxAlone(ctx, func(tx Querier) error {
+			<-release
+			_, err := tx.ExecContext(ctx, `INSERT INTO t (id, v) VALUES (1, 'long')`)
+			return err
+		})
+	}()
+	for deadline := time.Now().Add(30 * time.Second); d.writer.Stats().InUse == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the long transaction never took the writer")
+		}
+	}
+	d.group.mu.Lock()
+	open := d.group.open
+	d.group.mu.Unlock()
+	if open != nil {
+		t.Fatal("a long transaction opened a batch for others to join")
+	}
+	short := make(chan error, 1)
+	go func() {
+		short <- d.InTx(ctx, func(tx Querier) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO t (id, v) VALUES (2, 'short')`)
+			return err
+		})
+	}()
+	waitJoined(t, d, 1) // the short one leads a batch of its own
+	close(release)
+	if err := <-long; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-short; err != nil {
+		t.Fatal(err)
+	}
+	if got := rowsOf(t, d); got[1] != "long" || got[2] != "short" {
+		t.Fatalf("rows %v", got)
+	}
+	if commits := d.group.commits.Load() - before; commits != 2 {
+		t.Fatalf("%d commits, want 2", commits)
+	}
+}
+
+// A transaction whose goroutine ends inside it (runtime.Goexit, as
+// t.Fatal does) is rolled back to its savepoint, and the batch still
+// commits the others.
+func TestAGoroutineEndingInsideItsTransaction(t *testing.T) {
+	d, ctx := openGroupTest(t)
+	var wg sync.WaitGroup
+	var first error
+	release := leadHeld(t, d, &wg, &first, func(tx Querier) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO t (id, v) VALUES (1, 'first')`)
+		return err
+	})
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		_ = d.InTx(ctx, func(tx Querier) error {
+			_, _ = tx.ExecContext(ctx, `INSERT INTO t (id, v) VALUES (2, 'ended')`)
+			runtime.Goexit()
+			return nil
+		})
+	}()
+	var third error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		waitJoined(t, d, 2)
+		third = d.InTx(ctx, func(tx Querier) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO t (id, v) VALUES (3, 'third')`)
+			return err
+		})
+	}()
+	waitJoined(t, d, 3)
+	close(release)
+	wg.Wait()
+	<-ended
+	if first != nil || third != nil {
+		t.Fatal(first, third)
+	}
+	if got := rowsOf(t, d); len(got) != 2 || got[1] != "first" || got[3] != "third" {
+		t.Fatalf("rows %v", got)
 	}
 }

@@ -118,7 +118,7 @@ func (d *DB) restorePendingIndexes(ctx context.Context, log *slog.Logger) error 
 	if n == 0 {
 		return nil
 	}
-	return d.InTx(ctx, func(tx Querier) error {
+	return d.InTxAlone(ctx, func(tx Querier) error {
 		rows, err := tx.QueryContext(ctx, `SELECT name, definition FROM `+PendingIndexes+` ORDER BY name`)
 		if err != nil {
 			return err

@@ -83,7 +83,7 @@ func SetDigest(ctx context.Context, d *db.DB, userID string, on bool) error {
 // sends to a user at most once a day: run it as often as wanted.
 func Digest(ctx context.Context, d *db.DB, now time.Time, publicURL string) (int, error) {
 	sent := 0
-	err := d.InTx(ctx, func(tx db.Querier) error {
+	err := d.InTxAlone(ctx, func(tx db.Querier) error {
 		rows, err := tx.QueryContext(ctx, `SELECT u.id, u.email, u.name, u.language FROM users u WHERE u.email_digest AND u.active
 			AND EXISTS (SELECT 1 FROM notifications n WHERE n.user_id = u.id AND n.digested_at IS NULL AND n.read_at IS NULL)
 			AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.user_id = u.id AND n.digested_at > $1)`, dbTime(now.Add(-24*time.Hour)))

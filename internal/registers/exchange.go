@@ -254,7 +254,7 @@ func (s *Service) Import(ctx context.Context, actor authorities.Actor, records [
 		return res, nil
 	}
 	now := s.clock()
-	err := s.db.InTx(ctx, func(tx db.Querier) error {
+	err := s.db.InTxAlone(ctx, func(tx db.Querier) error {
 		res.Created, res.Updated = 0, 0
 		for _, p := range plan {
 			if p.old == nil {

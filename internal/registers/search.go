@@ -189,7 +189,7 @@ func (s *Service) EnsureIndex(ctx context.Context) error {
 	if err != nil || indexed == count {
 		return err
 	}
-	return s.db.InTx(ctx, func(tx db.Querier) error {
+	return s.db.InTxAlone(ctx, func(tx db.Querier) error {
 		if err := s.index.Clear(ctx, tx); err != nil {
 			return db.Check(err)
 		}

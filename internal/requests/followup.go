@@ -241,7 +241,7 @@ func (s *Service) Remind(ctx context.Context) (int, error) {
 	for start := 0; start < len(todo); start += remindBatch {
 		batch := todo[start:min(start+remindBatch, len(todo))]
 		n := 0
-		err := s.db.InTx(ctx, func(tx db.Querier) error {
+		err := s.db.InTxAlone(ctx, func(tx db.Querier) error {
 			n = 0
 			for _, d := range batch {
 				// Still due, read again: the request may have moved on (been

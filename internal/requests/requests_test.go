@@ -871,8 +871,8 @@ func TestTidyLeavesStrayNamesAlone(t *testing.T) {
 }
 
 // An action's answer shows the request as the action left it; the view of
-// its personal data is recorded once, in the action's own transaction (no
-// commit of its own). An actor the action takes the request away from,
+// its personal data is recorded once, on SQLite in the action's own
+// transaction (no commit of its own). An actor the action takes the request away from,
 // or a coordinator, is recorded as seeing nothing.
 func TestActRecordsItsViewWithTheChange(t *testing.T) {
 	w := newWorld(t)
@@ -888,7 +888,8 @@ func TestActRecordsItsViewWithTheChange(t *testing.T) {
 	if n := views(w.deHandler.UserID) - before; n != 1 {
 		t.Fatalf("the send recorded %d views of personal data, want 1", n)
 	}
-	// The event is in the same transaction as the step: same instant.
+	// On SQLite the event is in the same transaction as the step: same
+	// instant (PostgreSQL group-commits views, see recordView).
 	var stepAt, viewAt time.Time
 	if err := w.db.Read().QueryRowContext(w.ctx, `SELECT at FROM case_events WHERE case_id = $1 ORDER BY at DESC LIMIT 1`, r.ID).Scan(&stepAt); err != nil {
 		t.Fatal(err)
@@ -896,7 +897,7 @@ func TestActRecordsItsViewWithTheChange(t *testing.T) {
 	if err := w.db.Read().QueryRowContext(w.ctx, `SELECT at FROM audit_log WHERE event = 'personal_data.viewed' AND subject = $1 ORDER BY at DESC LIMIT 1`, "request:"+r.Reference).Scan(&viewAt); err != nil {
 		t.Fatal(err)
 	}
-	if !viewAt.Equal(stepAt) {
+	if w.db.Dialect() == db.SQLite && !viewAt.Equal(stepAt) {
 		t.Fatalf("view recorded at %v, step at %v", viewAt, stepAt)
 	}
 

@@ -30,7 +30,7 @@ func (s *Service) Retain(ctx context.Context) (Retained, error) {
 	for _, p := range s.areas.Packs() {
 		for {
 			var n int64
-			err := s.db.InTx(ctx, func(tx db.Querier) error {
+			err := s.db.InTxAlone(ctx, func(tx db.Querier) error {
 				// The condition again outside: on PostgreSQL, an update
 				// that waited for another server's re-checks only the
 				// outer WHERE, and must skip the rows that one blocked.
@@ -56,7 +56,7 @@ func (s *Service) Retain(ctx context.Context) (Retained, error) {
 			}
 		}
 	}
-	err := s.db.InTx(ctx, func(tx db.Querier) error {
+	err := s.db.InTxAlone(ctx, func(tx db.Querier) error {
 		cutoff := now.AddDate(-areas.EraseYears, 0, 0)
 		due := `SELECT id FROM requests WHERE erased_at IS NULL AND closed_at IS NOT NULL AND closed_at < $1`
 		for _, q := range []string{

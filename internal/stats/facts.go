@@ -426,13 +426,13 @@ func Rebuild(ctx context.Context, d *db.DB, reg *areas.Registry) (int, error) {
 		if len(ids) == 0 {
 			break
 		}
-		if err := d.InTx(ctx, func(tx db.Querier) error { return Project(ctx, tx, reg, ids...) }); err != nil {
+		if err := d.InTxAlone(ctx, func(tx db.Querier) error { return Project(ctx, tx, reg, ids...) }); err != nil {
 			return 0, fmt.Errorf("rebuild statistics: %w", err)
 		}
 		after = ids[len(ids)-1]
 	}
 	n := 0
-	err := d.InTx(ctx, func(tx db.Querier) error {
+	err := d.InTxAlone(ctx, func(tx db.Querier) error {
 		sum := map[[3]string]int{}
 		rows, err := tx.QueryContext(ctx, `SELECT area, sent_month, questions FROM request_facts`)
 		if err != nil {
