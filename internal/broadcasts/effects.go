@@ -281,20 +281,7 @@ func (s *Service) receivers(ctx context.Context, q db.Querier, country, area str
 }
 
 func column(ctx context.Context, q db.Querier, query string, args ...any) ([]string, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, db.Check(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var v string
-		if err := rows.Scan(&v); err != nil {
-			return nil, db.Check(err)
-		}
-		out = append(out, v)
-	}
-	return out, db.Check(rows.Err())
+	return db.Strings(q.QueryContext(ctx, query, args...))
 }
 
 func marshal(v any) string {

@@ -406,22 +406,9 @@ func applyDeltas(ctx context.Context, tx db.Querier, ds []delta) error {
 func Rebuild(ctx context.Context, d *db.DB, reg *areas.Registry) (int, error) {
 	after := ""
 	for {
-		var ids []string
-		rows, err := d.Read().QueryContext(ctx, `SELECT id FROM requests WHERE id > $1 AND sent_at IS NOT NULL ORDER BY id LIMIT 500`, after)
+		ids, err := db.Strings(d.Read().QueryContext(ctx, `SELECT id FROM requests WHERE id > $1 AND sent_at IS NOT NULL ORDER BY id LIMIT 500`, after))
 		if err != nil {
-			return 0, db.Check(err)
-		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				_ = rows.Close()
-				return 0, db.Check(err)
-			}
-			ids = append(ids, id)
-		}
-		_ = rows.Close()
-		if err := rows.Err(); err != nil {
-			return 0, db.Check(err)
+			return 0, err
 		}
 		if len(ids) == 0 {
 			break
