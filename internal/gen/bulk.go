@@ -3,6 +3,7 @@ package gen
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -64,6 +65,11 @@ var tableColumns = map[string]string{
 // multi-row INSERTs on SQLite (with durability relaxed for the
 // connection, as the data can be generated again), COPY on PostgreSQL.
 // Rows are buffered per table and written in tableOrder.
+//
+// Its statements ignore cancellation (see steady): the generator stops
+// between batches, where it checks its context. A statement interrupted
+// on PostgreSQL closes the connection, and with it the transaction that
+// would make the indexes set aside again.
 type bulk struct {
 	dialect  db.Dialect
 	tables   map[string]*table
@@ -176,7 +182,11 @@ func openBulk(ctx context.Context, d *db.DB, location string) (*bulk, error) {
 	return b, b.begin(ctx)
 }
 
+// steady is ctx without its cancellation, for the bulk's statements.
+func steady(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
+
 func (b *bulk) begin(ctx context.Context) error {
+	ctx = steady(ctx)
 	if b.pg != nil {
 		tx, err := b.pg.Begin(ctx)
 		b.pgtx = tx
@@ -203,6 +213,7 @@ func (b *bulk) add(ctx context.Context, name string, row ...any) error {
 
 // flush hands every buffered row to the writer goroutine.
 func (b *bulk) flush(ctx context.Context) error {
+	ctx = steady(ctx)
 	if b.failed != nil {
 		return b.failed
 	}
@@ -222,7 +233,9 @@ func (b *bulk) flush(ctx context.Context) error {
 	b.jobs <- func() error {
 		for _, t := range batch {
 			var err error
-			if b.pg != nil {
+			if b.pg != nil && b.pgtx == nil {
+				err = errNoTx
+			} else if b.pg != nil {
 				_, err = b.pgtx.CopyFrom(ctx, pgx.Identifier{t.name}, t.cols, pgx.CopyFromRows(t.rows))
 			} else {
 				err = b.insert(ctx, t)
@@ -274,6 +287,7 @@ func (b *bulk) insert(ctx context.Context, t *table) error {
 // commit writes what is buffered and commits, then starts the next
 // transaction.
 func (b *bulk) commit(ctx context.Context) error {
+	ctx = steady(ctx)
 	if err := b.flush(ctx); err != nil {
 		return err
 	}
@@ -281,6 +295,9 @@ func (b *bulk) commit(ctx context.Context) error {
 		return err
 	}
 	if b.pg != nil {
+		if b.pgtx == nil {
+			return errNoTx
+		}
 		if err := b.pgtx.Commit(ctx); err != nil {
 			return err
 		}
@@ -292,6 +309,7 @@ func (b *bulk) commit(ctx context.Context) error {
 
 // exec runs a statement in the current transaction ($n placeholders).
 func (b *bulk) exec(ctx context.Context, query string, args ...any) error {
+	ctx = steady(ctx)
 	if err := b.flush(ctx); err != nil {
 		return err
 	}
@@ -300,6 +318,9 @@ func (b *bulk) exec(ctx context.Context, query string, args ...any) error {
 	}
 	var err error
 	if b.pg != nil {
+		if b.pgtx == nil {
+			return errNoTx
+		}
 		_, err = b.pgtx.Exec(ctx, query, args...)
 	} else {
 		_, err = b.conn.ExecContext(ctx, query, args...)
@@ -319,6 +340,7 @@ var bulkTables = []string{"requests", "request_facts", "notifications", "request
 // them in db.PendingIndexes, so that a run killed before it makes them
 // again leaves them to the next db.Migrate (every command, serve).
 func (b *bulk) dropIndexes(ctx context.Context) (names, defs []string, err error) {
+	ctx = steady(ctx)
 	if err := b.sync(); err != nil {
 		return nil, nil, err
 	}
@@ -343,6 +365,9 @@ func (b *bulk) dropIndexes(ctx context.Context) (names, defs []string, err error
 		return nil
 	}
 	if b.pg != nil {
+		if b.pgtx == nil {
+			return nil, nil, errNoTx
+		}
 		rows, err := b.pgtx.Query(ctx, q, bulkTables)
 		if err != nil {
 			return nil, nil, err
@@ -392,12 +417,17 @@ func (b *bulk) rollback() {
 	}
 	b.buffered = 0
 	if b.pg != nil {
-		_ = b.pgtx.Rollback(ctx)
+		if b.pgtx != nil {
+			_ = b.pgtx.Rollback(ctx)
+		}
 	} else {
 		_, _ = b.conn.ExecContext(ctx, "ROLLBACK")
 	}
 	_ = b.begin(ctx)
 }
+
+// errNoTx is the error of a statement after a transaction could not begin.
+var errNoTx = errors.New("gen: no transaction: the connection to the database was lost")
 
 // close ends the connection; an open transaction rolls back.
 func (b *bulk) close() {
