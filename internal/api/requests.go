@@ -173,11 +173,15 @@ func (a *API) listRequests(w http.ResponseWriter, r *http.Request, actor authori
 	if err != nil {
 		return err
 	}
+	counts, err := a.requests.Counts(r.Context(), actor)
+	if err != nil {
+		return err
+	}
 	items := make([]RequestJSON, 0, len(list))
 	for _, x := range list {
 		items = append(items, RequestToJSON(x))
 	}
-	writeJSON(w, http.StatusOK, "", map[string]any{"items": items, "total": total, "page": page, "per_page": perPage})
+	writeJSON(w, http.StatusOK, "", map[string]any{"items": items, "total": total, "counts": counts, "page": page, "per_page": perPage})
 	return nil
 }
 

@@ -63,7 +63,8 @@ func TestARequestThroughTheAPI(t *testing.T) {
 	if r := s.api(t, "POST", "/api/v1/requests/"+req.ID+"/actions/send", deToken, ""); r.code != http.StatusOK || !strings.Contains(r.body, `"state":"sent"`) {
 		t.Fatalf("send: %d %s", r.code, r.body)
 	}
-	if r := s.api(t, "GET", "/api/v1/requests?box=todo", plToken, ""); !strings.Contains(r.body, req.Reference) || !strings.Contains(r.body, "Jan Kowalski") {
+	if r := s.api(t, "GET", "/api/v1/requests?box=todo", plToken, ""); !strings.Contains(r.body, req.Reference) || !strings.Contains(r.body, "Jan Kowalski") ||
+		!strings.Contains(r.body, `"counts":{"closed":0,"drafts":0,"received":1,"sent":0,"todo":1}`) {
 		t.Fatalf("the responder's inbox: %s", r.body)
 	}
 	// A step that is not possible: 409 in the client's language, nothing changed.

@@ -105,6 +105,29 @@ func (d *DB) Migrate(ctx context.Context, log *slog.Logger) error {
 // makes the indexes again: tables are never left without them.
 const PendingIndexes = "bulk_pending_indexes"
 
+// PendingRecount, as a definition in PendingIndexes, stands for the
+// inbox's kept counts (migration 15): a bulk load that writes requests
+// without the database's triggers (PostgreSQL's COPY as a replica) lists
+// it, and RecountInbox makes them again.
+const PendingRecount = "RECOUNT inbox_counts"
+
+// Recount are the statements that make the inbox's kept counts again from
+// the requests.
+var Recount = []string{
+	`DELETE FROM inbox_counts`,
+	`INSERT INTO inbox_counts (owner, box, n) SELECT owner, box, COUNT(*) FROM inbox_membership GROUP BY owner, box`,
+}
+
+// RecountInbox runs Recount.
+func RecountInbox(ctx context.Context, q Querier) error {
+	for _, st := range Recount {
+		if _, err := q.ExecContext(ctx, st); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (d *DB) restorePendingIndexes(ctx context.Context, log *slog.Logger) error {
 	exists := `SELECT COUNT(*) FROM sqlite_master WHERE type = $1 AND name = $2`
 	if d.dialect == Postgres {
@@ -136,6 +159,15 @@ func (d *DB) restorePendingIndexes(ctx context.Context, log *slog.Logger) error 
 			return err
 		}
 		for i, def := range defs {
+			if def == PendingRecount {
+				if log != nil {
+					log.Warn("counting the inbox again after a stopped bulk load")
+				}
+				if err := RecountInbox(ctx, tx); err != nil {
+					return fmt.Errorf("db: count the inbox again: %w", err)
+				}
+				continue
+			}
 			if !strings.HasPrefix(def, "CREATE INDEX ") {
 				return fmt.Errorf("db: %s lists %q, which is not an index definition", PendingIndexes, names[i])
 			}

@@ -106,6 +106,24 @@ func (e *env) actor(t *testing.T, email string) authorities.Actor {
 	return a
 }
 
+func firstDiff(a, b []string) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
+
+// countsMatch checks the inbox's kept counts against the requests' rows.
+func (e *env) countsMatch(t *testing.T) {
+	t.Helper()
+	if wrong := e.count(t, `SELECT COUNT(*) FROM (SELECT owner, box, COUNT(*) AS c FROM inbox_membership GROUP BY owner, box) m
+		FULL JOIN inbox_counts k ON k.owner = m.owner AND k.box = m.box WHERE COALESCE(k.n, 0) <> COALESCE(m.c, 0)`); wrong != 0 {
+		t.Errorf("%d of the inbox's kept counts differ from the rows", wrong)
+	}
+}
+
 func (e *env) count(t *testing.T, query string, args ...any) int {
 	t.Helper()
 	var n int
@@ -161,6 +179,37 @@ func TestGeneratedData(t *testing.T) {
 		}
 		if total != res.Accounts[0].Inbox+e.count(t, `SELECT COUNT(*) FROM requests WHERE requester_id = $1 AND state = 'draft'`, me) {
 			t.Errorf("the summary counts %d requests, the inbox %d", res.Accounts[0].Inbox, total)
+		}
+		// The tabs' counts, kept by the database's triggers as the rows
+		// went in, are the boxes' rows (requests' tests hold the boxes'
+		// rows to the list's own query).
+		e.countsMatch(t)
+		// Page after page, each box lists its requests latest first, as
+		// they are in the box (inbox_membership), across states and sides.
+		longest := 0
+		for _, box := range requests.Boxes {
+			want, err := db.Strings(e.d.Read().QueryContext(ctx, `SELECT r.id FROM inbox_membership m JOIN requests r ON r.id = m.request_id
+				WHERE m.owner = $1 AND m.box = $2 ORDER BY r.last_activity_at DESC, r.id DESC LIMIT 60`, me, box))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for page := 1; page <= 3; page++ {
+				list, _, err := e.reqs.Inbox(ctx, handler, box, requests.Filter{Page: page, PerPage: 20})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, r := range list {
+					got = append(got, r.ID)
+				}
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("box %s: pages list %d requests, the box's latest %d; first difference at %d", box, len(got), len(want), firstDiff(got, want))
+			}
+			longest = max(longest, len(want))
+		}
+		if longest <= 40 {
+			t.Errorf("no box reaches the third page (%d requests at most)", longest)
 		}
 	})
 
@@ -521,6 +570,7 @@ func TestAStoppedGenerationNeverLeavesTablesWithoutTheirIndexes(t *testing.T) {
 	if n := e.count(t, `SELECT COUNT(*) FROM requests`); n >= 20_000 {
 		t.Errorf("the interrupted generation went on to %d requests", n)
 	}
+	e.countsMatch(t)
 	if e.d.Dialect() != db.SQLite {
 		return
 	}
@@ -540,6 +590,7 @@ func TestAStoppedGenerationNeverLeavesTablesWithoutTheirIndexes(t *testing.T) {
 	if after := killedEnv.indexes(t); !slices.Equal(indexes, after) {
 		t.Errorf("after a kill and a migration, indexes:\n%s\nwant:\n%s", strings.Join(after, "\n"), strings.Join(indexes, "\n"))
 	}
+	killedEnv.countsMatch(t)
 	var left int
 	if err := k.Read().QueryRowContext(context.Background(), `SELECT COUNT(*) FROM sqlite_master WHERE name = $1`, db.PendingIndexes).Scan(&left); err != nil || left != 0 {
 		t.Errorf("the list of indexes set aside is still there (%d, %v)", left, err)

@@ -248,7 +248,13 @@ func (g *generator) run(ctx context.Context) (err error) {
 		ctx := context.WithoutCancel(ctx) // also after an interruption
 		g.tick("index", 0, len(indexes))
 		for i, def := range indexes {
-			if err := g.b.exec(ctx, def); err != nil {
+			if def == db.PendingRecount {
+				for _, st := range db.Recount {
+					if err := g.b.exec(ctx, st); err != nil {
+						return fmt.Errorf("gen: count the inbox: %w", err)
+					}
+				}
+			} else if err := g.b.exec(ctx, def); err != nil {
 				return fmt.Errorf("gen: make index again: %w", err)
 			}
 			if err := g.b.exec(ctx, `DELETE FROM `+db.PendingIndexes+` WHERE name = $1`, names[i]); err != nil {

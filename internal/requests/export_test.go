@@ -1,11 +1,16 @@
 package requests
 
-// SetCountLimit lowers CountCap for the counts of the tabs; it returns a
-// function that puts it back.
-func SetCountLimit(n int) func() {
-	old := countLimit
-	countLimit = n
-	return func() { countLimit = old }
+import (
+	"context"
+
+	"github.com/openimi/openimi/internal/authorities"
+)
+
+// CountRows counts a box from its rows, as Inbox selects them: what the
+// kept count of Counts must equal.
+func (s *Service) CountRows(ctx context.Context, actor authorities.Actor, box string) (int, error) {
+	_, n, err := s.Inbox(ctx, actor, box, Filter{PerPage: countExact})
+	return n, err
 }
 
 // SetRetainBatch sets how many requests one transaction of Retain blocks,

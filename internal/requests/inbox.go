@@ -37,41 +37,54 @@ type Filter struct {
 	PerPage int
 }
 
-// countOnly as Filter.PerPage makes Inbox count without listing, up to
-// CountCap + 1; countExact counts them all.
-const (
-	countOnly  = -1
-	countExact = -2
-)
+// countExact as Filter.PerPage makes Inbox count the box from its
+// rows, without listing them: what the kept counts must equal (tests).
+const countExact = -2
 
-// CountCap bounds the counts of the inbox's tabs: an authority with tens
-// of thousands of requests would otherwise count them all, five boxes
-// over, on every page (bench/load: a hundred milliseconds on PostgreSQL
-// with a million requests stored). A count above it reads "1000+".
-const CountCap = 1000
-
-// countLimit is CountCap, lowered by tests.
-var countLimit = CountCap
-
-// Count returns the number of requests in one box, exactly.
+// Count returns the number of requests in one box.
 func (s *Service) Count(ctx context.Context, actor authorities.Actor, box string) (int, error) {
-	_, n, err := s.Inbox(ctx, actor, box, Filter{PerPage: countExact})
-	return n, err
+	counts, err := s.Counts(ctx, actor)
+	return counts[box], err
 }
 
-// Counts returns how many requests each box holds for the actor, up to
-// CountCap + 1 (which means more than CountCap).
+// Counts returns how many requests each box holds for the actor. They are
+// kept in inbox_counts by the database (migration 15) in the transaction
+// of every change, so that no page counts rows. A coordinator's to-do box
+// also counts what waits for a decision in the country, as Inbox lists it
+// (before its exact scope is checked, request by request).
 func (s *Service) Counts(ctx context.Context, actor authorities.Actor) (map[string]int, error) {
-	out := map[string]int{}
+	out := make(map[string]int, len(Boxes))
 	for _, b := range Boxes {
-		_, n, err := s.Inbox(ctx, actor, b, Filter{PerPage: countOnly})
-		if err != nil {
-			return nil, err
-		}
-		out[b] = n
+		out[b] = 0
 	}
-	return out, nil
+	me := actor.Authority
+	if me == nil {
+		return out, nil
+	}
+	country := ""
+	if actor.HasAny(authorities.Coordinator) {
+		country = countryOwner + me.Country
+	}
+	rows, err := s.db.Read().QueryContext(ctx, `SELECT owner, box, n FROM inbox_counts WHERE owner IN ($1, $2)`, me.ID, country)
+	if err != nil {
+		return nil, db.Check(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var owner, box string
+		var n int
+		if err := rows.Scan(&owner, &box, &n); err != nil {
+			return nil, db.Check(err)
+		}
+		if owner == me.ID || box == ToDo {
+			out[box] += n
+		}
+	}
+	return out, db.Check(rows.Err())
 }
+
+// countryOwner prefixes a country's code in inbox_counts.
+const countryOwner = "country:"
 
 // Inbox lists the requests of a box for the actor, latest activity first.
 func (s *Service) Inbox(ctx context.Context, actor authorities.Actor, box string, f Filter) ([]*Request, int, error) {
@@ -79,7 +92,7 @@ func (s *Service) Inbox(ctx context.Context, actor authorities.Actor, box string
 	if me == nil {
 		return nil, 0, nil
 	}
-	if f.PerPage != countOnly && f.PerPage != countExact && (f.PerPage <= 0 || f.PerPage > 100) {
+	if f.PerPage != countExact && (f.PerPage <= 0 || f.PerPage > 100) {
 		f.PerPage = 20
 	}
 	if f.Page < 1 {
@@ -98,31 +111,31 @@ func (s *Service) Inbox(ctx context.Context, actor authorities.Actor, box string
 	// an index (requests_requester, requests_proposed, requests_responder,
 	// requests_responder_sent: migration 13); filter is what the user
 	// narrows it by.
-	var branches []string
+	var branches []branch
 	var filter string
+	requester, responder := "r.requester_id = "+mine, "r.responder_id = "+mine
 	switch box {
 	case ToDo:
-		branches = []string{
-			"r.requester_id = " + mine + " AND r.state IN ('info_requested', 'answered')",
-			"r.requester_id = " + mine + " AND r.proposed_reply_by IS NOT NULL AND r.state = 'accepted'",
-			"r.responder_id = " + mine + " AND r.state IN ('sent', 'accepted')",
+		branches = []branch{
+			{requester, "", []string{InfoRequested, Answered}},
+			{requester, "r.proposed_reply_by IS NOT NULL", []string{Accepted}},
+			{responder, "", []string{Sent, Accepted}},
 		}
 		if actor.HasAny(authorities.Coordinator) {
 			// Coordinators of the country decide on what waits for
 			// approval or allocation there; their exact scope is checked
 			// on each request below.
 			country := arg(me.Country)
-			branches = append(branches, "r.state = 'awaiting_approval' AND ra.country = "+country, "r.state = 'awaiting_allocation' AND pa.country = "+country)
+			branches = append(branches, branch{"ra.country = " + country, "", []string{AwaitingApproval}}, branch{"pa.country = " + country, "", []string{AwaitingAllocation}})
 		}
 	case Outgoing:
-		branches = []string{"r.requester_id = " + mine + " AND r.state NOT IN ('draft', 'closed', 'declined', 'withdrawn')"}
+		branches = []branch{{requester, "", []string{AwaitingApproval, AwaitingAllocation, Sent, Accepted, InfoRequested, Answered}}}
 	case Incoming:
-		branches = []string{"r.responder_id = " + mine + " AND r.state IN ('sent', 'accepted', 'info_requested', 'answered')"}
+		branches = []branch{{responder, "", []string{Sent, Accepted, InfoRequested, Answered}}}
 	case Drafts:
-		branches = []string{"r.requester_id = " + mine + " AND r.state = 'draft'"}
+		branches = []branch{{requester, "", []string{Draft}}}
 	case Done:
-		branches = []string{"r.requester_id = " + mine + " AND r.state IN ('closed', 'declined', 'withdrawn')",
-			"r.responder_id = " + mine + " AND r.sent_at IS NOT NULL AND r.state IN ('closed', 'declined', 'withdrawn')"}
+		branches = []branch{{requester, "", []string{Closed, Declined, Withdrawn}}, {responder, "r.sent_at IS NOT NULL", []string{Closed, Declined, Withdrawn}}}
 	default:
 		return nil, 0, problem.Field("box", "error_request_box")
 	}
@@ -149,30 +162,63 @@ func (s *Service) Inbox(ctx context.Context, actor authorities.Actor, box string
 	// join (the parties' countries are needed only for coordinators and
 	// the country filter), each branch is read from its index alone and
 	// the branches are united; an OR of them would read every matching
-	// row of the table, thousands for a large authority.
+	// row of the table, thousands for a large authority. No request is in
+	// two branches of a box (their states differ, or the requester is not
+	// the responder: an authority abroad), so none is read twice.
 	var matching string
-	if cond := strings.Join(branches, " ") + filter; !strings.Contains(cond, "ra.") && !strings.Contains(cond, "pa.") {
+	conds := make([]string, len(branches))
+	for i, b := range branches {
+		conds[i] = b.where("")
+	}
+	cond := strings.Join(conds, " ") + filter
+	plain := !strings.Contains(cond, "ra.") && !strings.Contains(cond, "pa.")
+	if plain {
 		parts := make([]string, len(branches))
-		for i, b := range branches {
-			parts[i] = `SELECT r.id, r.last_activity_at FROM requests r WHERE ` + b + filter
+		for i, c := range conds {
+			parts[i] = `SELECT r.id, r.last_activity_at FROM requests r WHERE ` + c + filter
 		}
-		matching = strings.Join(parts, " UNION ")
+		matching = strings.Join(parts, " UNION ALL ")
 	} else {
 		from := `FROM requests r JOIN authorities ra ON ra.id = r.requester_id LEFT JOIN authorities pa ON pa.id = r.responder_id`
-		matching = `SELECT r.id, r.last_activity_at ` + from + ` WHERE ((` + strings.Join(branches, ") OR (") + `))` + filter
+		matching = `SELECT r.id, r.last_activity_at ` + from + ` WHERE ((` + strings.Join(conds, ") OR (") + `))` + filter
 	}
 	var total int
-	count := `SELECT COUNT(*) FROM (` + matching + `) m`
-	if f.PerPage == countOnly {
-		count = `SELECT COUNT(*) FROM (SELECT 1 AS one FROM (` + matching + `) m` + fmt.Sprintf(` LIMIT %d) c`, countLimit+1)
+	if f.PerPage == countExact || filter != "" {
+		if err := s.db.Read().QueryRowContext(ctx, `SELECT COUNT(*) FROM (`+matching+`) m`, args...).Scan(&total); err != nil {
+			return nil, 0, db.Check(err)
+		}
+		if f.PerPage == countExact {
+			return nil, total, nil
+		}
+	} else { // the whole box: its kept count
+		counts, err := s.Counts(ctx, actor)
+		if err != nil {
+			return nil, 0, err
+		}
+		total = counts[box]
 	}
-	if err := s.db.Read().QueryRowContext(ctx, count, args...).Scan(&total); err != nil {
-		return nil, 0, db.Check(err)
+	// The page: from each state of each branch, read in its index's
+	// order, only as many entries as the pages up to this one hold; then
+	// the latest of those. A box of thousands reads a few dozen entries.
+	order := ` ORDER BY last_activity_at DESC, id DESC`
+	listing := matching
+	if plain {
+		var parts []string
+		for _, b := range branches {
+			for _, st := range b.states {
+				if f.State != "" && f.State != st {
+					continue
+				}
+				parts = append(parts, `SELECT id, last_activity_at FROM (SELECT r.id, r.last_activity_at FROM requests r WHERE `+b.where(st)+filter+
+					strings.ReplaceAll(order, " last_", " r.last_")+fmt.Sprintf(` LIMIT %d) b%d`, f.Page*f.PerPage, len(parts)))
+			}
+		}
+		if len(parts) == 0 {
+			return nil, total, nil
+		}
+		listing = strings.Join(parts, " UNION ALL ")
 	}
-	if f.PerPage == countOnly || f.PerPage == countExact {
-		return nil, total, nil
-	}
-	list, err := s.page(ctx, `SELECT m.id FROM (`+matching+`) m`+fmt.Sprintf(` ORDER BY m.last_activity_at DESC, m.id LIMIT %d OFFSET %d`, f.PerPage, (f.Page-1)*f.PerPage), args)
+	list, err := s.page(ctx, `SELECT m.id FROM (`+listing+`) m`+strings.ReplaceAll(order, " last_", " m.last_")+fmt.Sprintf(` LIMIT %d OFFSET %d`, f.PerPage, (f.Page-1)*f.PerPage), args)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -200,6 +246,29 @@ func (s *Service) Inbox(ctx context.Context, actor authorities.Actor, box string
 		out = append(out, s.view(r, w))
 	}
 	return out, total, nil
+}
+
+// branch is one way into a box: who the viewer is to the request (side),
+// a further condition (extra), and the states; each state of a branch is a
+// range of one index (requests_requester, requests_proposed,
+// requests_responder, requests_responder_sent: migration 13), or, for a
+// coordinator's country, of the states.
+type branch struct {
+	side, extra string
+	states      []string
+}
+
+// where is the branch's condition, for one of its states or ("") all.
+// The states are the package's constants.
+func (b branch) where(state string) string {
+	w := b.side
+	if b.extra != "" {
+		w += " AND " + b.extra
+	}
+	if state != "" {
+		return w + " AND r.state = '" + state + "'"
+	}
+	return w + " AND r.state IN ('" + strings.Join(b.states, "', '") + "')"
 }
 
 // page reads the requests whose ids query returns, in its order: the ids

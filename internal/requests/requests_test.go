@@ -94,7 +94,31 @@ func newWorldWith(t *testing.T, extra string) *world {
 	w.deCoordinator = w.user(w.deNC, "coordinator@de.example", "coordinator")
 	w.plCoordinator = w.user(w.plNC, "coordinator@pl.example", "coordinator")
 	w.frHandler = w.user(w.frCA, "handler@fr.example", "request_handler")
+	// Whatever a test did, the kept counts of every box still equal its
+	// rows, for every member of the world.
+	t.Cleanup(func() { w.checkCounts("at the end of the test") })
 	return w
+}
+
+// checkCounts compares the tabs' counts, kept by the database, with the
+// rows each box holds, for every actor of the world.
+func (w *world) checkCounts(when string) {
+	w.t.Helper()
+	for _, a := range []authorities.Actor{w.deHandler, w.plAllocator, w.plHandler, w.pl2Handler, w.deCoordinator, w.plCoordinator, w.frHandler, w.deStranger} {
+		counts, err := w.svc.Counts(w.ctx, a)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		for _, box := range requests.Boxes {
+			rows, err := w.svc.CountRows(w.ctx, a, box)
+			if err != nil {
+				w.t.Fatal(err)
+			}
+			if counts[box] != rows {
+				w.t.Errorf("%s, %s's box %s counts %d, holds %d", when, a.UserID, box, counts[box], rows)
+			}
+		}
+	}
 }
 
 func mustSub(t *testing.T, dir string) fs.FS {
@@ -458,23 +482,75 @@ func TestInboxAndTimeline(t *testing.T) {
 	}
 }
 
-// The tabs' counts stop one past the cap (the page shows "1000+"); Count
-// and the list's own total are exact.
-func TestTabCountsStopPastTheCap(t *testing.T) {
-	defer requests.SetCountLimit(3)()
+// The tabs' counts are kept by the database in the transaction of every
+// change: after each step of a request's life, for every actor, they equal
+// the rows of each box, and the list's total is its tab's count.
+func TestTabCountsFollowEveryStep(t *testing.T) {
 	w := newWorld(t)
-	for range 5 {
+	later := w.now.AddDate(0, 2, 0)
+	r := w.draft()
+	w.checkCounts("after a draft")
+	steps := []struct {
+		actor  authorities.Actor
+		action string
+		in     requests.Input
+	}{
+		{w.deHandler, "send", requests.Input{}},
+		{w.plAllocator, "accept", requests.Input{}},
+		{w.plHandler, "propose_date", requests.Input{ReplyBy: later}},
+		{w.deHandler, "accept_date", requests.Input{}},
+		{w.plHandler, "request_info", requests.Input{Comment: "Which year?"}},
+		{w.deHandler, "provide_info", requests.Input{Comment: "2004."}},
+		{w.plHandler, "answer", requests.Input{Answers: answers()}},
+		{w.deHandler, "reopen", requests.Input{Comment: "And the faculty?"}},
+		{w.plHandler, "answer", requests.Input{Answers: answers()}},
+		{w.deHandler, "close", requests.Input{}},
+	}
+	for _, st := range steps {
+		w.act(st.actor, r.ID, st.action, st.in)
+		w.checkCounts("after " + st.action)
+	}
+	for range 3 {
 		w.draft()
 	}
+	other := w.draft()
+	w.act(w.deHandler, other.ID, "send", requests.Input{})
+	w.act(w.deHandler, other.ID, "withdraw", requests.Input{Comment: "Sent by mistake."})
+	w.checkCounts("after a withdrawal")
 	counts, err := w.svc.Counts(w.ctx, w.deHandler)
-	if err != nil || counts[requests.Drafts] != 4 {
-		t.Fatalf("drafts counted %d (%v), want 4: more than 3", counts[requests.Drafts], err)
+	if err != nil || counts[requests.Drafts] != 3 || counts[requests.Done] != 2 {
+		t.Fatalf("counts %v (%v), want 3 drafts and 2 closed", counts, err)
 	}
-	if n, err := w.svc.Count(w.ctx, w.deHandler, requests.Drafts); err != nil || n != 5 {
-		t.Fatalf("Count: %d %v, want 5", n, err)
+	if n, err := w.svc.Count(w.ctx, w.deHandler, requests.Drafts); err != nil || n != 3 {
+		t.Fatalf("Count: %d %v, want 3", n, err)
 	}
-	if _, total, err := w.svc.Inbox(w.ctx, w.deHandler, requests.Drafts, requests.Filter{PerPage: 2}); err != nil || total != 5 {
-		t.Fatalf("Inbox total: %d %v, want 5", total, err)
+	if list, total, err := w.svc.Inbox(w.ctx, w.deHandler, requests.Drafts, requests.Filter{PerPage: 2}); err != nil || total != 3 || len(list) != 2 {
+		t.Fatalf("Inbox: %d of %d %v, want 2 of 3", len(list), total, err)
+	}
+	// A filtered list counts its rows.
+	if _, total, err := w.svc.Inbox(w.ctx, w.deHandler, requests.Done, requests.Filter{State: "withdrawn"}); err != nil || total != 1 {
+		t.Fatalf("filtered total: %d %v, want 1", total, err)
+	}
+	// A change made outside the service, by SQL, is counted too, and a
+	// rolled-back one is not.
+	if err := w.db.InTx(w.ctx, func(tx db.Querier) error {
+		_, err := tx.ExecContext(w.ctx, `UPDATE requests SET state = 'draft', sent_at = NULL WHERE id = $1`, other.ID)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	w.checkCounts("after an update by SQL")
+	lost := errors.New("rolled back")
+	if err := w.db.InTx(w.ctx, func(tx db.Querier) error {
+		if _, err := tx.ExecContext(w.ctx, `UPDATE requests SET state = 'closed' WHERE id = $1`, other.ID); err != nil {
+			return err
+		}
+		return lost
+	}); !errors.Is(err, lost) {
+		t.Fatal(err)
+	}
+	if n, err := w.svc.Count(w.ctx, w.deHandler, requests.Drafts); err != nil || n != 4 {
+		t.Fatalf("after a rollback, %d drafts (%v), want 4", n, err)
 	}
 }
 

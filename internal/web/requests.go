@@ -32,7 +32,7 @@ type requestRow struct {
 type inboxView struct {
 	Box       string
 	Boxes     []string
-	Counts    map[string]string // the tabs' counts, "1000+" above requests.CountCap
+	Counts    map[string]string // the tabs' counts
 	Items     []requestRow
 	Total     int
 	Page      int
@@ -85,9 +85,6 @@ func (s *Server) inboxPage(w http.ResponseWriter, r *http.Request, actor authori
 	}
 	for b, n := range counts {
 		v.Counts[b] = strconv.Itoa(n)
-		if n > requests.CountCap {
-			v.Counts[b] = strconv.Itoa(requests.CountCap) + "+"
-		}
 	}
 	now := s.now()
 	for _, x := range list {

@@ -134,7 +134,7 @@ func TestEveryPageRendersInEveryLanguage(t *testing.T) {
 	lpq := pq.In("en")
 	req := &requests.Request{ID: "r1", Reference: "PQ-2026-000001", Area: "pq", QuestionSet: "authenticity", State: "accepted", ReplyBy: now,
 		PersonalShown: true, SubjectName: "Jan Kowalski"}
-	data["requests"] = inboxView{Box: "todo", Boxes: requests.Boxes, Counts: map[string]string{"todo": "1000+"}, Total: 1, Page: 1, Pages: 1, Filter: url.Values{},
+	data["requests"] = inboxView{Box: "todo", Boxes: requests.Boxes, Counts: map[string]string{"todo": "1250"}, Total: 1, Page: 1, Pages: 1, Filter: url.Values{},
 		Items: []requestRow{{Request: req, AreaName: "PQ", Other: "Ärztekammer (Deutschland)", Overdue: true, StateName: "Accepted"}},
 		Areas: []areaName{{Code: "pq", Name: "PQ"}}, States: requests.States, CanNew: true, CanFollowUp: true, CanSubjectData: true}
 	data["request_form"] = requestFormView{Areas: []areaName{{Code: "pq", Name: "PQ"}}, Area: &lpq, Set: lpq.QuestionSet("authenticity"),
