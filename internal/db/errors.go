@@ -48,7 +48,9 @@ func mapErr(err error) error {
 			return fmt.Errorf("%w: %w", ErrConflict, err)
 		case strings.HasPrefix(pgErr.Code, "08"), // connection exception
 			strings.HasPrefix(pgErr.Code, "57P"), // operator intervention: shutdown
-			pgErr.Code == "53300":                // too many connections
+			pgErr.Code == "53300",                // too many connections
+			pgErr.Code == "40P01",                // deadlock detected: rolled back, try again
+			pgErr.Code == "40001":                // serialization failure: likewise
 			return fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
 		return err

@@ -111,16 +111,24 @@ const PendingIndexes = "bulk_pending_indexes"
 // it, and RecountInbox makes them again.
 const PendingRecount = "RECOUNT inbox_counts"
 
-// Recount are the statements that make the inbox's kept counts again from
-// the requests.
-var Recount = []string{
-	`DELETE FROM inbox_counts`,
-	`INSERT INTO inbox_counts (owner, box, n) SELECT owner, box, COUNT(*) FROM inbox_membership GROUP BY owner, box`,
+// Recount returns the statements that make the inbox's kept counts again
+// from the requests, in one transaction. On PostgreSQL the counts are
+// locked first: a transaction that has changed them commits before the
+// requests are read, and one that has not yet waits until they are counted.
+func Recount(d Dialect) []string {
+	count := []string{
+		`DELETE FROM inbox_counts`,
+		`INSERT INTO inbox_counts (owner, box, n) SELECT owner, box, COUNT(*) FROM inbox_membership GROUP BY owner, box`,
+	}
+	if d == Postgres {
+		return append([]string{`LOCK TABLE inbox_counts IN SHARE ROW EXCLUSIVE MODE`}, count...)
+	}
+	return count
 }
 
 // RecountInbox runs Recount.
-func RecountInbox(ctx context.Context, q Querier) error {
-	for _, st := range Recount {
+func (d *DB) RecountInbox(ctx context.Context, q Querier) error {
+	for _, st := range Recount(d.dialect) {
 		if _, err := q.ExecContext(ctx, st); err != nil {
 			return err
 		}
@@ -163,7 +171,7 @@ func (d *DB) restorePendingIndexes(ctx context.Context, log *slog.Logger) error 
 				if log != nil {
 					log.Warn("counting the inbox again after a stopped bulk load")
 				}
-				if err := RecountInbox(ctx, tx); err != nil {
+				if err := d.RecountInbox(ctx, tx); err != nil {
 					return fmt.Errorf("db: count the inbox again: %w", err)
 				}
 				continue

@@ -249,7 +249,7 @@ func (g *generator) run(ctx context.Context) (err error) {
 		g.tick("index", 0, len(indexes))
 		for i, def := range indexes {
 			if def == db.PendingRecount {
-				for _, st := range db.Recount {
+				for _, st := range db.Recount(g.b.dialect) {
 					if err := g.b.exec(ctx, st); err != nil {
 						return fmt.Errorf("gen: count the inbox: %w", err)
 					}

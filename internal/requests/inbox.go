@@ -83,6 +83,10 @@ func (s *Service) Counts(ctx context.Context, actor authorities.Actor) (map[stri
 	return out, db.Check(rows.Err())
 }
 
+// maxPage is the last page of a box one may ask for (a million requests
+// at 100 a page): each state of a box reads up to page × per-page entries.
+const maxPage = 10_000
+
 // countryOwner prefixes a country's code in inbox_counts.
 const countryOwner = "country:"
 
@@ -97,6 +101,9 @@ func (s *Service) Inbox(ctx context.Context, actor authorities.Actor, box string
 	}
 	if f.Page < 1 {
 		f.Page = 1
+	}
+	if f.Page > maxPage {
+		return nil, 0, problem.Field("page", "error_page_invalid")
 	}
 	if !text.Block(f.Text) { // NUL or broken UTF-8: PostgreSQL would fail on it
 		return nil, 0, problem.Field("q", "error_text_invalid")

@@ -340,6 +340,32 @@ func TestApprovalWhereTheCountryRequiresIt(t *testing.T) {
 	if _, err := w.svc.Get(w.ctx, w.plHandler, r.ID); !isKind(err, problem.NotFound) {
 		t.Fatal("the responder sees a request its coordinator has not approved")
 	}
+	// What waits for approval follows its authority to another country
+	// in the coordinators' counts (the Commission may move one).
+	todo := func() int {
+		n, err := w.svc.Count(w.ctx, w.deCoordinator, requests.ToDo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	move := func(country string) {
+		if err := w.db.InTx(w.ctx, func(tx db.Querier) error {
+			_, err := tx.ExecContext(w.ctx, `UPDATE authorities SET country = $1 WHERE id = $2`, country, w.deCA.ID)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		w.checkCounts("after the requester moved to " + country)
+	}
+	if todo() != 1 {
+		t.Fatalf("the German coordinator's to-do counts %d, want 1", todo())
+	}
+	move("AT")
+	if todo() != 0 {
+		t.Fatalf("after the move, the German coordinator's to-do counts %d, want 0", todo())
+	}
+	move("DE")
 	r = w.act(w.deCoordinator, r.ID, "return", requests.Input{Comment: "Add the date of birth."})
 	if r.State != requests.Draft {
 		t.Fatal(r.State)
@@ -526,6 +552,9 @@ func TestTabCountsFollowEveryStep(t *testing.T) {
 	}
 	if list, total, err := w.svc.Inbox(w.ctx, w.deHandler, requests.Drafts, requests.Filter{PerPage: 2}); err != nil || total != 3 || len(list) != 2 {
 		t.Fatalf("Inbox: %d of %d %v, want 2 of 3", len(list), total, err)
+	}
+	if _, _, err := w.svc.Inbox(w.ctx, w.deHandler, requests.Drafts, requests.Filter{Page: 10_001}); !isKind(err, problem.Invalid) {
+		t.Fatalf("page 10,001: %v", err)
 	}
 	// A filtered list counts its rows.
 	if _, total, err := w.svc.Inbox(w.ctx, w.deHandler, requests.Done, requests.Filter{State: "withdrawn"}); err != nil || total != 1 {
