@@ -405,6 +405,60 @@ func TestTwoAllocatorsAcceptAtOnce(t *testing.T) {
 	}
 }
 
+// Requests crossing between two authorities in both directions, moved on
+// by both sides at once, move the same counts in opposite directions:
+// every step succeeds (on PostgreSQL no transaction waits for another's
+// counts in the opposite order) and the counts still equal the rows.
+func TestCountsOfRequestsCrossingAtOnce(t *testing.T) {
+	w := newWorld(t)
+	const each = 6
+	var toPL, toDE []string
+	for range each {
+		r := w.draft()
+		w.act(w.deHandler, r.ID, "send", requests.Input{})
+		toPL = append(toPL, r.ID)
+		back, err := w.svc.Create(w.ctx, w.plHandler, requests.DraftInput{Area: "pq", QuestionSet: "authenticity",
+			Questions: []string{"diploma_authentic"}, ResponderID: w.deCA.ID,
+			Subject: map[string]string{"name": "Anna Schmidt", "profession": "doctor", "date_of_birth": "1985-02-03"}, Message: "Please check."})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.act(w.plHandler, back.ID, "send", requests.Input{})
+		toDE = append(toDE, back.ID)
+	}
+	for _, step := range []struct {
+		action string
+		in     requests.Input
+	}{{"accept", requests.Input{}}, {"request_info", requests.Input{Comment: "Which year?"}}} {
+		var wg sync.WaitGroup
+		errs := make(chan error, 2*each)
+		for i := range each {
+			for _, x := range []struct {
+				actor authorities.Actor
+				id    string
+			}{{w.plHandler, toPL[i]}, {w.deHandler, toDE[i]}} {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if _, err := w.svc.Act(w.ctx, x.actor, x.id, step.action, step.in); err != nil {
+						errs <- err
+					}
+				}()
+			}
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Errorf("%s at once: %v", step.action, err)
+		}
+		w.checkCounts("after " + step.action + " at once")
+	}
+	counts, err := w.svc.Counts(w.ctx, w.deHandler)
+	if err != nil || counts[requests.ToDo] != each || counts[requests.Outgoing] != each || counts[requests.Incoming] != each {
+		t.Fatalf("the German chamber's counts %v (%v), want %d to do, sent and received", counts, err, each)
+	}
+}
+
 func TestWithdrawAndDecline(t *testing.T) {
 	w := newWorld(t)
 	a := w.draft()
