@@ -168,12 +168,8 @@ func (a *API) listRequests(w http.ResponseWriter, r *http.Request, actor authori
 			return problem.Field("country", "error_country_unknown")
 		}
 	}
-	list, total, err := a.requests.Inbox(r.Context(), actor, box, requests.Filter{Area: q.Get("area"), State: q.Get("state"), Country: country,
+	list, total, counts, err := a.requests.InboxWithCounts(r.Context(), actor, box, requests.Filter{Area: q.Get("area"), State: q.Get("state"), Country: country,
 		Overdue: q.Get("overdue") == "true", Text: q.Get("q"), Page: page, PerPage: perPage})
-	if err != nil {
-		return err
-	}
-	counts, err := a.requests.Counts(r.Context(), actor)
 	if err != nil {
 		return err
 	}

@@ -126,6 +126,15 @@ func Recount(d Dialect) []string {
 	return count
 }
 
+// Restore returns the statements that make again what a pending
+// definition stands for: an index's definition itself, or Recount.
+func Restore(d Dialect, def string) []string {
+	if def == PendingRecount {
+		return Recount(d)
+	}
+	return []string{def}
+}
+
 // RecountInbox runs Recount.
 func (d *DB) RecountInbox(ctx context.Context, q Querier) error {
 	for _, st := range Recount(d.dialect) {

@@ -233,10 +233,11 @@ func (b *bulk) flush(ctx context.Context) error {
 	b.jobs <- func() error {
 		for _, t := range batch {
 			var err error
-			if b.pg != nil && b.pgtx == nil {
-				err = errNoTx
-			} else if b.pg != nil {
-				_, err = b.pgtx.CopyFrom(ctx, pgx.Identifier{t.name}, t.cols, pgx.CopyFromRows(t.rows))
+			if b.pg != nil {
+				var tx pgx.Tx
+				if tx, err = b.tx(); err == nil {
+					_, err = tx.CopyFrom(ctx, pgx.Identifier{t.name}, t.cols, pgx.CopyFromRows(t.rows))
+				}
 			} else {
 				err = b.insert(ctx, t)
 			}
@@ -295,10 +296,11 @@ func (b *bulk) commit(ctx context.Context) error {
 		return err
 	}
 	if b.pg != nil {
-		if b.pgtx == nil {
-			return errNoTx
+		tx, err := b.tx()
+		if err != nil {
+			return err
 		}
-		if err := b.pgtx.Commit(ctx); err != nil {
+		if err := tx.Commit(ctx); err != nil {
 			return err
 		}
 	} else if _, err := b.conn.ExecContext(ctx, "COMMIT"); err != nil {
@@ -318,10 +320,10 @@ func (b *bulk) exec(ctx context.Context, query string, args ...any) error {
 	}
 	var err error
 	if b.pg != nil {
-		if b.pgtx == nil {
-			return errNoTx
+		var tx pgx.Tx
+		if tx, err = b.tx(); err == nil {
+			_, err = tx.Exec(ctx, query, args...)
 		}
-		_, err = b.pgtx.Exec(ctx, query, args...)
 	} else {
 		_, err = b.conn.ExecContext(ctx, query, args...)
 	}
@@ -365,10 +367,11 @@ func (b *bulk) dropIndexes(ctx context.Context) (names, defs []string, err error
 		return nil
 	}
 	if b.pg != nil {
-		if b.pgtx == nil {
-			return nil, nil, errNoTx
+		tx, err := b.tx()
+		if err != nil {
+			return nil, nil, err
 		}
-		rows, err := b.pgtx.Query(ctx, q, bulkTables)
+		rows, err := tx.Query(ctx, q, bulkTables)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -435,8 +438,14 @@ func (b *bulk) rollback() {
 	_ = b.begin(ctx)
 }
 
-// errNoTx is the error of a statement after a transaction could not begin.
-var errNoTx = errors.New("gen: no transaction: the connection to the database was lost")
+// tx is PostgreSQL's current transaction, or an error if it could not
+// begin.
+func (b *bulk) tx() (pgx.Tx, error) {
+	if b.pgtx == nil {
+		return nil, errors.New("gen: no transaction: the connection to the database was lost")
+	}
+	return b.pgtx, nil
+}
 
 // close ends the connection; an open transaction rolls back.
 func (b *bulk) close() {

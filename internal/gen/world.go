@@ -248,14 +248,10 @@ func (g *generator) run(ctx context.Context) (err error) {
 		ctx := context.WithoutCancel(ctx) // also after an interruption
 		g.tick("index", 0, len(indexes))
 		for i, def := range indexes {
-			if def == db.PendingRecount {
-				for _, st := range db.Recount(g.b.dialect) {
-					if err := g.b.exec(ctx, st); err != nil {
-						return fmt.Errorf("gen: count the inbox: %w", err)
-					}
+			for _, st := range db.Restore(g.b.dialect, def) {
+				if err := g.b.exec(ctx, st); err != nil {
+					return fmt.Errorf("gen: make %s again: %w", names[i], err)
 				}
-			} else if err := g.b.exec(ctx, def); err != nil {
-				return fmt.Errorf("gen: make index again: %w", err)
 			}
 			if err := g.b.exec(ctx, `DELETE FROM `+db.PendingIndexes+` WHERE name = $1`, names[i]); err != nil {
 				return err

@@ -92,6 +92,22 @@ const countryOwner = "country:"
 
 // Inbox lists the requests of a box for the actor, latest activity first.
 func (s *Service) Inbox(ctx context.Context, actor authorities.Actor, box string, f Filter) ([]*Request, int, error) {
+	return s.inbox(ctx, actor, box, f, nil)
+}
+
+// InboxWithCounts is Inbox with the tabs' counts (Counts), read once for
+// both: the page of a box shows its tabs.
+func (s *Service) InboxWithCounts(ctx context.Context, actor authorities.Actor, box string, f Filter) ([]*Request, int, map[string]int, error) {
+	counts, err := s.Counts(ctx, actor)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	list, total, err := s.inbox(ctx, actor, box, f, counts)
+	return list, total, counts, err
+}
+
+// inbox is Inbox; counts, when given, are the actor's (Counts).
+func (s *Service) inbox(ctx context.Context, actor authorities.Actor, box string, f Filter, counts map[string]int) ([]*Request, int, error) {
 	me := actor.Authority
 	if me == nil {
 		return nil, 0, nil
@@ -198,9 +214,11 @@ func (s *Service) Inbox(ctx context.Context, actor authorities.Actor, box string
 			return nil, total, nil
 		}
 	} else { // the whole box: its kept count
-		counts, err := s.Counts(ctx, actor)
-		if err != nil {
-			return nil, 0, err
+		if counts == nil {
+			var err error
+			if counts, err = s.Counts(ctx, actor); err != nil {
+				return nil, 0, err
+			}
 		}
 		total = counts[box]
 	}

@@ -66,7 +66,7 @@ func (s *Server) inboxPage(w http.ResponseWriter, r *http.Request, actor authori
 	lang := visitOf(r).lang.Lang()
 	f := requests.Filter{Area: q.Get("area"), State: q.Get("state"), Country: countries.Normalize(q.Get("country")), Overdue: q.Get("overdue") == "on",
 		Text: q.Get("q"), Page: n, PerPage: 20}
-	list, total, err := s.requests.Inbox(r.Context(), actor, box, f)
+	list, total, counts, err := s.requests.InboxWithCounts(r.Context(), actor, box, f)
 	v := inboxView{Box: box, Boxes: requests.Boxes, Counts: map[string]string{}, Total: total, Page: n, Pages: (total + 19) / 20, Filter: q,
 		States: requests.States, Countries: s.countryOptions(lang), CanNew: actor.HasAny(authorities.RequestHandler), CanFollowUp: actor.HasAny(authorities.Coordinator),
 		CanSubjectData: actor.HasAny(authorities.LocalDataAdministrator)}
@@ -76,10 +76,6 @@ func (s *Server) inboxPage(w http.ResponseWriter, r *http.Request, actor authori
 	if p, ok := problem.As(err); ok && p.Field != "" {
 		return s.formError(w, r, "requests", page{TitleKey: "requests_title", Data: v}, err)
 	}
-	if err != nil {
-		return err
-	}
-	counts, err := s.requests.Counts(r.Context(), actor)
 	if err != nil {
 		return err
 	}
