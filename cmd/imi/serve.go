@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/openimi/openimi/internal/app"
@@ -18,6 +19,7 @@ func (c commands) serve(ctx context.Context, args []string, demo bool) error {
 		return err
 	}
 	cfg.Demo = cfg.Demo || demo
+	setMemoryLimit(cfg, os.Getenv)
 	a, err := c.open(ctx, cfg)
 	if err != nil {
 		return err
@@ -42,6 +44,14 @@ func (c commands) serve(ctx context.Context, args []string, demo bool) error {
 		return err
 	}
 	return a.Serve(ctx, ln)
+}
+
+// setMemoryLimit sets the Go runtime's soft memory limit the configuration
+// asks for (config.MemoryLimitBytes).
+func setMemoryLimit(cfg *config.Config, getenv func(string) string) {
+	if n, ok := cfg.MemoryLimitBytes(getenv); ok {
+		debug.SetMemoryLimit(n)
+	}
 }
 
 func printDemo(c commands, cfg *config.Config, users []app.DemoUser) {

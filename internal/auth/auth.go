@@ -68,7 +68,10 @@ func New(d *db.DB, s Settings, now func() time.Time) *Service {
 	if s.Issuer == "" {
 		s.Issuer = "OpenIMI"
 	}
-	slots := 2 * runtime.GOMAXPROCS(0)
+	// One argon2id computation keeps one core busy (argonThreads): more
+	// at once than there are cores would only hold more memory and make
+	// each sign-in slower.
+	slots := runtime.GOMAXPROCS(0)
 	return &Service{db: d, settings: s, now: now, hashSlots: make(chan struct{}, slots)}
 }
 

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 	"github.com/openimi/openimi/internal/stats"
 
 	"github.com/BurntSushi/toml"
+	"github.com/dustin/go-humanize"
 )
 
 // Config is the whole configuration of one imi process.
@@ -39,7 +41,10 @@ type Config struct {
 	Listen string
 	// DebugListen is where Go's profiler (net/http/pprof) listens; empty:
 	// nowhere. Only for a loopback address: it tells how the server works.
-	DebugListen       string
+	DebugListen string
+	// MemoryLimit is the Go runtime's soft memory limit (see
+	// MemoryLimitBytes): "" for the default, "0" for none.
+	MemoryLimit       string
 	PublicURL         string
 	TLSCert           string
 	TLSKey            string
@@ -130,6 +135,7 @@ var settings = []setting{
 
 	{"listen", Server, "address to listen on", str(func(c *Config) *string { return &c.Listen }, "127.0.0.1:8080")},
 	{"debug-listen", Server, "address for Go's profiler (net/http/pprof), e.g. 127.0.0.1:6060; empty: off. Keep it on loopback: it is not authenticated", str(func(c *Config) *string { return &c.DebugListen }, "")},
+	{"memory-limit", Server, "soft limit of the server's Go memory, e.g. 200MiB or 1GiB: the garbage collector works harder near it rather than let the heap grow (0: none; default 200MiB, or GOMEMLIMIT's when that is set)", str(func(c *Config) *string { return &c.MemoryLimit }, "")},
 	{"public-url", Server, "URL users reach the server at, used in e-mailed links; https:// turns on Secure __Host- cookies and HSTS (default: http:// plus the listen address)", str(func(c *Config) *string { return &c.PublicURL }, "")},
 	{"tls-cert", Server, "TLS certificate file (PEM); with --tls-key the server speaks HTTPS itself", str(func(c *Config) *string { return &c.TLSCert }, "")},
 	{"tls-key", Server, "TLS private key file (PEM)", str(func(c *Config) *string { return &c.TLSKey }, "")},
@@ -301,10 +307,59 @@ func (c *Config) finish() error {
 	if c.MaxAttachmentBytes < 0 {
 		errs = append(errs, errors.New("max-attachment-bytes must be positive"))
 	}
+	if _, err := ParseMemoryLimit(c.MemoryLimit); err != nil {
+		errs = append(errs, err)
+	}
 	if _, err := scan.New(c.ClamAV); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// DefaultMemoryLimit is the server's soft memory limit when neither
+// memory-limit nor GOMEMLIMIT says otherwise. Under load the server holds
+// about 80 MB at once, but each sign-in's password check (argon2id)
+// allocates 19 MiB: without a limit, a burst of sign-ins lets the heap grow
+// to several times what is in use before the collector catches up
+// (docs/PERFORMANCE.md, memory).
+const DefaultMemoryLimit = 200 << 20
+
+// minMemoryLimit is the smallest limit accepted: below it the collector
+// would run all the time.
+const minMemoryLimit = 32 << 20
+
+// ParseMemoryLimit reads a memory-limit setting: a size in bytes with an
+// optional unit (200MiB, 1GiB, 512MB), "0" for no limit (returned as
+// math.MaxInt64, as the runtime reads it), or "" for none given (0).
+func ParseMemoryLimit(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	switch s {
+	case "":
+		return 0, nil
+	case "0":
+		return math.MaxInt64, nil
+	}
+	n, err := humanize.ParseBytes(s)
+	if err != nil || n < minMemoryLimit || n > math.MaxInt64 {
+		return 0, fmt.Errorf("memory-limit must be a size of at least 32MiB such as 200MiB or 1GiB, or 0 for none, not %q", s)
+	}
+	return int64(n), nil
+}
+
+// MemoryLimitBytes is the soft memory limit the server sets, and whether it
+// sets one: the memory-limit setting, else none when GOMEMLIMIT is set
+// (the runtime has read it), else DefaultMemoryLimit.
+func (c *Config) MemoryLimitBytes(getenv func(string) string) (int64, bool) {
+	n, err := ParseMemoryLimit(c.MemoryLimit)
+	switch {
+	case err != nil: // refused by finish
+		return 0, false
+	case n > 0:
+		return n, true
+	case getenv("GOMEMLIMIT") != "":
+		return 0, false
+	}
+	return DefaultMemoryLimit, true
 }
 
 // Secure reports whether users reach the server over HTTPS, which turns on

@@ -2,6 +2,7 @@ package config
 
 import (
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -108,6 +109,45 @@ func TestEverySettingHasAnEnvironmentVariableInItsHelp(t *testing.T) {
 	for _, s := range settings {
 		if !strings.Contains(b.String(), EnvName(s.name)) {
 			t.Errorf("help lacks %s", EnvName(s.name))
+		}
+	}
+}
+
+func TestMemoryLimitDefaultsUnlessGOMEMLIMITIsSet(t *testing.T) {
+	none := func(string) string { return "" }
+	withGo := func(k string) string {
+		if k == "GOMEMLIMIT" {
+			return "1GiB"
+		}
+		return ""
+	}
+	cases := []struct {
+		setting string
+		getenv  func(string) string
+		want    int64
+		sets    bool
+	}{
+		{"", none, DefaultMemoryLimit, true},
+		{"", withGo, 0, false}, // the runtime read GOMEMLIMIT itself
+		{"512MiB", withGo, 512 << 20, true},
+		{"1GiB", none, 1 << 30, true},
+		{"300MB", none, 300_000_000, true},
+		{"0", none, math.MaxInt64, true},
+	}
+	for _, c := range cases {
+		cfg, err := load(t, []string{"--memory-limit", c.setting}, nil)
+		if err != nil {
+			t.Fatalf("%q: %v", c.setting, err)
+		}
+		n, sets := cfg.MemoryLimitBytes(c.getenv)
+		if n != c.want || sets != c.sets {
+			t.Errorf("%q: limit %d, set %v; want %d, %v", c.setting, n, sets, c.want, c.sets)
+		}
+	}
+	for _, bad := range []string{"lots", "-5MiB", "1MiB", "200 parsecs"} {
+		_, err := load(t, []string{"--memory-limit", bad}, nil)
+		if err == nil || !strings.Contains(err.Error(), "memory-limit must be") {
+			t.Errorf("%q: err = %v, want memory-limit refused", bad, err)
 		}
 	}
 }

@@ -197,7 +197,10 @@ func openSQLite(ctx context.Context, location string, opts Options) (*DB, error)
 		q.Add("_pragma", "synchronous("+sync+")")
 		// Reads map the file instead of copying pages through a small
 		// cache: a registry of 100,000 authorities is a few hundred MB.
-		q.Add("_pragma", "mmap_size(1073741824)")
+		// 2 GB is the most this build of SQLite maps (its
+		// SQLITE_MAX_MMAP_SIZE); pages further on, and those still in the
+		// WAL, are read into the connection's cache with a system call.
+		q.Add("_pragma", "mmap_size(2147418112)")
 		// Pages read through the map need little cache of their own:
 		// 4 MB per reader (up to --db-max-connections of them) keeps the
 		// server's own memory under 300 MB under load (bench/load); the
