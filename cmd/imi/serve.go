@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strings"
 
@@ -49,7 +50,7 @@ func (c commands) serve(ctx context.Context, args []string, demo bool) error {
 // setMemoryLimit sets the Go runtime's soft memory limit the configuration
 // asks for (config.MemoryLimitBytes).
 func setMemoryLimit(cfg *config.Config, getenv func(string) string) {
-	if n, ok := cfg.MemoryLimitBytes(getenv); ok {
+	if n, ok := cfg.MemoryLimitBytes(getenv, runtime.GOMAXPROCS(0)); ok {
 		debug.SetMemoryLimit(n)
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"runtime"
 	"runtime/debug"
 	"testing"
 
@@ -17,8 +18,8 @@ func TestServeSetsTheConfiguredMemoryLimit(t *testing.T) {
 		t.Fatalf("limit after memory-limit 300MiB = %d", got)
 	}
 	setMemoryLimit(&config.Config{}, none)
-	if got := debug.SetMemoryLimit(-1); got != config.DefaultMemoryLimit {
-		t.Fatalf("default limit = %d, want %d", got, config.DefaultMemoryLimit)
+	if want := config.DefaultMemoryLimit(runtime.GOMAXPROCS(0)); debug.SetMemoryLimit(-1) != want {
+		t.Fatalf("default limit = %d, want %d", debug.SetMemoryLimit(-1), want)
 	}
 	debug.SetMemoryLimit(123 << 20) // as GOMEMLIMIT=123MiB would
 	setMemoryLimit(&config.Config{}, func(k string) string {

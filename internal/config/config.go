@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,7 +22,6 @@ import (
 	"github.com/openimi/openimi/internal/stats"
 
 	"github.com/BurntSushi/toml"
-	"github.com/dustin/go-humanize"
 )
 
 // Config is the whole configuration of one imi process.
@@ -135,7 +135,7 @@ var settings = []setting{
 
 	{"listen", Server, "address to listen on", str(func(c *Config) *string { return &c.Listen }, "127.0.0.1:8080")},
 	{"debug-listen", Server, "address for Go's profiler (net/http/pprof), e.g. 127.0.0.1:6060; empty: off. Keep it on loopback: it is not authenticated", str(func(c *Config) *string { return &c.DebugListen }, "")},
-	{"memory-limit", Server, "soft limit of the server's Go memory, e.g. 200MiB or 1GiB: the garbage collector works harder near it rather than let the heap grow (0: none; default 200MiB, or GOMEMLIMIT's when that is set)", str(func(c *Config) *string { return &c.MemoryLimit }, "")},
+	{"memory-limit", Server, "soft limit of the server's Go memory (not SQLite's), e.g. 200MiB or 1GiB, at least 32MiB: the garbage collector works harder near it rather than let the heap grow (0 or off: none; default 200MiB, more on machines of over 2 cores, or GOMEMLIMIT's when that is set)", str(func(c *Config) *string { return &c.MemoryLimit }, "")},
 	{"public-url", Server, "URL users reach the server at, used in e-mailed links; https:// turns on Secure __Host- cookies and HSTS (default: http:// plus the listen address)", str(func(c *Config) *string { return &c.PublicURL }, "")},
 	{"tls-cert", Server, "TLS certificate file (PEM); with --tls-key the server speaks HTTPS itself", str(func(c *Config) *string { return &c.TLSCert }, "")},
 	{"tls-key", Server, "TLS private key file (PEM)", str(func(c *Config) *string { return &c.TLSKey }, "")},
@@ -317,39 +317,65 @@ func (c *Config) finish() error {
 }
 
 // DefaultMemoryLimit is the server's soft memory limit when neither
-// memory-limit nor GOMEMLIMIT says otherwise. Under load the server holds
-// about 80 MB at once, but each sign-in's password check (argon2id)
-// allocates 19 MiB: without a limit, a burst of sign-ins lets the heap grow
-// to several times what is in use before the collector catches up
-// (docs/PERFORMANCE.md, memory).
-const DefaultMemoryLimit = 200 << 20
+// memory-limit nor GOMEMLIMIT says otherwise, for procs password checks at
+// once (GOMAXPROCS: auth.New). Under load with a million requests stored the
+// server's heap holds about 80 MB at once (docs/PERFORMANCE.md, "Memory"),
+// and each password check (argon2id) 19 MiB more: without a limit a burst
+// of sign-ins lets the heap grow to several times that before the
+// collector catches up. The default leaves room for the checks at once,
+// twice over, and is at least 200 MiB.
+func DefaultMemoryLimit(procs int) int64 {
+	return max(200<<20, 100<<20+int64(procs)*2*19<<20)
+}
 
 // minMemoryLimit is the smallest limit accepted: below it the collector
 // would run all the time.
 const minMemoryLimit = 32 << 20
 
-// ParseMemoryLimit reads a memory-limit setting: a size in bytes with an
-// optional unit (200MiB, 1GiB, 512MB), "0" for no limit (returned as
-// math.MaxInt64, as the runtime reads it), or "" for none given (0).
+// memoryUnits are the units of a memory limit, as GOMEMLIMIT writes them.
+var memoryUnits = []struct {
+	suffix string
+	shift  uint
+}{{"TiB", 40}, {"GiB", 30}, {"MiB", 20}, {"KiB", 10}, {"B", 0}}
+
+// ParseMemoryLimit reads a memory-limit setting as the Go runtime reads
+// GOMEMLIMIT: a whole number of bytes with an optional unit (B, KiB, MiB,
+// GiB, TiB: 200MiB, 1GiB), or "0" or "off" for no limit (returned as
+// math.MaxInt64, the runtime's "none"); "" is none given (0).
 func ParseMemoryLimit(s string) (int64, error) {
 	s = strings.TrimSpace(s)
 	switch s {
 	case "":
 		return 0, nil
-	case "0":
+	case "0", "off":
 		return math.MaxInt64, nil
 	}
-	n, err := humanize.ParseBytes(s)
-	if err != nil || n < minMemoryLimit || n > math.MaxInt64 {
-		return 0, fmt.Errorf("memory-limit must be a size of at least 32MiB such as 200MiB or 1GiB, or 0 for none, not %q", s)
+	num, shift := s, uint(0)
+	for _, u := range memoryUnits {
+		if strings.HasSuffix(s, u.suffix) {
+			num, shift = strings.TrimSuffix(s, u.suffix), u.shift
+			break
+		}
 	}
-	return int64(n), nil
+	n, err := strconv.ParseInt(num, 10, 64)
+	bad := fmt.Errorf("memory-limit must be a whole number of bytes of at least 32MiB with an optional unit (B, KiB, MiB, GiB, TiB), such as 200MiB or 1GiB, or 0 for none, not %q", s)
+	if err != nil || num == "" || num[0] < '0' || num[0] > '9' || n > math.MaxInt64>>shift {
+		return 0, bad
+	}
+	if n == 0 { // 0B, 0MiB: none, as "0"
+		return math.MaxInt64, nil
+	}
+	if n <<= shift; n < minMemoryLimit {
+		return 0, bad
+	}
+	return n, nil
 }
 
-// MemoryLimitBytes is the soft memory limit the server sets, and whether it
-// sets one: the memory-limit setting, else none when GOMEMLIMIT is set
-// (the runtime has read it), else DefaultMemoryLimit.
-func (c *Config) MemoryLimitBytes(getenv func(string) string) (int64, bool) {
+// MemoryLimitBytes is the soft memory limit the server sets for procs
+// password checks at once, and whether it sets one: the memory-limit
+// setting; without it, none when GOMEMLIMIT is set (the runtime has read
+// it), else DefaultMemoryLimit.
+func (c *Config) MemoryLimitBytes(getenv func(string) string, procs int) (int64, bool) {
 	n, err := ParseMemoryLimit(c.MemoryLimit)
 	switch {
 	case err != nil: // refused by finish
@@ -359,7 +385,7 @@ func (c *Config) MemoryLimitBytes(getenv func(string) string) (int64, bool) {
 	case getenv("GOMEMLIMIT") != "":
 		return 0, false
 	}
-	return DefaultMemoryLimit, true
+	return DefaultMemoryLimit(procs), true
 }
 
 // Secure reports whether users reach the server over HTTPS, which turns on

@@ -127,24 +127,50 @@ func TestMemoryLimitDefaultsUnlessGOMEMLIMITIsSet(t *testing.T) {
 		want    int64
 		sets    bool
 	}{
-		{"", none, DefaultMemoryLimit, true},
+		{"", none, 200 << 20, true},
 		{"", withGo, 0, false}, // the runtime read GOMEMLIMIT itself
 		{"512MiB", withGo, 512 << 20, true},
+		{"0", withGo, math.MaxInt64, true}, // the setting wins
 		{"1GiB", none, 1 << 30, true},
-		{"300MB", none, 300_000_000, true},
+		{"300000000", none, 300_000_000, true},
+		{"300000000B", none, 300_000_000, true},
+		{"65536KiB", none, 64 << 20, true},
+		{" 2TiB ", none, 2 << 40, true},
 		{"0", none, math.MaxInt64, true},
+		{"off", none, math.MaxInt64, true},
+		{"0MiB", none, math.MaxInt64, true},
 	}
 	for _, c := range cases {
 		cfg, err := load(t, []string{"--memory-limit", c.setting}, nil)
 		if err != nil {
 			t.Fatalf("%q: %v", c.setting, err)
 		}
-		n, sets := cfg.MemoryLimitBytes(c.getenv)
+		n, sets := cfg.MemoryLimitBytes(c.getenv, 2)
 		if n != c.want || sets != c.sets {
 			t.Errorf("%q: limit %d, set %v; want %d, %v", c.setting, n, sets, c.want, c.sets)
 		}
 	}
-	for _, bad := range []string{"lots", "-5MiB", "1MiB", "200 parsecs"} {
+	// The default leaves room for the password checks of more cores.
+	if got := DefaultMemoryLimit(2); got != 200<<20 {
+		t.Errorf("default on 2 cores = %d", got)
+	}
+	if got := DefaultMemoryLimit(8); got != 100<<20+8*2*19<<20 {
+		t.Errorf("default on 8 cores = %d", got)
+	}
+	// From the environment and the file, like every setting.
+	cfg, err := load(t, nil, map[string]string{"IMI_MEMORY_LIMIT": "300MiB"})
+	if n, _ := cfg.MemoryLimitBytes(none, 2); err != nil || n != 300<<20 {
+		t.Errorf("IMI_MEMORY_LIMIT=300MiB: %d, %v", n, err)
+	}
+	file := filepath.Join(t.TempDir(), "imi.toml")
+	if err := os.WriteFile(file, []byte("memory-limit = \"1GiB\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err = load(t, []string{"--config", file}, nil)
+	if n, _ := cfg.MemoryLimitBytes(none, 2); err != nil || n != 1<<30 {
+		t.Errorf("memory-limit in the file: %d, %v", n, err)
+	}
+	for _, bad := range []string{"lots", "-5MiB", "+5MiB", "1MiB", "1,5GiB", "1.5GiB", "200M", "200 parsecs", "MiB", "9999999999TiB", "2e8"} {
 		_, err := load(t, []string{"--memory-limit", bad}, nil)
 		if err == nil || !strings.Contains(err.Error(), "memory-limit must be") {
 			t.Errorf("%q: err = %v, want memory-limit refused", bad, err)
