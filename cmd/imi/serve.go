@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"runtime"
 	"runtime/debug"
 	"strings"
 
 	"github.com/openimi/openimi/internal/app"
+	"github.com/openimi/openimi/internal/auth"
 	"github.com/openimi/openimi/internal/config"
 )
 
@@ -50,7 +50,7 @@ func (c commands) serve(ctx context.Context, args []string, demo bool) error {
 // setMemoryLimit sets the Go runtime's soft memory limit the configuration
 // asks for (config.MemoryLimitBytes).
 func setMemoryLimit(cfg *config.Config, getenv func(string) string) {
-	if n, ok := cfg.MemoryLimitBytes(getenv, runtime.GOMAXPROCS(0)); ok {
+	if n, ok := cfg.MemoryLimitBytes(getenv, auth.PasswordChecksAtOnce()); ok {
 		debug.SetMemoryLimit(n)
 	}
 }

@@ -1,10 +1,10 @@
 package main
 
 import (
-	"runtime"
 	"runtime/debug"
 	"testing"
 
+	"github.com/openimi/openimi/internal/auth"
 	"github.com/openimi/openimi/internal/config"
 )
 
@@ -18,7 +18,7 @@ func TestServeSetsTheConfiguredMemoryLimit(t *testing.T) {
 		t.Fatalf("limit after memory-limit 300MiB = %d", got)
 	}
 	setMemoryLimit(&config.Config{}, none)
-	if want := config.DefaultMemoryLimit(runtime.GOMAXPROCS(0)); debug.SetMemoryLimit(-1) != want {
+	if want := config.DefaultMemoryLimit(auth.PasswordChecksAtOnce()); debug.SetMemoryLimit(-1) != want {
 		t.Fatalf("default limit = %d, want %d", debug.SetMemoryLimit(-1), want)
 	}
 	debug.SetMemoryLimit(123 << 20) // as GOMEMLIMIT=123MiB would

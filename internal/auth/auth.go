@@ -68,12 +68,17 @@ func New(d *db.DB, s Settings, now func() time.Time) *Service {
 	if s.Issuer == "" {
 		s.Issuer = "OpenIMI"
 	}
-	// One argon2id computation keeps one core busy (argonThreads): more
-	// at once than there are cores would only hold more memory and make
-	// each sign-in slower.
-	slots := runtime.GOMAXPROCS(0)
-	return &Service{db: d, settings: s, now: now, hashSlots: make(chan struct{}, slots)}
+	return &Service{db: d, settings: s, now: now, hashSlots: make(chan struct{}, PasswordChecksAtOnce())}
 }
+
+// PasswordCheckBytes is the memory one password check (argon2id) takes
+// while it runs.
+const PasswordCheckBytes = argonMemory << 10
+
+// PasswordChecksAtOnce is how many password checks run at once: one
+// argon2id computation keeps one core busy (argonThreads), so more than
+// there are cores would only hold more memory and make each sign-in slower.
+func PasswordChecksAtOnce() int { return runtime.GOMAXPROCS(0) }
 
 // hashWait is how long a password check waits for a free slot before the
 // server answers that it is busy.

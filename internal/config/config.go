@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openimi/openimi/internal/auth"
 	"github.com/openimi/openimi/internal/scan"
 	"github.com/openimi/openimi/internal/stats"
 
@@ -317,15 +318,15 @@ func (c *Config) finish() error {
 }
 
 // DefaultMemoryLimit is the server's soft memory limit when neither
-// memory-limit nor GOMEMLIMIT says otherwise, for procs password checks at
-// once (GOMAXPROCS: auth.New). Under load with a million requests stored the
+// memory-limit nor GOMEMLIMIT says otherwise, for checks password checks
+// at once (auth.PasswordChecksAtOnce). Under load with a million requests stored the
 // server's heap holds about 80 MB at once (docs/PERFORMANCE.md, "Memory"),
 // and each password check (argon2id) 19 MiB more: without a limit a burst
 // of sign-ins lets the heap grow to several times that before the
 // collector catches up. The default leaves room for the checks at once,
 // twice over, and is at least 200 MiB.
-func DefaultMemoryLimit(procs int) int64 {
-	return max(200<<20, 100<<20+int64(procs)*2*19<<20)
+func DefaultMemoryLimit(checks int) int64 {
+	return max(200<<20, 100<<20+int64(checks)*2*auth.PasswordCheckBytes)
 }
 
 // minMemoryLimit is the smallest limit accepted: below it the collector
@@ -371,11 +372,11 @@ func ParseMemoryLimit(s string) (int64, error) {
 	return n, nil
 }
 
-// MemoryLimitBytes is the soft memory limit the server sets for procs
+// MemoryLimitBytes is the soft memory limit the server sets for checks
 // password checks at once, and whether it sets one: the memory-limit
 // setting; without it, none when GOMEMLIMIT is set (the runtime has read
 // it), else DefaultMemoryLimit.
-func (c *Config) MemoryLimitBytes(getenv func(string) string, procs int) (int64, bool) {
+func (c *Config) MemoryLimitBytes(getenv func(string) string, checks int) (int64, bool) {
 	n, err := ParseMemoryLimit(c.MemoryLimit)
 	switch {
 	case err != nil: // refused by finish
@@ -385,7 +386,7 @@ func (c *Config) MemoryLimitBytes(getenv func(string) string, procs int) (int64,
 	case getenv("GOMEMLIMIT") != "":
 		return 0, false
 	}
-	return DefaultMemoryLimit(procs), true
+	return DefaultMemoryLimit(checks), true
 }
 
 // Secure reports whether users reach the server over HTTPS, which turns on
