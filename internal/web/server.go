@@ -138,6 +138,14 @@ func parseTemplates(fsys fs.FS, assets *static.Assets) (map[string]*template.Tem
 			}
 			return template.URL(s), nil // #nosec G203 -- checked above: an inert PNG data URL
 		},
+		// t, tn, lang and dir are the localizer's T, N, Lang and Dir as
+		// functions ({{t .L "key"}}): text/template finds a method by name
+		// through reflection at every call, which took a tenth of the
+		// rendering of a page; a function is found once, at parsing.
+		"t":         (*i18n.Localizer).T,
+		"tn":        (*i18n.Localizer).N,
+		"lang":      (*i18n.Localizer).Lang,
+		"dir":       (*i18n.Localizer).Dir,
 		"hasPrefix": strings.HasPrefix,
 		"pct":       func(f float64) float64 { return f * 100 },
 		"join":      func(list []string) string { return strings.Join(list, ", ") },
