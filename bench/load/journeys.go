@@ -45,16 +45,33 @@ type session struct {
 // recorder collects the latency of each step (a page, or a form sent and
 // the page it leads to) of the current phase.
 type recorder struct {
-	mu   sync.Mutex
-	lat  []time.Duration
-	errs int
-	last string
+	mu    sync.Mutex
+	lat   []time.Duration
+	steps []string // what each step of lat was (stepKind)
+	errs  int
+	last  string
 }
 
-func (r *recorder) add(d time.Duration) {
+func (r *recorder) add(d time.Duration, step string) {
 	r.mu.Lock()
 	r.lat = append(r.lat, d)
+	r.steps = append(r.steps, step)
 	r.mu.Unlock()
+}
+
+// stepKind names a step for the list of the slowest: its method and path,
+// identifiers and the query left out ("GET /requests/{id}").
+func stepKind(method, path string) string {
+	if u, err := url.Parse(path); err == nil {
+		path = u.Path
+	}
+	parts := strings.Split(path, "/")
+	for i, p := range parts {
+		if len(p) >= 16 && strings.Trim(p, "0123456789abcdef-") == "" {
+			parts[i] = "{id}"
+		}
+	}
+	return method + " " + strings.Join(parts, "/")
 }
 
 func (r *recorder) fail(err error) {
@@ -125,7 +142,7 @@ func (l *loader) do(ctx context.Context, s *session, method, path string, form u
 	start := time.Now()
 	// A step that fails counts at the time it took too: leaving failures
 	// (timeouts above all) out would make the latency look better.
-	defer func() { l.rec.add(time.Since(start)) }()
+	defer func() { l.rec.add(time.Since(start), stepKind(method, path)) }()
 	res, err := s.client.Do(req)
 	if err != nil {
 		return page{}, err

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/openimi/openimi/internal/db"
 	"github.com/openimi/openimi/internal/db/dbtest"
@@ -99,6 +100,9 @@ func TestEveryJourneyRunsAgainstRealServers(t *testing.T) {
 			t.Errorf("%s: %s\n%s", j.name, row[0], log.String())
 		}
 	}
+	if !regexp.MustCompile(`day in the office's slowest 1% of steps \(p99 [0-9.]+ ms\): \d+× (GET|POST) /`).MatchString(table) {
+		t.Errorf("no slowest steps of the day in the office:\n%s", table)
+	}
 	if kind == "postgres" && !strings.Contains(table, "on 2 servers") {
 		t.Errorf("no scale-out figure:\n%s", table)
 	}
@@ -127,5 +131,26 @@ func TestEveryJourneyRunsAgainstRealServers(t *testing.T) {
 	var n int
 	if err := d.Read().QueryRowContext(context.Background(), `SELECT COUNT(*) FROM `+ceilingTable).Scan(&n); err == nil {
 		t.Errorf("the ceiling's table is still there (%d rows)", n)
+	}
+}
+
+func TestTheSlowestStepsAreNamedWithoutTheirIdentifiers(t *testing.T) {
+	for path, want := range map[string]string{
+		"/requests/0194f5c2-7a3b-7c11-9d2e-0123456789ab":                  "GET /requests/{id}",
+		"/requests/0194f5c2-7a3b-7c11-9d2e-0123456789ab/attachments/ab12": "GET /requests/{id}/attachments/ab12",
+		"/authorities?q=M%C3%BCnchen":                                     "GET /authorities",
+		"http://127.0.0.1:8080/requests":                                  "GET /requests",
+	} {
+		if got := stepKind("GET", path); got != want {
+			t.Errorf("stepKind(%q) = %q, want %q", path, got, want)
+		}
+	}
+	ms := time.Millisecond
+	p := phase{
+		lat:   []time.Duration{1 * ms, 2 * ms, 90 * ms, 3 * ms, 80 * ms, 95 * ms, 1 * ms, 2 * ms, 1 * ms, 2 * ms},
+		steps: []string{"GET /", "GET /", "POST /sign-in", "GET /", "GET /authorities", "POST /sign-in", "GET /", "GET /", "GET /", "GET /"},
+	}
+	if got, want := p.slowest(0.8), "2× POST /sign-in, 1× GET /authorities"; got != want {
+		t.Errorf("slowest 20%%: %q, want %q", got, want)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"net"
@@ -46,7 +47,36 @@ type phase struct {
 	journeys, requests, posts, errors int
 	elapsed                           time.Duration
 	lat                               []time.Duration
+	steps                             []string // what each step of lat was
 	lastErr                           string
+}
+
+// slowest counts the kinds of the steps at quantile q or slower, most
+// frequent first ("12× POST /sign-in, 3× GET /authorities"): where a
+// mixed journey's tail comes from.
+func (p phase) slowest(q float64) string {
+	if len(p.lat) == 0 || len(p.steps) != len(p.lat) {
+		return ""
+	}
+	limit := quantile(p.lat, q)
+	counts := map[string]int{}
+	for i, d := range p.lat {
+		if d >= limit {
+			counts[p.steps[i]]++
+		}
+	}
+	kinds := slices.Collect(maps.Keys(counts))
+	slices.SortFunc(kinds, func(a, b string) int {
+		if c := counts[b] - counts[a]; c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	var out []string
+	for _, k := range kinds {
+		out = append(out, fmt.Sprintf("%d× %s", counts[k], k))
+	}
+	return strings.Join(out, ", ")
 }
 
 func (p phase) perSecond(n int) float64 {
@@ -112,7 +142,7 @@ func (l *loader) closedLoop(ctx context.Context, j journey, workers int, d time.
 	ph.elapsed = time.Since(start)
 	ph.requests = int(l.transport.requests.Load())
 	ph.posts = int(l.transport.posts.Load())
-	ph.lat, ph.errors, ph.lastErr = l.rec.lat, l.rec.errs, l.rec.last
+	ph.lat, ph.steps, ph.errors, ph.lastErr = l.rec.lat, l.rec.steps, l.rec.errs, l.rec.last
 	return ph
 }
 
@@ -169,7 +199,7 @@ func (l *loader) openLoop(ctx context.Context, j journey, rate float64, d time.D
 	ph := phase{journeys: n, elapsed: time.Since(start), errors: errs}
 	ph.requests = int(l.transport.requests.Load())
 	ph.posts = int(l.transport.posts.Load())
-	ph.lat, ph.lastErr = l.rec.lat, l.rec.last
+	ph.lat, ph.steps, ph.lastErr = l.rec.lat, l.rec.steps, l.rec.last
 	ph.errors += l.rec.errs
 	return ph
 }
