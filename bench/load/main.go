@@ -309,7 +309,7 @@ func measureSet(ctx context.Context, o options, kind, scale string, log io.Write
 		res.half[j.name] = ph
 		fmt.Fprintf(log, "%s %s at half saturation (%.1f/s): %-28s p50 %6.1f ms  p99 %6.1f ms  errors %d %s\n", kind, scale, rate, j.name,
 			ms(quantile(ph.lat, 0.5)), ms(quantile(ph.lat, 0.99)), ph.errors, ph.lastErr)
-		fmt.Fprintf(log, "%s %s at half saturation: %s: the slowest 1%% of steps: %s\n", kind, scale, j.name, ph.slowest(0.99))
+		fmt.Fprintf(log, "%s %s at half saturation: %s: the slowest 1%% of steps: %s\n", kind, scale, j.name, ph.slowest(0.01))
 	}
 	if o.profile != "" {
 		if err := os.MkdirAll(o.profile, 0o750); err != nil {

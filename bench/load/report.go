@@ -167,7 +167,9 @@ func report(o options, results []*result, command string) string {
 			fmt.Fprintf(&b, "- %s: the server's resident size under load peaked at %.0f MB, of which its own memory %.0f MB (target < 300 MB %s); the rest is %s.\n",
 				r.scale, float64(r.rss)/(1<<20), float64(r.own)/(1<<20), mark(r.own < rssTarget), rest)
 			if day, ok := r.half["day in the office"]; ok {
-				fmt.Fprintf(&b, "- %s: at half load, the day in the office's slowest 1%% of steps (p99 %.1f ms): %s.\n", r.scale, ms(quantile(day.lat, 0.99)), day.slowest(0.99))
+				if slow := day.slowest(0.01); slow != "" {
+					fmt.Fprintf(&b, "- %s: at half load, the day in the office's slowest 1%% of steps (p99 %.1f ms): %s.\n", r.scale, ms(quantile(day.lat, 0.99)), slow)
+				}
 			}
 			if len(r.one) > 0 {
 				one := median(r.one, func(p phase) float64 { return p.perSecond(p.journeys) })

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -51,19 +52,21 @@ type phase struct {
 	lastErr                           string
 }
 
-// slowest counts the kinds of the steps at quantile q or slower, most
-// frequent first ("12× POST /sign-in, 3× GET /authorities"): where a
-// mixed journey's tail comes from.
-func (p phase) slowest(q float64) string {
+// slowest counts the kinds of the slowest share of the steps (at least
+// one), most frequent first ("12× POST /sign-in, 3× GET /authorities"):
+// where a mixed journey's tail comes from.
+func (p phase) slowest(share float64) string {
 	if len(p.lat) == 0 || len(p.steps) != len(p.lat) {
 		return ""
 	}
-	limit := quantile(p.lat, q)
+	order := make([]int, len(p.lat))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(p.lat[b], p.lat[a]) })
 	counts := map[string]int{}
-	for i, d := range p.lat {
-		if d >= limit {
-			counts[p.steps[i]]++
-		}
+	for _, i := range order[:max(1, int(math.Ceil(share*float64(len(order)))))] {
+		counts[p.steps[i]]++
 	}
 	kinds := slices.Collect(maps.Keys(counts))
 	slices.SortFunc(kinds, func(a, b string) int {
