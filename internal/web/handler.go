@@ -175,13 +175,13 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, code int, name s
 		p.Notice = s.takeNotice(w, r, v.lang)
 	}
 	t, ok := s.pages[name]
-	buf := pageBuffers.Get().(*bytes.Buffer)
-	defer putPageBuffer(buf)
 	if !ok {
 		s.log.Error("no such template", "name", name)
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
 		return
 	}
+	buf := pageBuffers.Get().(*bytes.Buffer)
+	defer putPageBuffer(buf)
 	if err := t.ExecuteTemplate(buf, "layout", p); err != nil {
 		s.log.Error("template failed", "name", name, "err", err)
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
