@@ -132,7 +132,7 @@ var settings = []setting{
 	{"areas-dir", Common, "folder of legislative area packs that add to or replace the shipped ones (one sub-folder per pack)", str(func(c *Config) *string { return &c.AreasDir }, "")},
 	{"attachments-dir", Common, "folder for files attached to requests (default: attachments in the data directory)", str(func(c *Config) *string { return &c.AttachmentsDir }, "")},
 	{"scoreboard-thresholds", Common, "the scoreboard's green:amber limits per indicator: accepted within 7 days (%), average days to answer, answered by the agreed date (%), negative ratings (%)", str(func(c *Config) *string { return &c.ScoreboardThresholds }, stats.DefaultThresholds)},
-	{"db-max-connections", Common, "maximum database connections for reading; on PostgreSQL as many again for transactions (SQLite writes through one)", integer(func(c *Config) *int { return &c.DBMaxConnections }, 16)},
+	{"db-max-connections", Common, "maximum database connections for reading; on PostgreSQL as many again for transactions (SQLite writes through one); 0: 16 on PostgreSQL, on SQLite 2 per processor core and at least 4", integer(func(c *Config) *int { return &c.DBMaxConnections }, 0)},
 
 	{"listen", Server, "address to listen on", str(func(c *Config) *string { return &c.Listen }, "127.0.0.1:8080")},
 	{"debug-listen", Server, "address for Go's profiler (net/http/pprof), e.g. 127.0.0.1:6060; empty: off. Keep it on loopback: it is not authenticated", str(func(c *Config) *string { return &c.DebugListen }, "")},

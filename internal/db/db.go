@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -45,12 +46,24 @@ type Options struct {
 	SQLiteSynchronous string
 	// MaxReaders caps the pool of read connections and, on PostgreSQL,
 	// the pool of connections for transactions too (SQLite has a single
-	// writer connection). Zero picks a default.
+	// writer connection). Zero picks PostgresReaders or SQLiteReaders.
 	MaxReaders int
 	// Existing opens a SQLite database only if its file exists, rather
 	// than make an empty one (for backups): the error wraps fs.ErrNotExist.
 	Existing bool
 }
+
+// PostgresReaders is the default size of each PostgreSQL pool.
+const PostgresReaders = 16
+
+// SQLiteReaders is the default number of SQLite readers: two per core, at
+// least four. SQLite reads run in the server's own process, so readers
+// beyond the cores add no speed; and after every commit each reader drops
+// its cache and memory map of the file at its next read (WAL mode), so
+// every reader more costs more page faults. With a million requests
+// stored, 4 readers instead of 16 showed 13–27% more request pages a
+// second and 1–12% more inbox pages (docs/PERFORMANCE.md, change 16).
+func SQLiteReaders() int { return max(4, 2*runtime.GOMAXPROCS(0)) }
 
 // DB is an open database: a pool for transactions and a pool of readers.
 // On SQLite the writer is a single connection so that writers queue in Go
@@ -108,7 +121,7 @@ func openPostgres(ctx context.Context, location string, opts Options) (*DB, erro
 	}
 	n := opts.MaxReaders
 	if n <= 0 {
-		n = 20
+		n = PostgresReaders
 	}
 	// Transactions and plain reads take their connections from two
 	// pools, as on SQLite. A transaction often reads through Read() too
@@ -238,7 +251,7 @@ func openSQLite(ctx context.Context, location string, opts Options) (*DB, error)
 	}
 	n := opts.MaxReaders
 	if n <= 0 {
-		n = 8
+		n = SQLiteReaders()
 	}
 	reader.SetMaxOpenConns(n)
 	reader.SetMaxIdleConns(n)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 )
@@ -85,5 +86,21 @@ func TestReadersShareThePreparedStatements(t *testing.T) {
 	}
 	if n := len(d.cache.stmts); n != 6 {
 		t.Errorf("%d statements kept, want 6", n)
+	}
+}
+
+// Without a number of readers, SQLite gets two per core (at least four),
+// and a number given is kept.
+func TestSQLiteReadersDefaultToTwoPerCore(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct{ given, want int }{{0, max(4, 2*runtime.GOMAXPROCS(0))}, {3, 3}} {
+		d, err := Open(ctx, filepath.Join(t.TempDir(), "r.db"), Options{SQLiteSynchronous: "NORMAL", MaxReaders: tc.given})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := d.reader.Stats().MaxOpenConnections; got != tc.want || SQLiteReaders() < 4 {
+			t.Errorf("MaxReaders %d: %d readers, want %d", tc.given, got, tc.want)
+		}
+		_ = d.Close()
 	}
 }

@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"errors"
+	"html/template"
 	"net/http"
 	"net/url"
 	"strings"
@@ -174,15 +175,18 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, code int, name s
 	if p.Notice == "" {
 		p.Notice = s.takeNotice(w, r, v.lang)
 	}
-	t, ok := s.pages[name]
-	if !ok {
-		s.log.Error("no such template", "name", name)
+	t, err := s.pagesIn(v.lang)
+	if err == nil && !s.pages[name] {
+		err = errors.New("no such template")
+	}
+	if err != nil {
+		s.log.Error("template failed", "name", name, "err", err)
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
 		return
 	}
 	buf := pageBuffers.Get().(*bytes.Buffer)
 	defer putPageBuffer(buf)
-	if err := t.ExecuteTemplate(buf, "layout", p); err != nil {
+	if err := renderPage(buf, t, name, p); err != nil {
 		s.log.Error("template failed", "name", name, "err", err)
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
 		return
@@ -191,6 +195,17 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, code int, name s
 	w.Header().Set("Content-Language", v.lang.Lang())
 	w.WriteHeader(code)
 	_, _ = w.Write(buf.Bytes())
+}
+
+// renderPage writes page name, from set t, into buf: the layout's head,
+// the page's content, the layout's foot.
+func renderPage(buf *bytes.Buffer, t *template.Template, name string, p page) error {
+	for _, part := range [...]string{"layout_head", pageTemplate(name), "layout_foot"} {
+		if err := t.ExecuteTemplate(buf, part, p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // pageBuffers keeps the buffers pages are rendered into (a request's page

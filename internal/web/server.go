@@ -52,7 +52,9 @@ type Server struct {
 	catalog     *i18n.Catalog
 	assets      *static.Assets
 	log         *slog.Logger
-	pages       map[string]*template.Template
+	pages       map[string]bool    // the pages' names
+	templates   *template.Template // every template, parsed, never executed (translated.go)
+	translated  map[string]*translatedSet
 	now         func() time.Time
 	cookieSes   string
 	cookieCSR   string
@@ -91,11 +93,20 @@ func New(cfg Config, d Deps) (*Server, error) {
 		// plant or read it.
 		s.cookieSes, s.cookieCSR = "__Host-imi_session", "__Host-imi_csrf"
 	}
-	pages, err := parseTemplates(templateFiles, d.Assets)
+	set, pages, err := parseTemplates(templateFiles, d.Assets)
 	if err != nil {
 		return nil, err
 	}
-	s.pages = pages
+	s.templates, s.pages = set, pages
+	s.translated = map[string]*translatedSet{}
+	for _, l := range i18n.Languages {
+		s.translated[l.Code] = &translatedSet{}
+	}
+	// Escaping does not depend on the language: one set made now finds
+	// a template html/template cannot escape at start-up.
+	if _, err := s.pagesIn(d.Catalog.Localizer(i18n.Default)); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -110,8 +121,10 @@ func number(v any) float64 {
 	return 0
 }
 
-// parseTemplates parses each page together with the layout.
-func parseTemplates(fsys fs.FS, assets *static.Assets) (map[string]*template.Template, error) {
+// parseTemplates parses the layout, the partial templates and every page
+// into one set, and returns it with the pages' names. The set is never
+// executed: pages are rendered from its translated clones (translated.go).
+func parseTemplates(fsys fs.FS, assets *static.Assets) (*template.Template, map[string]bool, error) {
 	funcs := template.FuncMap{
 		"asset": func(name string) (string, error) {
 			u := assets.URL(name)
@@ -180,21 +193,48 @@ func parseTemplates(fsys fs.FS, assets *static.Assets) (map[string]*template.Tem
 			return m
 		},
 	}
+	set, err := template.New("pages").Funcs(funcs).ParseFS(fsys, "templates/layout.html", "templates/_*.html")
+	if err != nil {
+		return nil, nil, fmt.Errorf("web: template: %w", err)
+	}
 	names, err := fs.Glob(fsys, "templates/*.html")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	pages := map[string]*template.Template{}
+	pages := map[string]bool{}
 	for _, n := range names {
 		base := n[len("templates/"):]
 		if base == "layout.html" || base[0] == '_' {
 			continue
 		}
-		t, err := template.New(base).Funcs(funcs).ParseFS(fsys, "templates/layout.html", "templates/_*.html", n)
+		name := strings.TrimSuffix(base, ".html")
+		// Each page defines "content": it joins the set as page/<name>.
+		one, err := template.New(base).Funcs(funcs).ParseFS(fsys, n)
 		if err != nil {
-			return nil, fmt.Errorf("web: template %s: %w", base, err)
+			return nil, nil, fmt.Errorf("web: template %s: %w", base, err)
 		}
-		pages[base[:len(base)-len(".html")]] = t
+		for _, x := range one.Templates() {
+			if x.Tree == nil || x.Name() == base {
+				continue // the text outside the file's definitions
+			}
+			tree := x.Tree.Copy()
+			if tree.Name == "content" {
+				tree.Name = pageTemplate(name)
+			}
+			if set.Lookup(tree.Name) != nil {
+				return nil, nil, fmt.Errorf("web: template %s: %q is defined twice", base, tree.Name)
+			}
+			if _, err := set.AddParseTree(tree.Name, tree); err != nil {
+				return nil, nil, fmt.Errorf("web: template %s: %w", base, err)
+			}
+		}
+		if set.Lookup(pageTemplate(name)) == nil {
+			return nil, nil, fmt.Errorf("web: template %s defines no content", base)
+		}
+		pages[name] = true
 	}
-	return pages, nil
+	return set, pages, nil
 }
+
+// pageTemplate is the name of a page's content in the set of pages.
+func pageTemplate(page string) string { return "page/" + page }

@@ -26,7 +26,7 @@ import (
 	"github.com/openimi/openimi/locales"
 )
 
-func newTestServer(t *testing.T) *Server {
+func newTestServer(t testing.TB) *Server {
 	t.Helper()
 	cat, err := i18n.Load(locales.Files)
 	if err != nil {
@@ -97,7 +97,33 @@ func TestSafeNextKeepsRedirectsOnThisSite(t *testing.T) {
 
 func TestEveryPageRendersInEveryLanguage(t *testing.T) {
 	s := newTestServer(t)
-	u := &auth.User{Name: "Μαρία Παπαδοπούλου", Email: "m@example.gr", TOTPEnabled: true}
+	u := sampleUser()
+	for name, d := range samplePages(t, s) {
+		for _, l := range i18n.Languages {
+			rec := httptest.NewRecorder()
+			r := httptest.NewRequest("GET", "/"+name, nil)
+			r = withVisit(r, &visit{lang: s.catalog.Localizer(l.Code), user: u, nonce: "n"})
+			s.render(rec, r, http.StatusOK, name, page{TitleKey: "home_title", Data: d, Errors: map[string]string{}})
+			body := rec.Body.String()
+			if rec.Code != http.StatusOK || !strings.Contains(body, `<html lang="`+l.Code+`"`) {
+				t.Fatalf("%s in %s: %d", name, l.Code, rec.Code)
+			}
+			if strings.Contains(body, "<no value>") || strings.Contains(body, "%!") {
+				t.Errorf("%s in %s: a placeholder was not filled", name, l.Code)
+			}
+		}
+	}
+}
+
+// sampleUser is the signed-in user of samplePages.
+func sampleUser() *auth.User {
+	return &auth.User{Name: "Μαρία Παπαδοπούλου", Email: "m@example.gr", TOTPEnabled: true}
+}
+
+// samplePages returns, for every page template of s, data that shows
+// most of what it can show.
+func samplePages(t testing.TB, s *Server) map[string]any {
+	t.Helper()
 	reg, err := areas.Open(shipped.Files, "")
 	if err != nil {
 		t.Fatal(err)
@@ -210,6 +236,7 @@ func TestEveryPageRendersInEveryLanguage(t *testing.T) {
 		Changes []authorities.Change
 	}{"g1", []authorities.Change{{At: now, UserName: "X", Field: "access", Old: "public_online", New: "on_request"}}}
 	data["register_import"] = registerImportView{Done: true, Result: registers.ImportResult{Created: 1}, Lines: []importLine{{Line: 2, Column: "type", Reason: "R"}}}
+	pages := map[string]any{}
 	for name := range s.pages {
 		d, ok := data[name]
 		if a := summarize(pq, "en"); name == "areas" {
@@ -234,20 +261,9 @@ func TestEveryPageRendersInEveryLanguage(t *testing.T) {
 			t.Errorf("page %s has no test data", name)
 			continue
 		}
-		for _, l := range i18n.Languages {
-			rec := httptest.NewRecorder()
-			r := httptest.NewRequest("GET", "/"+name, nil)
-			r = withVisit(r, &visit{lang: s.catalog.Localizer(l.Code), user: u, nonce: "n"})
-			s.render(rec, r, http.StatusOK, name, page{TitleKey: "home_title", Data: d, Errors: map[string]string{}})
-			body := rec.Body.String()
-			if rec.Code != http.StatusOK || !strings.Contains(body, `<html lang="`+l.Code+`"`) {
-				t.Fatalf("%s in %s: %d", name, l.Code, rec.Code)
-			}
-			if strings.Contains(body, "<no value>") || strings.Contains(body, "%!") {
-				t.Errorf("%s in %s: a placeholder was not filled", name, l.Code)
-			}
-		}
+		pages[name] = d
 	}
+	return pages
 }
 
 // lpqAlert is the professional qualifications alert type in English: it

@@ -1,0 +1,175 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"strings"
+	"sync"
+	"text/template/parse"
+
+	"github.com/openimi/openimi/internal/i18n"
+)
+
+// Pages are rendered from template sets translated in advance, one per
+// language and page. In a set, every action that prints a fixed message
+// of the page's localizer ({{t .L "key"}}, {{t $.L "key"}}, {{lang .L}},
+// {{dir .L}}) is replaced by its text, escaped as html/template would have
+// escaped it there. html/template calls each function of an action and
+// each of its escapers through reflection, and a page has dozens of such
+// messages: its layout alone about 35 (a third of the rendering of a
+// request's page, bench: BenchmarkRender).
+//
+// Only actions that print into HTML text, a quoted attribute or RCDATA
+// (the page title) are replaced: html/template escapes a string the same
+// way in all three. Anything else (a URL, a message with arguments, a key
+// computed at run time, a partial template's localizer) is left to run.
+// The catalog never changes while the server runs, so the text is the
+// same as the action's.
+
+// fixedEscapers are html/template's escapers that, for a string, all
+// escape as HTML text does.
+var fixedEscapers = map[string]bool{
+	"_html_template_htmlescaper":   true,
+	"_html_template_attrescaper":   true,
+	"_html_template_rcdataescaper": true,
+}
+
+// htmlText escapes s as html/template escapes a string in HTML text.
+var htmlText = template.Must(template.New("text").Parse("{{.}}"))
+
+// translatedSet is the set of one language, made at its first page.
+type translatedSet struct {
+	once sync.Once
+	t    *template.Template
+	err  error
+}
+
+// pagesIn returns the set pages in loc's language are rendered from.
+func (s *Server) pagesIn(loc *i18n.Localizer) (*template.Template, error) {
+	ts := s.translated[loc.Lang()]
+	if ts == nil {
+		return nil, fmt.Errorf("web: no templates for language %q", loc.Lang())
+	}
+	ts.once.Do(func() {
+		ts.t, _, ts.err = translate(s.templates, s.pages, loc, true)
+		if ts.err != nil {
+			ts.err = fmt.Errorf("web: templates in %s: %w", loc.Lang(), ts.err)
+		}
+	})
+	return ts.t, ts.err
+}
+
+// translate clones src, has html/template escape the layout and every
+// page of the clone, and, if fixed, writes the fixed messages of loc into
+// them. It returns the clone and how many actions it replaced.
+func translate(src *template.Template, pages map[string]bool, loc *i18n.Localizer, fixed bool) (*template.Template, int, error) {
+	t, err := src.Clone()
+	if err != nil {
+		return nil, 0, err
+	}
+	// html/template escapes a template (and those it calls), rewriting
+	// its actions' pipelines, the first time it executes; only that is
+	// wanted here, so the data is an empty page and an error of the
+	// execution that follows is not one.
+	roots := []string{"layout_head", "layout_foot"}
+	for name := range pages {
+		roots = append(roots, pageTemplate(name))
+	}
+	for _, name := range roots {
+		if err := t.ExecuteTemplate(io.Discard, name, page{L: loc}); err != nil {
+			if te := (*template.Error)(nil); errors.As(err, &te) {
+				return nil, 0, err
+			}
+		}
+	}
+	if !fixed {
+		return t, 0, nil
+	}
+	n := 0
+	for _, name := range roots {
+		// In these, dot and $ are the page; in a partial they are
+		// whatever its caller passed.
+		if x := t.Lookup(name); x != nil && x.Tree != nil {
+			n += translateList(x.Tree.Root, loc, true)
+		}
+	}
+	return t, n, nil
+}
+
+// translateList replaces the fixed messages of list and what it contains.
+// dotIsPage tells whether dot is the page there.
+func translateList(list *parse.ListNode, loc *i18n.Localizer, dotIsPage bool) int {
+	if list == nil {
+		return 0
+	}
+	n := 0
+	for i, node := range list.Nodes {
+		switch x := node.(type) {
+		case *parse.ActionNode:
+			if text, ok := fixedText(x.Pipe, loc, dotIsPage); ok {
+				list.Nodes[i] = &parse.TextNode{NodeType: parse.NodeText, Pos: x.Pos, Text: []byte(text)}
+				n++
+			}
+		case *parse.IfNode:
+			n += translateList(x.List, loc, dotIsPage) + translateList(x.ElseList, loc, dotIsPage)
+		case *parse.RangeNode: // dot is each element, or unchanged in else
+			n += translateList(x.List, loc, false) + translateList(x.ElseList, loc, dotIsPage)
+		case *parse.WithNode: // dot is the value, or unchanged in else
+			n += translateList(x.List, loc, false) + translateList(x.ElseList, loc, dotIsPage)
+		case *parse.ListNode:
+			n += translateList(x, loc, dotIsPage)
+		}
+	}
+	return n
+}
+
+// fixedText returns the escaped text an action always prints in loc's
+// language, if it is a fixed message of the page's localizer followed by
+// one of fixedEscapers.
+func fixedText(p *parse.PipeNode, loc *i18n.Localizer, dotIsPage bool) (string, bool) {
+	if p == nil || len(p.Decl) > 0 || len(p.Cmds) != 2 || len(p.Cmds[1].Args) != 1 {
+		return "", false
+	}
+	if esc, ok := p.Cmds[1].Args[0].(*parse.IdentifierNode); !ok || !fixedEscapers[esc.Ident] {
+		return "", false
+	}
+	args := p.Cmds[0].Args
+	fn, ok := args[0].(*parse.IdentifierNode)
+	if !ok || len(args) < 2 || !pageLocalizer(args[1], dotIsPage) {
+		return "", false
+	}
+	var text string
+	switch {
+	case fn.Ident == "t" && len(args) == 3:
+		key, ok := args[2].(*parse.StringNode)
+		if !ok {
+			return "", false
+		}
+		text = loc.T(key.Text)
+	case fn.Ident == "lang" && len(args) == 2:
+		text = loc.Lang()
+	case fn.Ident == "dir" && len(args) == 2:
+		text = loc.Dir()
+	default:
+		return "", false
+	}
+	var b strings.Builder
+	if err := htmlText.Execute(&b, text); err != nil {
+		return "", false
+	}
+	return b.String(), true
+}
+
+// pageLocalizer tells whether n is the page's localizer: $.L, or .L where
+// dot is the page.
+func pageLocalizer(n parse.Node, dotIsPage bool) bool {
+	switch x := n.(type) {
+	case *parse.VariableNode:
+		return len(x.Ident) == 2 && x.Ident[0] == "$" && x.Ident[1] == "L"
+	case *parse.FieldNode:
+		return dotIsPage && len(x.Ident) == 1 && x.Ident[0] == "L"
+	}
+	return false
+}
