@@ -61,8 +61,9 @@ const PostgresReaders = 16
 // beyond the cores add no speed; and after every commit each reader drops
 // its cache and memory map of the file at its next read (WAL mode), so
 // every reader more costs more page faults. With a million requests
-// stored, 4 readers instead of 16 showed 13–27% more request pages a
-// second and 1–12% more inbox pages (docs/PERFORMANCE.md, change 16).
+// stored, 4 readers instead of 16 served 27–31% more request pages a
+// second and 4–12% more inbox pages in alternating runs
+// (docs/PERFORMANCE.md, change 16).
 func SQLiteReaders() int { return max(4, 2*runtime.GOMAXPROCS(0)) }
 
 // DB is an open database: a pool for transactions and a pool of readers.

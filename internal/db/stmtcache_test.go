@@ -98,9 +98,17 @@ func TestSQLiteReadersDefaultToTwoPerCore(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := d.reader.Stats().MaxOpenConnections; got != tc.want || SQLiteReaders() < 4 {
+		if got := d.reader.Stats().MaxOpenConnections; got != tc.want {
 			t.Errorf("MaxReaders %d: %d readers, want %d", tc.given, got, tc.want)
 		}
 		_ = d.Close()
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	if n := SQLiteReaders(); n != 4 {
+		t.Errorf("1 core: %d readers, want 4", n)
+	}
+	runtime.GOMAXPROCS(6)
+	if n := SQLiteReaders(); n != 12 {
+		t.Errorf("6 cores: %d readers, want 12", n)
 	}
 }

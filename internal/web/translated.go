@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	texttemplate "text/template"
 	"text/template/parse"
 
 	"github.com/openimi/openimi/internal/i18n"
@@ -39,6 +40,8 @@ var fixedEscapers = map[string]bool{
 // htmlText escapes s as html/template escapes a string in HTML text.
 var htmlText = template.Must(template.New("text").Parse("{{.}}"))
 
+var errNoSet = errors.New("web: the templates of this language could not be made")
+
 // translatedSet is the set of one language, made at its first page.
 type translatedSet struct {
 	once sync.Once
@@ -53,10 +56,15 @@ func (s *Server) pagesIn(loc *i18n.Localizer) (*template.Template, error) {
 		return nil, fmt.Errorf("web: no templates for language %q", loc.Lang())
 	}
 	ts.once.Do(func() {
-		ts.t, _, ts.err = translate(s.templates, s.pages, loc, true)
-		if ts.err != nil {
-			ts.err = fmt.Errorf("web: templates in %s: %w", loc.Lang(), ts.err)
+		// Should translate panic, the language stays without a set
+		// rather than with a nil one.
+		ts.err = errNoSet
+		t, _, err := translate(s.templates, s.pages, loc, true)
+		if err != nil {
+			ts.err = fmt.Errorf("web: templates in %s: %w", loc.Lang(), err)
+			return
 		}
+		ts.t, ts.err = t, nil
 	})
 	return ts.t, ts.err
 }
@@ -78,8 +86,13 @@ func translate(src *template.Template, pages map[string]bool, loc *i18n.Localize
 		roots = append(roots, pageTemplate(name))
 	}
 	for _, name := range roots {
+		if t.Lookup(name) == nil {
+			return nil, 0, fmt.Errorf("no template %q", name)
+		}
+		// An error of the execution itself is an ExecError; any other
+		// (html/template's) means the template cannot be escaped.
 		if err := t.ExecuteTemplate(io.Discard, name, page{L: loc}); err != nil {
-			if te := (*template.Error)(nil); errors.As(err, &te) {
+			if ee := (texttemplate.ExecError{}); !errors.As(err, &ee) {
 				return nil, 0, err
 			}
 		}

@@ -2,10 +2,15 @@ package web
 
 import (
 	"bytes"
+	"html/template"
 	"net/http/httptest"
+	"strings"
 	"testing"
+	"testing/fstest"
 
+	"github.com/openimi/openimi/internal/auth"
 	"github.com/openimi/openimi/internal/i18n"
+	"github.com/openimi/openimi/locales"
 )
 
 // TestTranslatedPagesRenderAsTheirTemplates renders every page in every
@@ -37,20 +42,38 @@ func TestTranslatedPagesRenderAsTheirTemplates(t *testing.T) {
 		for name, d := range data {
 			r := httptest.NewRequest("GET", "/"+name, nil)
 			p := page{TitleKey: "home_title", Data: d, Errors: map[string]string{}, L: loc, Nonce: "n", CSRF: "c", User: sampleUser(), Path: r.URL.Path, Languages: i18n.Languages}
-			var want, got, got2 bytes.Buffer
-			if err := renderPage(&want, plain, name, p); err != nil {
-				t.Fatalf("%s in %s: %v", name, l.Code, err)
-			}
-			if err := renderPage(&got, fixed, name, p); err != nil {
-				t.Fatalf("%s in %s: %v", name, l.Code, err)
-			}
-			if err := renderPage(&got2, served, name, p); err != nil {
-				t.Fatalf("%s in %s: %v", name, l.Code, err)
-			}
-			if !bytes.Equal(want.Bytes(), got.Bytes()) || !bytes.Equal(want.Bytes(), got2.Bytes()) {
-				t.Errorf("%s in %s: the translated page differs:\n%s", name, l.Code, firstDifference(want.String(), got.String()))
+			// And after a form's error, with a notice; and signed out,
+			// for the pages that show without a user.
+			q := p
+			q.Heading, q.Notice, q.Error = "H", "N", "E"
+			q.Summary, q.Errors = []fieldError{{Field: "name", Message: "M"}}, map[string]string{"name": "M"}
+			out := p
+			out.User = nil
+			renderBothWays(t, name, l.Code, p, plain, fixed, served)
+			renderBothWays(t, name, l.Code, q, plain, fixed, served)
+			if renderPage(new(bytes.Buffer), plain, name, out) == nil {
+				renderBothWays(t, name, l.Code, out, plain, fixed, served)
 			}
 		}
+	}
+}
+
+// renderBothWays renders a page from the untranslated set and from the
+// translated ones, and reports a difference.
+func renderBothWays(t *testing.T, name, lang string, p page, plain, fixed, served *template.Template) {
+	t.Helper()
+	var want, got, got2 bytes.Buffer
+	if err := renderPage(&want, plain, name, p); err != nil {
+		t.Fatalf("%s in %s: %v", name, lang, err)
+	}
+	if err := renderPage(&got, fixed, name, p); err != nil {
+		t.Fatalf("%s in %s: %v", name, lang, err)
+	}
+	if err := renderPage(&got2, served, name, p); err != nil {
+		t.Fatalf("%s in %s: %v", name, lang, err)
+	}
+	if !bytes.Equal(want.Bytes(), got.Bytes()) || !bytes.Equal(want.Bytes(), got2.Bytes()) {
+		t.Errorf("%s in %s: the translated page differs:\n%s", name, lang, firstDifference(want.String(), got.String()))
 	}
 }
 
@@ -62,4 +85,77 @@ func firstDifference(a, b string) string {
 	}
 	from := max(0, i-80)
 	return "want …" + a[from:min(len(a), i+80)] + "…\ngot  …" + b[from:min(len(b), i+80)] + "…"
+}
+
+// The messages written in are exactly those printed, as HTML text, a
+// quoted attribute or RCDATA, from the page's own localizer; the others
+// (in a URL, unquoted, in script or style, from another dot, in a
+// partial, with arguments, into a variable) run as before, and the page
+// is the same either way.
+func TestOnlyFixedMessagesOfThePageAreWrittenIn(t *testing.T) {
+	fsys := fstest.MapFS{
+		"templates/layout.html": {Data: []byte(`{{define "layout_head"}}<title>{{t .L "site_name"}}</title><div lang="{{lang .L}}" dir="{{dir .L}}">{{end}}` +
+			`{{define "layout_foot"}}</div>{{end}}`)},
+		"templates/_part.html": {Data: []byte(`{{define "part"}}<i>{{t .L "site_name"}}</i>{{end}}`)},
+		"templates/check.html": {Data: []byte(`{{define "content"}}
+<p>{{t .L "site_name"}}</p>
+<p title="{{t .L "site_name"}}">{{t $.L "field_language"}}</p>
+<textarea>{{t .L "site_name"}}</textarea>
+<a href="/x?q={{t .L "site_name"}}">x</a>
+<p title={{t .L "site_name"}}>y</p>
+<button onclick="f({{t .L "site_name"}})">z</button>
+<p style="content: '{{t .L "site_name"}}'">s</p>
+{{with .Data}}<p>{{t .L "site_name"}}</p><p>{{t $.L "site_name"}}</p>{{else}}{{t .L "site_name"}}{{end}}
+{{with .Data}}{{range .Items}}<p>{{t .L "site_name"}}{{t $.L "site_name"}}</p>{{else}}{{t $.L "field_language"}}{{end}}{{template "part" .}}{{end}}
+{{if .User}}{{t .L "site_name"}}{{end}}
+{{t .L "site_name" "X" 1}}
+{{$x := t .L "site_name"}}{{$x}}
+{{end}}`)},
+	}
+	set, pages, err := parseTemplates(fsys, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := i18n.Load(locales.Files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fr, de := cat.Localizer("fr"), cat.Localizer("de") // "Système d'information…": escaped
+	type item struct{ L *i18n.Localizer }
+	type data struct {
+		L     *i18n.Localizer
+		Items []item
+	}
+	plain, _, err := translate(set, pages, fr, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixed, n, err := translate(set, pages, fr, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The layout's title, lang and dir; the page's text, quoted
+	// attribute, $.L, textarea, $.L in with, .L in with's else, $.L in
+	// range, $.L in range's else (a with further in) and .L in if.
+	if n != 12 {
+		t.Errorf("%d messages written in, want 12", n)
+	}
+	for _, d := range []any{nil, data{L: de, Items: []item{{L: de}}}, data{L: de}} {
+		for _, u := range []*auth.User{nil, sampleUser()} {
+			p := page{L: fr, User: u, Data: d}
+			var want, got bytes.Buffer
+			if err := renderPage(&want, plain, "check", p); err != nil {
+				t.Fatal(err)
+			}
+			if err := renderPage(&got, fixed, "check", p); err != nil {
+				t.Fatal(err)
+			}
+			if want.String() != got.String() {
+				t.Errorf("data %v, user %v: the page differs:\n%s", d, u, firstDifference(want.String(), got.String()))
+			}
+			if !strings.Contains(got.String(), "Système d&#39;information") {
+				t.Errorf("the French message is not there, escaped:\n%s", got.String())
+			}
+		}
+	}
 }
