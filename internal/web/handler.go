@@ -175,18 +175,17 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, code int, name s
 	if p.Notice == "" {
 		p.Notice = s.takeNotice(w, r, v.lang)
 	}
-	t, err := s.pagesIn(v.lang)
-	if err == nil && !s.pages[name] {
-		err = errors.New("no such template")
-	}
-	if err != nil {
-		s.log.Error("template failed", "name", name, "err", err)
-		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
-		return
-	}
 	buf := pageBuffers.Get().(*bytes.Buffer)
 	defer putPageBuffer(buf)
-	if err := renderPage(buf, t, name, p); err != nil {
+	t, err := s.pagesIn(v.lang)
+	switch {
+	case err != nil:
+	case !s.pages[name]:
+		err = errors.New("no such template")
+	default:
+		err = renderPage(buf, t, name, p)
+	}
+	if err != nil {
 		s.log.Error("template failed", "name", name, "err", err)
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
 		return

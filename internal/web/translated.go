@@ -14,7 +14,7 @@ import (
 )
 
 // Pages are rendered from template sets translated in advance, one per
-// language and page. In a set, every action that prints a fixed message
+// language holding every page. In a set, every action that prints a fixed message
 // of the page's localizer ({{t .L "key"}}, {{t $.L "key"}}, {{lang .L}},
 // {{dir .L}}) is replaced by its text, escaped as html/template would have
 // escaped it there. html/template calls each function of an action and
