@@ -285,6 +285,22 @@ func TestTheSearchPageFindsByCompetenceInAnotherLanguageAndSurvivesBadInput(t *t
 	if r.code != http.StatusOK || !strings.Contains(r.body, "Naczelna Izba Pielęgniarek i Położnych") {
 		t.Fatalf("%d: the Polish nursing chamber is not found by a Portuguese word", r.code)
 	}
+	// The competence filter offers every competence in the reader's
+	// language; the chosen one stays chosen, and the next search without
+	// one (its options made once per language) has none chosen.
+	nurse := `<option value="pq/professions/nurse_general_care"`
+	r = b.get("/authorities?" + url.Values{"competence": {"pq/professions/nurse_general_care"}, "country": {"PL"}}.Encode())
+	if r.code != http.StatusOK || !strings.Contains(r.body, nurse+` selected>Enfermeiro responsável por cuidados gerais</option>`) ||
+		!strings.Contains(r.body, "Naczelna Izba Pielęgniarek i Położnych") {
+		i := strings.Index(r.body, nurse)
+		t.Fatalf("%d: the chosen competence is not chosen, or its authorities not found: %.200s", r.code, r.body[max(i, 0):])
+	}
+	for range 2 {
+		r = b.get("/authorities?q=izba")
+		if r.code != http.StatusOK || !strings.Contains(r.body, nurse+`>Enfermeiro responsável por cuidados gerais</option>`) || strings.Contains(r.body, " selected>Enfermeiro") {
+			t.Fatalf("%d: the competence filter after a choice", r.code)
+		}
+	}
 	for _, q := range []string{`"`, `*`, `NEAR(`, `:`, `'`, `'; DROP TABLE authorities; --`, "Ärzte Υπουργείο Минист"} {
 		if r := b.get("/authorities?" + url.Values{"q": {q}}.Encode()); r.code != http.StatusOK {
 			t.Errorf("%q: %d", q, r.code)

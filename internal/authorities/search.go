@@ -229,10 +229,11 @@ type Query struct {
 	PerPage    int
 }
 
-// MaxResults bounds how many matches are ranked and paged through: enough
-// for any list a person reads, small enough to stay fast with 100,000
-// authorities. A search that finds more reports MaxResults+1: "more than
-// MaxResults, refine the search".
+// MaxResults bounds how many matches are paged through: enough for any
+// list a person reads. A search that finds more reports MaxResults+1:
+// "more than MaxResults, refine the search". A page ranks and reads only
+// the blocks of candidates up to it (search.Block), so that it stays fast
+// with 100,000 authorities.
 const MaxResults = 1000
 
 // Search finds authorities by free text in any language and by filters,
@@ -281,20 +282,8 @@ func (s *Service) Search(ctx context.Context, q Query) ([]*Authority, int, error
 		m.Words = append(m.Words, search.Variants(t))
 		m.Also = append(m.Also, also)
 	}
-	hits, err := s.index.Find(ctx, s.db.Read(), m, MaxResults+1)
-	if err != nil {
-		return nil, 0, err
-	}
-	total := len(hits)
-	hits = hits[:min(len(hits), MaxResults)]
-	type ranked struct {
-		hit   *search.Hit
-		score float64
-	}
-	list := make([]ranked, len(hits))
-	for n := range hits {
-		h := &hits[n]
-		list[n] = ranked{h, search.Score(h.Text, tokens, func(i int) float64 {
+	page, total, err := s.index.Ranked(ctx, s.db.Read(), m, MaxResults, (q.Page-1)*q.PerPage, q.PerPage, func(h *search.Hit) float64 {
+		return search.Score(h.Text, tokens, func(i int) float64 {
 			best := 0.0
 			for tag, score := range matched[i] {
 				if score > best && h.Has(tag) {
@@ -302,19 +291,10 @@ func (s *Service) Search(ctx context.Context, q Query) ([]*Authority, int, error
 				}
 			}
 			return best
-		})}
-	}
-	sort.Slice(list, func(i, j int) bool {
-		if list[i].score != list[j].score {
-			return list[i].score > list[j].score
-		}
-		return list[i].hit.Text < list[j].hit.Text
+		})
 	})
-	from := min((q.Page-1)*q.PerPage, len(list))
-	to := min(from+q.PerPage, len(list))
-	page := make([]string, 0, to-from)
-	for _, r := range list[from:to] {
-		page = append(page, r.hit.ID)
+	if err != nil {
+		return nil, 0, err
 	}
 	found, err := s.byIDs(ctx, page)
 	return found, total, err

@@ -212,4 +212,27 @@ func TestSearchesThatFindTooManySaySo(t *testing.T) {
 			t.Errorf("%+v: a page of %d", q, len(list))
 		}
 	}
+	// Pages read one after another, across the blocks of candidates ranked
+	// together (search.Block), list each match once, up to MaxResults; the
+	// best-ranked come first ("Naczelna Izba Lekarska", both words whole
+	// and among the first, before the copies' numbered names).
+	seen := map[string]int{}
+	// Pages of 30: some span two blocks.
+	for page := 1; page <= authorities.MaxResults/30+1; page++ {
+		list, total, err := w.svc.Search(w.ctx, authorities.Query{Text: "izba lekarska", Page: page, PerPage: 30})
+		if err != nil || total != authorities.MaxResults+1 {
+			t.Fatalf("page %d: total %d, %v", page, total, err)
+		}
+		if page == 1 && !strings.HasPrefix(list[0].Name, "Naczelna Izba Lekarska") {
+			t.Errorf("first: %s", list[0].Name)
+		}
+		for _, a := range list {
+			if seen[a.ID]++; seen[a.ID] > 1 {
+				t.Fatalf("page %d lists %s again", page, a.Name)
+			}
+		}
+	}
+	if len(seen) != authorities.MaxResults {
+		t.Fatalf("%d listed over every page, want %d", len(seen), authorities.MaxResults)
+	}
 }

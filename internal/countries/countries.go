@@ -6,8 +6,10 @@
 package countries
 
 import (
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"golang.org/x/text/collate"
 	"golang.org/x/text/language"
@@ -95,27 +97,60 @@ func Name(code, lang, commission string) string {
 	if code == Commission {
 		return commission
 	}
-	for _, c := range all {
-		if c.Code == code {
-			n := display.Regions(language.Make(lang)).Name(language.MustParseRegion(c.Region))
-			if n == "" {
-				return code
-			}
-			return n
-		}
+	if name, ok := namesIn(lang).byCode[code]; ok {
+		return name
 	}
 	return code
+}
+
+// names are the countries' names in one language and the current ones in
+// their order, made once per language: CLDR's tables and a collator took
+// longer than the rest of a page with a country list.
+type names struct {
+	byCode map[string]string
+	sorted []Country
+}
+
+var (
+	namesMu   sync.Mutex
+	namesMemo = map[string]*names{}
+)
+
+// namesIn returns the names in lang, kept for the first 64 languages asked
+// (any tag may be asked for; the UI has 26).
+func namesIn(lang string) *names {
+	namesMu.Lock()
+	n := namesMemo[lang]
+	namesMu.Unlock()
+	if n != nil {
+		return n
+	}
+	n = &names{byCode: map[string]string{}, sorted: Current()}
+	regions := display.Regions(language.Make(lang))
+	if regions == nil { // a language CLDR has no names in
+		regions = display.Regions(language.English)
+	}
+	for _, c := range all {
+		name := regions.Name(language.MustParseRegion(c.Region))
+		if name == "" {
+			name = c.Code
+		}
+		n.byCode[c.Code] = name
+	}
+	col := collate.New(language.Make(lang))
+	sort.SliceStable(n.sorted, func(i, j int) bool {
+		return col.CompareString(n.byCode[n.sorted[i].Code], n.byCode[n.sorted[j].Code]) < 0
+	})
+	namesMu.Lock()
+	if len(namesMemo) < 64 {
+		namesMemo[lang] = n
+	}
+	namesMu.Unlock()
+	return n
 }
 
 // Sorted returns the current countries ordered by their name in lang, as a
 // reader of that language expects (collation, not byte order).
 func Sorted(lang string) []Country {
-	list := Current()
-	col := collate.New(language.Make(lang))
-	names := make(map[string]string, len(list))
-	for _, c := range list {
-		names[c.Code] = Name(c.Code, lang, "")
-	}
-	sort.SliceStable(list, func(i, j int) bool { return col.CompareString(names[list[i].Code], names[list[j].Code]) < 0 })
-	return list
+	return slices.Clone(namesIn(lang).sorted)
 }

@@ -1,6 +1,7 @@
 package countries
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/openimi/openimi/internal/i18n"
@@ -55,5 +56,23 @@ func TestCountriesSortByTheirNameInTheReadersLanguage(t *testing.T) {
 		if c.Code == "CZ" && i < 2 {
 			t.Fatal("Česko must sort after Chorvatsko in Czech")
 		}
+	}
+	// The lists are made once per language: what a caller does with its
+	// copy changes nothing for the next; any tag asked for, even one CLDR
+	// has no names in, gets names, and no more than 64 languages' lists
+	// are kept.
+	list[0] = Country{Code: "XX"}
+	if Sorted("de")[0].Code != "BE" {
+		t.Fatal("a caller's change reached the kept list")
+	}
+	for i := range 100 {
+		if n := Name("FR", fmt.Sprintf("x-%d", i), ""); n == "" {
+			t.Fatal("no name in an unknown language")
+		}
+	}
+	namesMu.Lock()
+	defer namesMu.Unlock()
+	if len(namesMemo) > 64 {
+		t.Fatalf("%d languages kept", len(namesMemo))
 	}
 }

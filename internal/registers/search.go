@@ -24,7 +24,8 @@ type Query struct {
 	PerPage   int
 }
 
-// MaxResults bounds how many matches of a text search are ranked.
+// MaxResults bounds how many matches of a text search are listed, ranked
+// block by block (search.Block).
 const MaxResults = 1000
 
 // Search finds the entries the actor may see by words in any language
@@ -95,33 +96,9 @@ func (s *Service) found(ctx context.Context, actor authorities.Actor, q Query, t
 		m.Require = append(m.Require, group)
 	}
 	sort.Slice(m.Require, func(i, j int) bool { return strings.Join(m.Require[i], " ") < strings.Join(m.Require[j], " ") })
-	hits, err := s.index.Find(ctx, s.db.Read(), m, MaxResults+1)
-	if err != nil {
-		return nil, 0, err
-	}
-	total := len(hits)
-	hits = hits[:min(len(hits), MaxResults)]
-	type ranked struct {
-		id    string
-		text  string
-		score float64
-	}
-	list := make([]ranked, len(hits))
-	for i, h := range hits {
-		list[i] = ranked{h.ID, h.Text, search.Score(h.Text, tokens, nil)}
-	}
-	sort.SliceStable(list, func(i, j int) bool {
-		if list[i].score != list[j].score {
-			return list[i].score > list[j].score
-		}
-		return list[i].text < list[j].text
+	return s.index.Ranked(ctx, s.db.Read(), m, MaxResults, (q.Page-1)*q.PerPage, q.PerPage, func(h *search.Hit) float64 {
+		return search.Score(h.Text, tokens, nil)
 	})
-	from := min((q.Page-1)*q.PerPage, len(list))
-	var ids []string
-	for _, r := range list[from:min(from+q.PerPage, len(list))] {
-		ids = append(ids, r.id)
-	}
-	return ids, total, nil
 }
 
 // listed pages through the entries that match the filters, by name.

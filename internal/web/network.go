@@ -1,6 +1,8 @@
 package web
 
 import (
+	"fmt"
+	"html/template"
 	"net/http"
 	"net/url"
 	"slices"
@@ -134,7 +136,7 @@ type authorityListView struct {
 	Countries   []countryOption
 	Areas       []areaName
 	Statuses    []string
-	Competences []competenceOptions
+	Competences template.HTML // the competence filter's options (competenceSelect)
 	PrevURL     string
 	NextURL     string
 	CanInvite   bool
@@ -147,6 +149,31 @@ type competenceOptions struct {
 	Terms []areas.LocalizedTerm
 	Area  string
 	Vocab string
+}
+
+// competenceSelect returns the options of the competence filter in loc's
+// language, current chosen. With none chosen, as in nearly every search,
+// they are the same on every page and made once per language: rendering
+// hundreds of options was half of a search page's processor time.
+func (s *Server) competenceSelect(loc *i18n.Localizer, current string) (template.HTML, error) {
+	ts := s.translated[loc.Lang()]
+	if ts == nil {
+		return "", fmt.Errorf("web: no templates for language %q", loc.Lang())
+	}
+	options := func() (template.HTML, error) {
+		t, err := s.pagesIn(loc)
+		if err != nil {
+			return "", err
+		}
+		var b strings.Builder
+		err = t.ExecuteTemplate(&b, "competence_options", map[string]any{"Groups": s.competencePicker(loc.Lang()), "Current": current})
+		return template.HTML(b.String()), err
+	}
+	if current != "" {
+		return options()
+	}
+	ts.pickerOnce.Do(func() { ts.picker, ts.pickerErr = options() })
+	return ts.picker, ts.pickerErr
 }
 
 func (s *Server) competencePicker(lang string) []competenceOptions {
@@ -210,8 +237,10 @@ func (s *Server) authoritiesPage(w http.ResponseWriter, r *http.Request, actor a
 	}
 	shown := min(total, authorities.MaxResults)
 	v := authorityListView{Total: shown, More: total > shown, Page: n, Pages: (shown + 19) / 20, Filter: q, Countries: s.countryOptions(lang),
-		Statuses: []string{"registered", "validated", "active", "deactivated"}, Competences: s.competencePicker(lang),
-		CanInvite: actor.CanInviteAuthorities()}
+		Statuses: []string{"registered", "validated", "active", "deactivated"}, CanInvite: actor.CanInviteAuthorities()}
+	if v.Competences, err = s.competenceSelect(visitOf(r).lang, q.Get("competence")); err != nil {
+		return err
+	}
 	for _, p := range s.areas.Packs() {
 		v.Areas = append(v.Areas, areaName{Code: p.Code, Name: p.In(lang).Name})
 	}

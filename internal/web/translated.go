@@ -47,6 +47,11 @@ type translatedSet struct {
 	once sync.Once
 	t    *template.Template
 	err  error
+
+	// The competence filter's options with none chosen (competenceSelect).
+	pickerOnce sync.Once
+	picker     template.HTML
+	pickerErr  error
 }
 
 // pagesIn returns the set pages in loc's language are rendered from.
