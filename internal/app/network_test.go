@@ -285,6 +285,9 @@ func TestTheSearchPageFindsByCompetenceInAnotherLanguageAndSurvivesBadInput(t *t
 	if r.code != http.StatusOK || !strings.Contains(r.body, "Naczelna Izba Pielęgniarek i Położnych") {
 		t.Fatalf("%d: the Polish nursing chamber is not found by a Portuguese word", r.code)
 	}
+	if !strings.Contains(r.body, `<option value="PL" selected>`) {
+		t.Fatal("the chosen country is not chosen in the filter")
+	}
 	// The competence filter offers every competence in the reader's
 	// language; the chosen one stays chosen, and the next search without
 	// one (its options made once per language) has none chosen.
@@ -297,8 +300,9 @@ func TestTheSearchPageFindsByCompetenceInAnotherLanguageAndSurvivesBadInput(t *t
 	}
 	for range 2 {
 		r = b.get("/authorities?q=izba")
-		if r.code != http.StatusOK || !strings.Contains(r.body, nurse+`>Enfermeiro responsável por cuidados gerais</option>`) || strings.Contains(r.body, " selected>Enfermeiro") {
-			t.Fatalf("%d: the competence filter after a choice", r.code)
+		if r.code != http.StatusOK || !strings.Contains(r.body, nurse+`>Enfermeiro responsável por cuidados gerais</option>`) || strings.Contains(r.body, " selected>Enfermeiro") ||
+			!strings.Contains(r.body, `<option value="PL">`) || strings.Contains(r.body, `<option value="PL" selected>`) {
+			t.Fatalf("%d: the competence or country filter after a choice", r.code)
 		}
 	}
 	for _, q := range []string{`"`, `*`, `NEAR(`, `:`, `'`, `'; DROP TABLE authorities; --`, "Ärzte Υπουργείο Минист"} {

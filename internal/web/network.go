@@ -1,7 +1,6 @@
 package web
 
 import (
-	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -133,7 +132,7 @@ type authorityListView struct {
 	Page        int
 	Pages       int
 	Filter      url.Values
-	Countries   []countryOption
+	Countries   template.HTML // the country filter's options (countrySelect)
 	Areas       []areaName
 	Statuses    []string
 	Competences template.HTML // the competence filter's options (competenceSelect)
@@ -152,28 +151,15 @@ type competenceOptions struct {
 }
 
 // competenceSelect returns the options of the competence filter in loc's
-// language, current chosen. With none chosen, as in nearly every search,
-// they are the same on every page and made once per language: rendering
-// hundreds of options was half of a search page's processor time.
+// language, current chosen.
 func (s *Server) competenceSelect(loc *i18n.Localizer, current string) (template.HTML, error) {
-	ts := s.translated[loc.Lang()]
-	if ts == nil {
-		return "", fmt.Errorf("web: no templates for language %q", loc.Lang())
-	}
-	options := func() (template.HTML, error) {
-		t, err := s.pagesIn(loc)
-		if err != nil {
-			return "", err
-		}
-		var b strings.Builder
-		err = t.ExecuteTemplate(&b, "competence_options", map[string]any{"Groups": s.competencePicker(loc.Lang()), "Current": current})
-		return template.HTML(b.String()), err
-	}
-	if current != "" {
-		return options()
-	}
-	ts.pickerOnce.Do(func() { ts.picker, ts.pickerErr = options() })
-	return ts.picker, ts.pickerErr
+	return s.selectOptions(loc, "competence_options", current, func() any { return s.competencePicker(loc.Lang()) })
+}
+
+// countrySelect returns the options of a country filter in loc's
+// language, current chosen.
+func (s *Server) countrySelect(loc *i18n.Localizer, current string) (template.HTML, error) {
+	return s.selectOptions(loc, "country_options", current, func() any { return s.countryOptions(loc.Lang()) })
 }
 
 func (s *Server) competencePicker(lang string) []competenceOptions {
@@ -227,16 +213,20 @@ func (s *Server) authoritiesPage(w http.ResponseWriter, r *http.Request, actor a
 	if c := countries.Normalize(q.Get("country")); c != "" {
 		countryList = []string{c}
 	}
+	countryOpts, err := s.countrySelect(visitOf(r).lang, q.Get("country"))
+	if err != nil {
+		return err
+	}
 	list, total, err := s.authorities.Search(r.Context(), authorities.Query{Text: q.Get("q"), Countries: countryList, Area: q.Get("area"),
 		Competence: q.Get("competence"), Status: authorities.Status(q.Get("status")), Page: n, PerPage: 20})
 	if p, ok := problem.As(err); ok && p.Field == "q" {
-		return s.formError(w, r, "authorities", page{TitleKey: "authorities_title", Data: authorityListView{Filter: q, Countries: s.countryOptions(lang)}}, err)
+		return s.formError(w, r, "authorities", page{TitleKey: "authorities_title", Data: authorityListView{Filter: q, Countries: countryOpts}}, err)
 	}
 	if err != nil {
 		return err
 	}
 	shown := min(total, authorities.MaxResults)
-	v := authorityListView{Total: shown, More: total > shown, Page: n, Pages: (shown + 19) / 20, Filter: q, Countries: s.countryOptions(lang),
+	v := authorityListView{Total: shown, More: total > shown, Page: n, Pages: (shown + 19) / 20, Filter: q, Countries: countryOpts,
 		Statuses: []string{"registered", "validated", "active", "deactivated"}, CanInvite: actor.CanInviteAuthorities()}
 	if v.Competences, err = s.competenceSelect(visitOf(r).lang, q.Get("competence")); err != nil {
 		return err

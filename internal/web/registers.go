@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"html/template"
 	"net/http"
 	"net/url"
 	"slices"
@@ -57,7 +58,7 @@ type registersView struct {
 	PrevURL     string
 	NextURL     string
 	Filter      url.Values
-	Countries   []countryOption
+	Countries   template.HTML // the country filter's options (countrySelect)
 	Areas       []areaName
 	Types       []string
 	Accesses    []string
@@ -72,8 +73,12 @@ func (s *Server) registersPage(w http.ResponseWriter, r *http.Request, actor aut
 	n, _ := strconv.Atoi(q.Get("page"))
 	n = max(n, 1)
 	lang := visitOf(r).lang.Lang()
-	v := registersView{Page: n, Filter: q, Countries: s.countryOptions(lang), Types: registers.Types, Accesses: registers.Accesses,
+	v := registersView{Page: n, Filter: q, Types: registers.Types, Accesses: registers.Accesses,
 		Statuses: registers.Statuses, CanAdd: registers.CanAdd(actor), CanImport: registers.CanAdd(actor)}
+	var err error
+	if v.Countries, err = s.countrySelect(visitOf(r).lang, q.Get("country")); err != nil {
+		return err
+	}
 	for _, p := range s.areas.Packs() {
 		v.Areas = append(v.Areas, areaName{Code: p.Code, Name: p.In(lang).Name})
 	}

@@ -31,6 +31,16 @@ func BenchmarkRender(b *testing.B) {
 		list.Items = append(list.Items, list.Items[0])
 	}
 	data["authorities"] = list
+	// The inbox as the load's accounts get it: a page of 20 requests, and
+	// the filters with every country.
+	inbox := data["requests"].(inboxView)
+	if inbox.Countries, err = s.countrySelect(s.catalog.Localizer("pl"), ""); err != nil {
+		b.Fatal(err)
+	}
+	for len(inbox.Items) < 20 {
+		inbox.Items = append(inbox.Items, inbox.Items[0])
+	}
+	data["requests"] = inbox
 	for _, name := range []string{"home", "request", "requests", "authorities"} {
 		b.Run(name, func(b *testing.B) {
 			r := withVisit(httptest.NewRequest("GET", "/"+name, nil), &visit{lang: s.catalog.Localizer("pl"), user: sampleUser(), nonce: "n", csrf: "c"})

@@ -3,6 +3,7 @@ package web
 import (
 	"encoding/json"
 	"errors"
+	"html/template"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -15,18 +16,31 @@ import (
 	"github.com/openimi/openimi/internal/areas"
 	"github.com/openimi/openimi/internal/authorities"
 	"github.com/openimi/openimi/internal/countries"
+	"github.com/openimi/openimi/internal/i18n"
 	"github.com/openimi/openimi/internal/problem"
 	"github.com/openimi/openimi/internal/requests"
 	"github.com/openimi/openimi/internal/scan"
 )
 
 // requestRow is a request in the inbox.
+// Its fields are its own, not an embedded request's: a template finds the
+// field of an embedded struct by a search that allocates, and a list asks
+// for five fields of each of its rows.
 type requestRow struct {
-	*requests.Request
-	AreaName  string
-	Other     string // the other authority's name in the reader's language
-	Overdue   bool
-	StateName string
+	ID, Reference, SubjectName string
+	ReplyBy                    string // the date, 2006-01-02
+	AreaName                   string
+	Other                      string // the other authority's name in the reader's language
+	Overdue                    bool
+	StateName                  string
+	Reason                     string // why it is followed up (the follow-up list)
+}
+
+// newRequestRow is the row of x, as of now (overdue or not), in l's
+// language.
+func newRequestRow(x *requests.Request, now time.Time, l *i18n.Localizer) requestRow {
+	return requestRow{ID: x.ID, Reference: x.Reference, SubjectName: x.SubjectName, ReplyBy: x.ReplyBy.Format(time.DateOnly),
+		Overdue: x.Overdue(now), StateName: l.T("request_state_" + x.State)}
 }
 
 type inboxView struct {
@@ -42,7 +56,7 @@ type inboxView struct {
 	Filter    url.Values
 	Areas     []areaName
 	States    []string
-	Countries []countryOption
+	Countries template.HTML // the country filter's options (countrySelect)
 	CanNew    bool
 	// CanFollowUp: a coordinator, who has a follow-up list.
 	CanFollowUp bool
@@ -68,10 +82,14 @@ func (s *Server) inboxPage(w http.ResponseWriter, r *http.Request, actor authori
 		Text: q.Get("q"), Page: n, PerPage: 20}
 	list, total, counts, err := s.requests.InboxWithCounts(r.Context(), actor, box, f)
 	v := inboxView{Box: box, Boxes: requests.Boxes, Counts: map[string]string{}, Total: total, Page: n, Pages: (total + 19) / 20, Filter: q,
-		States: requests.States, Countries: s.countryOptions(lang), CanNew: actor.HasAny(authorities.RequestHandler), CanFollowUp: actor.HasAny(authorities.Coordinator),
+		States: requests.States, CanNew: actor.HasAny(authorities.RequestHandler), CanFollowUp: actor.HasAny(authorities.Coordinator),
 		CanSubjectData: actor.HasAny(authorities.LocalDataAdministrator)}
 	for _, p := range s.areas.Packs() {
 		v.Areas = append(v.Areas, areaName{Code: p.Code, Name: p.In(lang).Name})
+	}
+	var optErr error
+	if v.Countries, optErr = s.countrySelect(visitOf(r).lang, q.Get("country")); optErr != nil {
+		return optErr
 	}
 	if p, ok := problem.As(err); ok && p.Field != "" {
 		return s.formError(w, r, "requests", page{TitleKey: "requests_title", Data: v}, err)
@@ -84,7 +102,7 @@ func (s *Server) inboxPage(w http.ResponseWriter, r *http.Request, actor authori
 	}
 	now := s.now()
 	for _, x := range list {
-		row := requestRow{Request: x, Overdue: x.Overdue(now), StateName: visitOf(r).lang.T("request_state_" + x.State)}
+		row := newRequestRow(x, now, visitOf(r).lang)
 		if p, err := s.areas.Pack(x.Area); err == nil {
 			row.AreaName = p.In(lang).Name
 		}
@@ -577,18 +595,13 @@ func (s *Server) copyRequest(w http.ResponseWriter, r *http.Request, actor autho
 const followUpPerPage = 50
 
 type followUpView struct {
-	Items            []followUpRow
+	Items            []requestRow
 	Reasons          []string
 	Reason           string
 	Counts           map[string]int
 	Total            int
 	Page, Pages      int
 	PrevURL, NextURL string
-}
-
-type followUpRow struct {
-	requestRow
-	Reason string
 }
 
 // followUpPage lists the stalled requests a coordinator follows.
@@ -617,7 +630,8 @@ func (s *Server) followUpPage(w http.ResponseWriter, r *http.Request, actor auth
 	v.PrevURL, v.NextURL = pager("/requests/follow-up", q, n, v.Pages)
 	for _, it := range list.Items {
 		x := it.Request
-		row := followUpRow{requestRow: requestRow{Request: x, Overdue: x.Overdue(s.now()), StateName: l.T("request_state_" + x.State)}, Reason: l.T("follow_up_reason_" + it.Reason)}
+		row := newRequestRow(x, s.now(), l)
+		row.Reason = l.T("follow_up_reason_" + it.Reason)
 		if p, err := s.areas.Pack(x.Area); err == nil {
 			row.AreaName = p.In(lang).Name
 		}
@@ -664,7 +678,7 @@ func (s *Server) subjectDataPage(w http.ResponseWriter, r *http.Request, actor a
 	}
 	l := visitOf(r).lang
 	for _, rec := range list {
-		v.Found = append(v.Found, requestRow{Request: rec.Request, StateName: l.T("request_state_" + rec.Request.State)})
+		v.Found = append(v.Found, newRequestRow(rec.Request, s.now(), l))
 	}
 	v.Done = true
 	s.render(w, r, http.StatusOK, "subject_data", page{TitleKey: "subject_data_title", Form: r.URL.Query(), Data: v})

@@ -43,7 +43,7 @@ type statsPageView struct {
 	By          string
 	Groupings   []statsOption
 	Areas       []areaName
-	Countries   []countryOption
+	Countries   template.HTML // the country filter's options (countrySelect)
 	Heads       []statsHead
 	Rows        [][]statsCell
 	Bars        []stats.Bar
@@ -73,8 +73,12 @@ func (s *Server) statsPage(w http.ResponseWriter, r *http.Request, actor authori
 	lang := l.Lang()
 	q := stats.ParseQuery(r.URL.Query())
 	labels := stats.NewLabels(lang, s.areas, l.T)
-	v := statsPageView{Name: name, Names: stats.Statistics, Query: q, By: strings.Join(q.By, ","), Countries: s.countryOptions(lang),
+	v := statsPageView{Name: name, Names: stats.Statistics, Query: q, By: strings.Join(q.By, ","),
 		CanFollowUp: actor.HasAny(authorities.Coordinator) || actor.IsCommission(), Thresholds: s.stats.Thresholds()}
+	var err error
+	if v.Countries, err = s.countrySelect(l, q.Country); err != nil {
+		return err
+	}
 	for y := s.now().In(stats.Zone).Year(); len(v.Years) < 3; y-- {
 		v.Years = append(v.Years, y)
 	}

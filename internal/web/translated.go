@@ -48,10 +48,43 @@ type translatedSet struct {
 	t    *template.Template
 	err  error
 
-	// The competence filter's options with none chosen (competenceSelect).
-	pickerOnce sync.Once
-	picker     template.HTML
-	pickerErr  error
+	options sync.Map // a select's name → *keptOptions (selectOptions)
+}
+
+// keptOptions are a select's options with none chosen, made once.
+type keptOptions struct {
+	once sync.Once
+	html template.HTML
+	err  error
+}
+
+// selectOptions returns the options of a select that are the same on every
+// page in loc's language (countries, competences), rendered by the
+// template name from data() with current chosen. With none chosen, as on
+// nearly every page, they are rendered once per language and kept: a list
+// of hundreds of options was half of a search page's processor time. name
+// is one of a fixed few, so what is kept is bounded.
+func (s *Server) selectOptions(loc *i18n.Localizer, name, current string, data func() any) (template.HTML, error) {
+	ts := s.translated[loc.Lang()]
+	if ts == nil {
+		return "", fmt.Errorf("web: no templates for language %q", loc.Lang())
+	}
+	render := func() (template.HTML, error) {
+		t, err := s.pagesIn(loc)
+		if err != nil {
+			return "", err
+		}
+		var b strings.Builder
+		err = t.ExecuteTemplate(&b, name, map[string]any{"List": data(), "Current": current})
+		return template.HTML(b.String()), err
+	}
+	if current != "" {
+		return render()
+	}
+	v, _ := ts.options.LoadOrStore(name, &keptOptions{})
+	k := v.(*keptOptions)
+	k.once.Do(func() { k.html, k.err = render() })
+	return k.html, k.err
 }
 
 // pagesIn returns the set pages in loc's language are rendered from.

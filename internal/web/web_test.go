@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"html/template"
 	"io"
 	"log/slog"
 	"net/http"
@@ -128,6 +129,13 @@ func samplePages(t testing.TB, s *Server) map[string]any {
 	if err != nil {
 		t.Fatal(err)
 	}
+	countryFilter := func(current string) template.HTML {
+		h, err := s.countrySelect(s.catalog.Localizer("el"), current)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
 	pq, _ := reg.Pack("pq")
 	data := map[string]any{
 		"signin": nil, "code": nil, "forgot": nil, "help": nil, "open_data": nil, "error": nil, "home": homeData{Work: []workLine{{"home_count_alerts", "/alerts", 2}}},
@@ -143,7 +151,7 @@ func samplePages(t testing.TB, s *Server) map[string]any {
 		AreaNames: []areaName{{Code: "pq", Name: "PQ"}}, Competences: []competenceGroup{{Area: "PQ", Vocabulary: "Professions", Terms: []string{"Doctor"}}}}
 	now := time.Now()
 	data["authorities"] = authorityListView{Items: []authorityView{av}, Total: 1, Page: 1, Pages: 2, NextURL: "/authorities?page=2", Filter: url.Values{}, CanInvite: true,
-		Countries: []countryOption{{Code: "EL", Name: "Ελλάδα"}}, Areas: []areaName{{Code: "pq", Name: "PQ"}}, Statuses: []string{"active"}}
+		Countries: countryFilter("EL"), Areas: []areaName{{Code: "pq", Name: "PQ"}}, Statuses: []string{"active"}}
 	data["authority"] = av
 	data["authority_form"] = authorityForm{Action: "/authorities/new", Register: true, Coordinates: true, Countries: []countryOption{{Code: "EL", Name: "Ελλάδα"}},
 		Languages: i18n.Languages, Kinds: authorities.Kinds, Values: url.Values{"areas": {"pq"}},
@@ -161,20 +169,20 @@ func samplePages(t testing.TB, s *Server) map[string]any {
 	req := &requests.Request{ID: "r1", Reference: "PQ-2026-000001", Area: "pq", QuestionSet: "authenticity", State: "accepted", ReplyBy: now,
 		PersonalShown: true, SubjectName: "Jan Kowalski"}
 	data["requests"] = inboxView{Box: "todo", Boxes: requests.Boxes, Counts: map[string]string{"todo": "1250"}, Total: 1, Page: 1, Pages: 1, Filter: url.Values{},
-		Items: []requestRow{{Request: req, AreaName: "PQ", Other: "Ärztekammer (Deutschland)", Overdue: true, StateName: "Accepted"}},
+		Items: []requestRow{{ID: req.ID, Reference: req.Reference, SubjectName: req.SubjectName, ReplyBy: "2026-03-01", AreaName: "PQ", Other: "Ärztekammer (Deutschland)", Overdue: true, StateName: "Accepted"}},
 		Areas: []areaName{{Code: "pq", Name: "PQ"}}, States: requests.States, CanNew: true, CanFollowUp: true, CanSubjectData: true}
 	data["request_form"] = requestFormView{Areas: []areaName{{Code: "pq", Name: "PQ"}}, Area: &lpq, Set: lpq.QuestionSet("authenticity"),
 		Chosen: map[string]bool{"diploma_authentic": true}, Searched: true, Found: []authorityOption{{ID: "a1", Name: "A", Country: "PL"}},
 		Responder: &authorityOption{ID: "a2", Name: "B", Country: "PL"}}
 	data["follow_up"] = followUpView{Reasons: requests.Reasons, Reason: "overdue", Counts: map[string]int{"overdue": 51}, Total: 51, Page: 1, Pages: 2, NextURL: "/requests/follow-up?page=2",
-		Items: []followUpRow{{requestRow: requestRow{Request: req, AreaName: "PQ", Other: "A (DE) → B (PL)", Overdue: true, StateName: "Sent"}, Reason: "Overdue"}}}
+		Items: []requestRow{{ID: req.ID, Reference: req.Reference, SubjectName: req.SubjectName, ReplyBy: "2026-03-01", AreaName: "PQ", Other: "A (DE) → B (PL)", Overdue: true, StateName: "Sent", Reason: "Overdue"}}}
 	th, _ := stats.ParseThresholds(stats.DefaultThresholds)
 	data["statistics"] = &statsPageView{Name: "scoreboard", Names: stats.Statistics, Groupings: []statsOption{{Value: "area", Label: "Area"}}, By: "area",
-		Areas: []areaName{{Code: "pq", Name: "PQ"}}, Countries: []countryOption{{Code: "EL", Name: "Ελλάδα"}}, CanFollowUp: true, Thresholds: th,
+		Areas: []areaName{{Code: "pq", Name: "PQ"}}, Countries: countryFilter(""), CanFollowUp: true, Thresholds: th,
 		Heads: []statsHead{{Label: "Country"}, {Label: "Accepted", Num: true, Rated: true}},
 		Rows:  [][]statsCell{{{Text: "Ελλάδα", Head: true}, {Text: "87.5 %", Num: true, Status: "green", StatusText: "On target"}}},
 		Bars:  []stats.Bar{{Label: "Ελλάδα", Text: "87.5 %", Share: 87.5}}, ChartLabel: "Accepted", ExportCSV: "/statistics/scoreboard/export?format=csv", Years: []int{2026, 2025}}
-	data["subject_data"] = subjectDataView{Name: "Kowalski", Done: true, Found: []requestRow{{Request: req, StateName: "Sent"}}}
+	data["subject_data"] = subjectDataView{Name: "Kowalski", Done: true, Found: []requestRow{{ID: req.ID, Reference: req.Reference, SubjectName: req.SubjectName, StateName: "Sent"}}}
 	data["notifications"] = notificationsView{Unread: 1, Items: []notify.Notice{{ID: "n1", Kind: "request_update", Reference: "PQ-2026-000001", Link: "/requests/r1", CreatedAt: now},
 		{ID: "n2", Kind: "request_follow_up", Reference: "PQ-2026-000002", Link: "/requests/r2", CreatedAt: now, Read: true}}}
 	var forms []actionForm
@@ -226,7 +234,7 @@ func samplePages(t testing.TB, s *Server) map[string]any {
 	ev := entryView{Entry: entry, DisplayName: "Commercial register", CountryName: "Deutschland", Holder: "IHK", LanguageName: "Deutsch",
 		AreaNames: []string{"Services"}, LanguageNames: []string{"Deutsch"}}
 	data["registers"] = registersView{Items: []entryView{ev}, Total: 1, Page: 1, Pages: 2, NextURL: "/registers?page=2", Filter: url.Values{},
-		Countries: []countryOption{{Code: "DE", Name: "Deutschland"}}, Areas: []areaName{{Code: "services", Name: "Services"}}, Types: registers.Types,
+		Countries: countryFilter("DE"), Areas: []areaName{{Code: "services", Name: "Services"}}, Types: registers.Types,
 		Accesses: registers.Accesses, Statuses: registers.Statuses, CanAdd: true, CanImport: true}
 	data["register"] = ev
 	data["register_form"] = registerFormView{Action: "/registers/new", Types: registers.Types, Accesses: registers.Accesses, Languages: i18n.Languages,
