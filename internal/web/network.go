@@ -64,6 +64,31 @@ type authorityView struct {
 	CanUsers     bool
 }
 
+// authorityRow is an authority as the search lists it, with fields of its
+// own rather than an embedded authority's (see requestRow).
+type authorityRow struct {
+	ID, DisplayName, Name, Language, CountryName, Region string
+	ShowOriginal                                         bool
+	AreaNames                                            []areaName
+	Competences                                          []competenceGroup
+	StatusName                                           string
+	StatusTone                                           string // the label's tone: low (active), high (deactivated), medium
+}
+
+// row is v as a list shows it, its status named in l's language.
+func (v authorityView) row(l *i18n.Localizer) authorityRow {
+	tone := "medium"
+	switch v.Status {
+	case authorities.Active:
+		tone = "low"
+	case authorities.Deactivated:
+		tone = "high"
+	}
+	return authorityRow{ID: v.ID, DisplayName: v.DisplayName, Name: v.Name, Language: v.Language, CountryName: v.CountryName, Region: v.Region,
+		ShowOriginal: v.ShowOriginal, AreaNames: v.AreaNames, Competences: v.Competences,
+		StatusName: l.T("status_" + string(v.Status)), StatusTone: tone}
+}
+
 type areaName struct {
 	Code, Name string
 }
@@ -126,7 +151,7 @@ func (s *Server) withParent(r *http.Request, v authorityView) authorityView {
 }
 
 type authorityListView struct {
-	Items       []authorityView
+	Items       []authorityRow
 	Total       int
 	More        bool // more than Total match: only Total are ranked
 	Page        int
@@ -235,7 +260,7 @@ func (s *Server) authoritiesPage(w http.ResponseWriter, r *http.Request, actor a
 		v.Areas = append(v.Areas, areaName{Code: p.Code, Name: p.In(lang).Name})
 	}
 	for _, a := range list {
-		v.Items = append(v.Items, s.viewAuthority(r, a, actor))
+		v.Items = append(v.Items, s.viewAuthority(r, a, actor).row(visitOf(r).lang))
 	}
 	v.PrevURL, v.NextURL = pager("/authorities", q, n, v.Pages)
 	s.render(w, r, http.StatusOK, "authorities", page{TitleKey: "authorities_title", Data: v})

@@ -290,26 +290,33 @@ func (s *Server) editRequestPage(w http.ResponseWriter, r *http.Request, actor a
 }
 
 // requestView is a request as its page shows it.
+// requestView is a request's page. Like requestRow, it has the request's
+// fields the page shows as its own.
 type requestView struct {
-	*requests.Request
-	AreaName    string
-	SetName     string
-	StateName   string
-	Requester   authorityOption
-	Responder   *authorityOption
-	Overdue     bool
-	Subject     []subjectLine
-	Questions   []questionLine
-	Timeline    []timelineLine
-	Actions     []actionForm
-	Proposed    string
-	Stopped     bool
-	Authorities []authorityOption // forward targets found
-	CanCopy     bool
-	Handlers    []requests.Person // reallocation
-	CanAttach   bool
-	MaxMB       int64
-	Parent      string // the reference of the request this one was split from
+	ID, State, ParentID, HandlerID string
+	ReplyBy                        string // the date, 2006-01-02
+	Blocked                        bool   // its personal data is blocked
+	PersonalShown                  bool
+	Message                        string
+	Attachments                    []requests.Attachment
+	AreaName                       string
+	SetName                        string
+	StateName                      string
+	Requester                      authorityOption
+	Responder                      *authorityOption
+	Overdue                        bool
+	Subject                        []subjectLine
+	Questions                      []questionLine
+	Timeline                       []timelineLine
+	Actions                        []actionForm
+	Proposed                       string
+	Stopped                        bool
+	Authorities                    []authorityOption // forward targets found
+	CanCopy                        bool
+	Handlers                       []requests.Person // reallocation
+	CanAttach                      bool
+	MaxMB                          int64
+	Parent                         string // the reference of the request this one was split from
 }
 
 type subjectLine struct {
@@ -361,7 +368,9 @@ func (s *Server) showRequest(w http.ResponseWriter, r *http.Request, actor autho
 func (s *Server) viewRequest(r *http.Request, actor authorities.Actor, x *requests.Request) (requestView, error) {
 	l := visitOf(r).lang
 	lang := l.Lang()
-	v := requestView{Request: x, StateName: l.T("request_state_" + x.State), Overdue: x.Overdue(s.now()), Stopped: x.StoppedAt != nil}
+	v := requestView{ID: x.ID, State: x.State, ParentID: x.ParentID, HandlerID: x.HandlerID, ReplyBy: x.ReplyBy.Format(time.DateOnly),
+		Blocked: x.BlockedAt != nil, PersonalShown: x.PersonalShown, Message: x.Message, Attachments: x.Attachments,
+		StateName: l.T("request_state_" + x.State), Overdue: x.Overdue(s.now()), Stopped: x.StoppedAt != nil}
 	pack, err := s.areas.Pack(x.Area)
 	if err != nil {
 		return v, err

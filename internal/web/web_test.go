@@ -150,7 +150,7 @@ func samplePages(t testing.TB, s *Server) map[string]any {
 	av := authorityView{Authority: auth1, DisplayName: "Ministry of Health", ShowOriginal: true, CountryName: "Ελλάδα", CanEdit: true, CanValidate: true, CanUsers: true,
 		AreaNames: []areaName{{Code: "pq", Name: "PQ"}}, Competences: []competenceGroup{{Area: "PQ", Vocabulary: "Professions", Terms: []string{"Doctor"}}}}
 	now := time.Now()
-	data["authorities"] = authorityListView{Items: []authorityView{av}, Total: 1, Page: 1, Pages: 2, NextURL: "/authorities?page=2", Filter: url.Values{}, CanInvite: true,
+	data["authorities"] = authorityListView{Items: []authorityRow{av.row(s.catalog.Localizer("el"))}, Total: 1, Page: 1, Pages: 2, NextURL: "/authorities?page=2", Filter: url.Values{}, CanInvite: true,
 		Countries: countryFilter("EL"), Areas: []areaName{{Code: "pq", Name: "PQ"}}, Statuses: []string{"active"}}
 	data["authority"] = av
 	data["authority_form"] = authorityForm{Action: "/authorities/new", Register: true, Coordinates: true, Countries: []countryOption{{Code: "EL", Name: "Ελλάδα"}},
@@ -190,7 +190,8 @@ func samplePages(t testing.TB, s *Server) map[string]any {
 		forms = append(forms, actionForm{Name: n, Label: n, Comment: "optional", Answers: n == "answer", Responder: n == "forward" || n == "split",
 			Split: n == "split", Handler: n == "reallocate", Date: n == "propose_date", Rating: n == "close"})
 	}
-	data["request"] = requestView{Request: req, AreaName: "PQ", SetName: "Authenticity", StateName: "Accepted", Requester: authorityOption{ID: "a1", Name: "A", Country: "DE"},
+	data["request"] = requestView{ID: req.ID, State: req.State, ReplyBy: "2026-03-01", PersonalShown: true, Message: "Please confirm.",
+		Attachments: []requests.Attachment{{ID: "f1", Name: "diploma.pdf", ContentType: "application/pdf", Size: 2048, CreatedAt: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}}, AreaName: "PQ", SetName: "Authenticity", StateName: "Accepted", Requester: authorityOption{ID: "a1", Name: "A", Country: "DE"},
 		Responder: &authorityOption{ID: "a2", Name: "B", Country: "PL"}, Overdue: true, Proposed: "2026-12-01", Stopped: true,
 		Subject: []subjectLine{{Label: "Name", Value: "Jan Kowalski", Personal: true}},
 		Questions: []questionLine{{Code: "q1", Text: "Q1?", Type: "yes_no_unknown", Answer: "Yes"}, {Code: "q2", Text: "Q2?", Type: "single_choice", Options: []areas.LocalizedTerm{{Code: "o", Name: "O"}}},
