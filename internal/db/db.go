@@ -285,6 +285,29 @@ func (d *DB) Read() Querier {
 	return d.reader
 }
 
+// ReadInTableOrder runs fn with reads whose rows, without an ORDER BY,
+// come in the table's order whatever their LIMIT, so that a larger
+// LIMIT's first rows are a smaller one's (search reads its candidates so,
+// in blocks). SQLite's full-text and table scans already return rows by
+// rowid: fn gets the read pool. On PostgreSQL fn runs in a read-only
+// transaction without parallel workers or synchronized scans, whose rows
+// would come in whichever order the workers or another scan give, so that
+// a bitmap or sequential scan returns them in their physical order.
+func (d *DB) ReadInTableOrder(ctx context.Context, fn func(q Querier) error) error {
+	if d.dialect == SQLite {
+		return fn(d.Read())
+	}
+	tx, err := d.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return Check(err)
+	}
+	defer func() { _ = tx.Rollback() }() // nothing to keep: a read
+	if _, err := tx.ExecContext(ctx, `SELECT set_config('max_parallel_workers_per_gather', '0', true), set_config('synchronize_seqscans', 'off', true)`); err != nil {
+		return Check(err)
+	}
+	return fn(tx)
+}
+
 // Ping checks that the database answers.
 func (d *DB) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)

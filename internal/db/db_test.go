@@ -139,3 +139,43 @@ func TestBadSynchronousSettingIsRefused(t *testing.T) {
 		t.Fatal("synchronous=OFF accepted")
 	}
 }
+
+// ReadInTableOrder reads, on PostgreSQL, without parallel workers or
+// synchronized scans (so that rows without an ORDER BY come in the
+// table's order whatever the LIMIT), for its closure only; its closure's
+// error is returned; and it cannot write.
+func TestReadInTableOrderScopesItsSettingsToTheClosure(t *testing.T) {
+	d := dbtest.Open(t)
+	ctx := context.Background()
+	boom := errors.New("boom")
+	var inside string
+	err := d.ReadInTableOrder(ctx, func(q db.Querier) error {
+		if d.Dialect() == db.Postgres {
+			var workers, sync string
+			if err := q.QueryRowContext(ctx, `SELECT current_setting('max_parallel_workers_per_gather'), current_setting('synchronize_seqscans')`).Scan(&workers, &sync); err != nil {
+				return err
+			}
+			inside = workers + " " + sync
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("err = %v, want the closure's", err)
+	}
+	if err := d.ReadInTableOrder(ctx, func(q db.Querier) error { return insertUser(ctx, q, "u1", "a@example.eu") }); err == nil {
+		t.Fatal("a write inside was accepted")
+	}
+	if d.Dialect() != db.Postgres {
+		return
+	}
+	if inside != "0 off" {
+		t.Fatalf("inside: %q, want no workers and no synchronized scans", inside)
+	}
+	// Every connection of the pool is as before.
+	for range 20 {
+		var sync string
+		if err := d.Read().QueryRowContext(ctx, `SELECT current_setting('synchronize_seqscans')`).Scan(&sync); err != nil || sync != "on" {
+			t.Fatalf("outside: %q %v", sync, err)
+		}
+	}
+}

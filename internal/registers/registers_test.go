@@ -293,6 +293,10 @@ func TestImportAndExport(t *testing.T) {
 		}
 	}
 	h, _, _ := w.svc.Search(w.ctx, w.deCoordinator, registers.Query{Text: "handelsregister"})
+	// A page past the end, however far, is an empty page of the same total.
+	if far, total, err := w.svc.Search(w.ctx, w.deCoordinator, registers.Query{Text: "handelsregister", Page: 1 << 62}); err != nil || len(far) != 0 || total != len(h) {
+		t.Fatalf("a page far past the end: %d of %d, %v", len(far), total, err)
+	}
 	hist, _ := w.svc.History(w.ctx, w.deCoordinator, h[0].ID)
 	if len(hist) != 1 { // created; the re-imports changed nothing
 		t.Errorf("history after unchanged re-imports: %+v", hist)

@@ -39,7 +39,7 @@ func (s *Service) Search(ctx context.Context, actor authorities.Actor, q Query) 
 	if q.PerPage <= 0 || q.PerPage > 100 {
 		q.PerPage = 20
 	}
-	q.Page = max(q.Page, 1)
+	q.Page = min(max(q.Page, 1), MaxResults/q.PerPage+1)
 	tokens := search.Tokens(q.Text)
 	var ids []string
 	var total int
@@ -96,9 +96,15 @@ func (s *Service) found(ctx context.Context, actor authorities.Actor, q Query, t
 		m.Require = append(m.Require, group)
 	}
 	sort.Slice(m.Require, func(i, j int) bool { return strings.Join(m.Require[i], " ") < strings.Join(m.Require[j], " ") })
-	return s.index.Ranked(ctx, s.db.Read(), m, MaxResults, (q.Page-1)*q.PerPage, q.PerPage, func(h *search.Hit) float64 {
-		return search.Score(h.Text, tokens, nil)
+	var ids []string
+	var total int
+	err := s.db.ReadInTableOrder(ctx, func(tx db.Querier) (err error) {
+		ids, total, err = s.index.Ranked(ctx, tx, m, MaxResults, (q.Page-1)*q.PerPage, q.PerPage, func(h *search.Hit) float64 {
+			return search.Score(h.Text, tokens, nil)
+		})
+		return err
 	})
+	return ids, total, err
 }
 
 // listed pages through the entries that match the filters, by name.

@@ -153,7 +153,7 @@ func (s *Server) withParent(r *http.Request, v authorityView) authorityView {
 type authorityListView struct {
 	Items       []authorityRow
 	Total       int
-	More        bool // more than Total match: only Total are ranked
+	More        bool // more than Total match: only Total are listed
 	Page        int
 	Pages       int
 	Filter      url.Values

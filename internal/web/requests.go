@@ -289,9 +289,8 @@ func (s *Server) editRequestPage(w http.ResponseWriter, r *http.Request, actor a
 	return nil
 }
 
-// requestView is a request as its page shows it.
-// requestView is a request's page. Like requestRow, it has the request's
-// fields the page shows as its own.
+// requestView is a request as its page shows it. Like requestRow, it has
+// the request's fields the page shows as its own.
 type requestView struct {
 	ID, State, ParentID, HandlerID string
 	ReplyBy                        string // the date, 2006-01-02
