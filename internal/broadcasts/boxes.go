@@ -121,7 +121,16 @@ func (s *Service) boxSQL(actor authorities.Actor, kind, box string, f Filter) (*
 		// What can wait for the actor at all: a step of the sending side,
 		// its country's dissemination, its own acknowledgement. Inbox
 		// narrows this with who and the machines.
-		waits := []string{"(b.state IN ('draft', 'awaiting_validation', 'closure_proposed', 'withdrawal_proposed') AND " + sentSide + ")"}
+		// Each way is a branch of a union, answered from its own index:
+		// as one condition of ORs, PostgreSQL read every case (8 ms of
+		// every home page with 10,000 alerts stored).
+		var waits []string
+		const stepStates = "b.state IN ('draft', 'awaiting_validation', 'closure_proposed', 'withdrawal_proposed')"
+		for _, side := range []string{sender, senderCoordinator} {
+			if side != "FALSE" {
+				waits = append(waits, "SELECT b.id FROM broadcasts b WHERE "+stepStates+" AND "+side)
+			}
+		}
 		if active {
 			// Dissemination waits only for who receives for the country
 			// in the case's area (receivesFor, as who): for everyone else
@@ -133,11 +142,15 @@ func (s *Service) boxSQL(actor authorities.Actor, kind, box string, f Filter) (*
 				}
 			}
 			if len(receives) > 0 {
-				waits = append(waits, "(b.area IN ("+in(receives)+") AND b.id IN (SELECT broadcast_id FROM broadcast_countries WHERE country = "+q.country()+" AND disseminated_at IS NULL))")
+				waits = append(waits, "SELECT b.id FROM broadcast_countries bc JOIN broadcasts b ON b.id = bc.broadcast_id WHERE bc.country = "+q.country()+
+					" AND bc.disseminated_at IS NULL AND b.area IN ("+in(receives)+")")
 			}
-			waits = append(waits, "b.id IN (SELECT broadcast_id FROM broadcast_recipients WHERE authority_id = "+q.id()+" AND acknowledged_at IS NULL)")
+			waits = append(waits, "SELECT broadcast_id FROM broadcast_recipients WHERE authority_id = "+q.id()+" AND acknowledged_at IS NULL")
 		}
-		q.where = "b.kind = $1 AND (" + strings.Join(waits, " OR ") + ")"
+		if len(waits) == 0 {
+			waits = []string{"SELECT id FROM broadcasts WHERE FALSE"}
+		}
+		q.where = "b.kind = $1 AND b.id IN (" + strings.Join(waits, " UNION ALL ") + ")"
 	case Sent:
 		q.where = "b.kind = $1 AND " + sentSide
 	case Received:
