@@ -3,6 +3,7 @@ package registers
 import (
 	"context"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 
@@ -39,7 +40,9 @@ func (s *Service) Search(ctx context.Context, actor authorities.Actor, q Query) 
 	if q.PerPage <= 0 || q.PerPage > 100 {
 		q.PerPage = 20
 	}
-	q.Page = min(max(q.Page, 1), MaxResults/q.PerPage+1)
+	// Listings without text page through every entry (the open data does);
+	// no page may make its offset overflow.
+	q.Page = min(max(q.Page, 1), math.MaxInt/q.PerPage)
 	tokens := search.Tokens(q.Text)
 	var ids []string
 	var total int
@@ -98,8 +101,9 @@ func (s *Service) found(ctx context.Context, actor authorities.Actor, q Query, t
 	sort.Slice(m.Require, func(i, j int) bool { return strings.Join(m.Require[i], " ") < strings.Join(m.Require[j], " ") })
 	var ids []string
 	var total int
+	page := min(q.Page, MaxResults/q.PerPage+1) // a text search lists at most MaxResults
 	err := s.db.ReadInTableOrder(ctx, func(tx db.Querier) (err error) {
-		ids, total, err = s.index.Ranked(ctx, tx, m, MaxResults, (q.Page-1)*q.PerPage, q.PerPage, func(h *search.Hit) float64 {
+		ids, total, err = s.index.Ranked(ctx, tx, m, MaxResults, (page-1)*q.PerPage, q.PerPage, func(h *search.Hit) float64 {
 			return search.Score(h.Text, tokens, nil)
 		})
 		return err
