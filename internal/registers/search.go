@@ -101,9 +101,9 @@ func (s *Service) found(ctx context.Context, actor authorities.Actor, q Query, t
 	sort.Slice(m.Require, func(i, j int) bool { return strings.Join(m.Require[i], " ") < strings.Join(m.Require[j], " ") })
 	var ids []string
 	var total int
-	page := min(q.Page, MaxResults/q.PerPage+1) // a text search lists at most MaxResults
 	err := s.db.ReadInTableOrder(ctx, func(tx db.Querier) (err error) {
-		ids, total, err = s.index.Ranked(ctx, tx, m, MaxResults, (page-1)*q.PerPage, q.PerPage, func(h *search.Hit) float64 {
+		// A page past MaxResults only counts (Ranked).
+		ids, total, err = s.index.Ranked(ctx, tx, m, MaxResults, (q.Page-1)*q.PerPage, q.PerPage, func(h *search.Hit) float64 {
 			return search.Score(h.Text, tokens, nil)
 		})
 		return err

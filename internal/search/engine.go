@@ -176,9 +176,6 @@ func (x *Index) Ranked(ctx context.Context, tx db.Querier, q Query, most, from, 
 			}
 		}
 	}
-	if from >= min(end, len(hits)) {
-		return nil, total, nil
-	}
 	type ranked struct {
 		hit   *Hit
 		score float64

@@ -65,9 +65,9 @@ type keptOptions struct {
 // of hundreds of options was half of a search page's processor time. name
 // is one of a fixed few, so what is kept is bounded.
 func (s *Server) selectOptions(loc *i18n.Localizer, name, current string, data func() any) (template.HTML, error) {
-	ts := s.translated[loc.Lang()]
-	if ts == nil {
-		return "", fmt.Errorf("web: no templates for language %q", loc.Lang())
+	ts, err := s.setOf(loc)
+	if err != nil {
+		return "", err
 	}
 	render := func() (template.HTML, error) {
 		t, err := s.pagesIn(loc)
@@ -81,17 +81,29 @@ func (s *Server) selectOptions(loc *i18n.Localizer, name, current string, data f
 	if current != "" {
 		return render()
 	}
-	v, _ := ts.options.LoadOrStore(name, &keptOptions{})
+	v, ok := ts.options.Load(name)
+	if !ok {
+		v, _ = ts.options.LoadOrStore(name, &keptOptions{})
+	}
 	k := v.(*keptOptions)
 	k.once.Do(func() { k.html, k.err = render() })
 	return k.html, k.err
 }
 
-// pagesIn returns the set pages in loc's language are rendered from.
-func (s *Server) pagesIn(loc *i18n.Localizer) (*template.Template, error) {
+// setOf returns the translated set of loc's language, made or not.
+func (s *Server) setOf(loc *i18n.Localizer) (*translatedSet, error) {
 	ts := s.translated[loc.Lang()]
 	if ts == nil {
 		return nil, fmt.Errorf("web: no templates for language %q", loc.Lang())
+	}
+	return ts, nil
+}
+
+// pagesIn returns the set pages in loc's language are rendered from.
+func (s *Server) pagesIn(loc *i18n.Localizer) (*template.Template, error) {
+	ts, err := s.setOf(loc)
+	if err != nil {
+		return nil, err
 	}
 	ts.once.Do(func() {
 		// Should translate panic, the language stays without a set
