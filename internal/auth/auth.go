@@ -127,12 +127,16 @@ type User struct {
 	TOTPEnabled bool
 	Active      bool
 	CreatedAt   time.Time
+	// AuthorityID is the authority the user works for ("" for none): with
+	// the user's language, what the registry needs to make the user's
+	// actor without reading the user again (authorities.ActorOf).
+	AuthorityID string
 }
 
 // userColumns are the columns scanUser reads, from "users u" joined with
 // the user's authority as "a": a user is active only while their
 // authority is not deactivated.
-const userColumns = `u.id, u.email, u.name, u.language, u.totp_enabled, ` + activeExpr + `, u.created_at`
+const userColumns = `u.id, u.email, u.name, u.language, u.totp_enabled, ` + activeExpr + `, u.created_at, COALESCE(u.authority_id, '')`
 
 // activeExpr tells whether a user may use the system.
 const activeExpr = `(u.active AND (a.status IS NULL OR a.status <> 'deactivated'))`
@@ -145,8 +149,13 @@ const usersJoined = `users u ` + authorityJoin
 
 func scanUser(row interface{ Scan(...any) error }) (User, error) {
 	var u User
-	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Language, &u.TOTPEnabled, &u.Active, &u.CreatedAt)
+	err := row.Scan(u.targets()...)
 	return u, db.Check(err)
+}
+
+// targets are where a row's userColumns are scanned to, in their order.
+func (u *User) targets() []any {
+	return []any{&u.ID, &u.Email, &u.Name, &u.Language, &u.TOTPEnabled, &u.Active, &u.CreatedAt, &u.AuthorityID}
 }
 
 // NormalizeEmail returns the canonical form of an address: trimmed and in

@@ -66,7 +66,7 @@ func (s *Service) resetUser(ctx context.Context, token string) (User, error) {
 	var u User
 	err := db.Check(s.db.Read().QueryRowContext(ctx, `SELECT r.expires_at, r.used_at, `+userColumns+`
 		FROM password_resets r JOIN users u ON u.id = r.user_id `+authorityJoin+` WHERE r.token_hash = $1`, tokenHash(token)).
-		Scan(&expires, &used, &u.ID, &u.Email, &u.Name, &u.Language, &u.TOTPEnabled, &u.Active, &u.CreatedAt))
+		Scan(append([]any{&expires, &used}, u.targets()...)...))
 	if errors.Is(err, db.ErrNotFound) {
 		return User{}, invalid
 	}

@@ -64,8 +64,7 @@ func (s *Service) SessionByToken(ctx context.Context, token string) (Session, Us
 		`+userColumns+`
 		FROM sessions s JOIN users u ON u.id = s.user_id `+authorityJoin+` WHERE s.token_hash = $1`, h)
 	var u User
-	err := db.Check(row.Scan(&sess.UserID, &stage, &sess.CSRFToken, &sess.CreatedAt, &sess.LastSeenAt, &sess.ExpiresAt,
-		&u.ID, &u.Email, &u.Name, &u.Language, &u.TOTPEnabled, &u.Active, &u.CreatedAt))
+	err := db.Check(row.Scan(append([]any{&sess.UserID, &stage, &sess.CSRFToken, &sess.CreatedAt, &sess.LastSeenAt, &sess.ExpiresAt}, u.targets()...)...))
 	if errors.Is(err, db.ErrNotFound) {
 		return Session{}, User{}, problem.New(problem.Unauthorized, "error_session_expired")
 	}

@@ -74,7 +74,7 @@ func (s *Service) AuthenticateToken(ctx context.Context, secret, address string)
 	var u User
 	err := db.Check(s.db.Read().QueryRowContext(ctx, `SELECT t.id, t.revoked_at, t.last_used_at, `+userColumns+`
 		FROM api_tokens t JOIN users u ON u.id = t.user_id `+authorityJoin+` WHERE t.token_hash = $1`, tokenHash(secret)).
-		Scan(&id, &revoked, &lastUsed, &u.ID, &u.Email, &u.Name, &u.Language, &u.TOTPEnabled, &u.Active, &u.CreatedAt))
+		Scan(append([]any{&id, &revoked, &lastUsed}, u.targets()...)...))
 	if errors.Is(err, db.ErrNotFound) {
 		return User{}, unauthorized
 	}

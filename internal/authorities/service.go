@@ -161,12 +161,19 @@ func (s *Service) get(ctx context.Context, q db.Querier, where string, arg any) 
 
 // ActorFor returns the actor a user acts as: their authority and roles.
 func (s *Service) ActorFor(ctx context.Context, userID string) (Actor, error) {
-	a := Actor{UserID: userID}
-	var authorityID string
-	err := db.Check(s.db.Read().QueryRowContext(ctx, `SELECT COALESCE(authority_id, ''), language FROM users WHERE id = $1`, userID).Scan(&authorityID, &a.Language))
+	var authorityID, language string
+	err := db.Check(s.db.Read().QueryRowContext(ctx, `SELECT COALESCE(authority_id, ''), language FROM users WHERE id = $1`, userID).Scan(&authorityID, &language))
 	if err != nil {
-		return a, err
+		return Actor{UserID: userID}, err
 	}
+	return s.ActorOf(ctx, userID, authorityID, language)
+}
+
+// ActorOf is ActorFor for a caller that has just read the user's authority
+// and language (auth.User, read with the session): one query less on every
+// page.
+func (s *Service) ActorOf(ctx context.Context, userID, authorityID, language string) (a Actor, err error) {
+	a = Actor{UserID: userID, Language: language}
 	if authorityID != "" {
 		if a.Authority, err = s.Get(ctx, authorityID); err != nil {
 			return a, err

@@ -719,6 +719,11 @@ func TestTheInboxAgreesWithOpeningEachCase(t *testing.T) {
 		"Italian delegated alert coordinator": w.user(itDC, "alerts@coord.it.example", "it", "coordinator"),
 		"Swedish regional delegate":           w.user(seDC, "skane@lst.se.example", "sv", "coordinator"),
 	}
+	// An authority that receives alerts and is then deactivated (below):
+	// its user takes no part any more, and its to-do box's union has no
+	// branch at all.
+	itGone := w.authority("IT", "Ufficio soppresso", authorities.CompetentAuthority)
+	gone := w.user(itGone, "alerts@soppresso.example", "it", "alert_handler")
 	// Cases in many states and of both kinds.
 	steps := [][]string{{}, {"submit"}, {"submit", "approve"}, {"submit", "approve", "disseminate"}, {"submit", "approve", "disseminate", "acknowledge"},
 		{"submit", "approve", "disseminate", "propose_closure"}, {"submit", "approve", "propose_closure", "close"}, {"submit", "reject"}}
@@ -728,7 +733,7 @@ func TestTheInboxAgreesWithOpeningEachCase(t *testing.T) {
 	for _, path := range steps {
 		c := w.alert()
 		for _, a := range path {
-			w.act(by[a], c.ID, a, broadcasts.Input{Comment: "c", Authorities: []string{w.itCA.ID}})
+			w.act(by[a], c.ID, a, broadcasts.Input{Comment: "c", Authorities: []string{w.itCA.ID, itGone.ID}})
 		}
 		ids = append(ids, c.ID)
 	}
@@ -739,6 +744,17 @@ func TestTheInboxAgreesWithOpeningEachCase(t *testing.T) {
 		}
 		ids = append(ids, c.ID)
 	}
+	if n, err := w.svc.Count(w.ctx, gone, broadcasts.Alert, broadcasts.ToDo); err != nil || n == 0 {
+		t.Fatalf("before its deactivation, %d alerts wait for the recipient (%v)", n, err)
+	}
+	if err := w.auths.SetStatus(w.ctx, authorities.System(), itGone.ID, authorities.Deactivated); err != nil {
+		t.Fatal(err)
+	}
+	gone, err := w.auths.ActorFor(w.ctx, gone.UserID)
+	if err != nil || gone.Authority.Status != authorities.Deactivated {
+		t.Fatalf("the deactivated recipient's actor: %+v, %v", gone.Authority, err)
+	}
+	users["deactivated Italian recipient"], users["System"] = gone, authorities.System()
 	seen := map[string]int{} // user/kind/box → cases
 	defer func() {
 		// The comparison means something only if the boxes are not empty.
@@ -746,6 +762,11 @@ func TestTheInboxAgreesWithOpeningEachCase(t *testing.T) {
 			"sender's coordinator/alert/sent", "Italian recipient/alert/to_do", "Commission/alert/received", "another Swedish authority/notification/received"} {
 			if seen[key] == 0 {
 				t.Errorf("%s is empty", key)
+			}
+		}
+		for _, box := range broadcasts.Boxes {
+			if n := seen["deactivated Italian recipient/alert/"+box]; n != 0 {
+				t.Errorf("a deactivated authority's %s box holds %d alerts", box, n)
 			}
 		}
 		if seen["Swedish regional delegate/alert/sent"] != 0 {

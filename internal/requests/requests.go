@@ -377,14 +377,16 @@ func columns(alias string) string {
 	return strings.Join(cols, ", ")
 }
 
-func scanRequest(row interface{ Scan(...any) error }) (*Request, error) {
+// scanRequest scans a row of columns() and then, into more, the row's
+// further columns.
+func scanRequest(row interface{ Scan(...any) error }, more ...any) (*Request, error) {
 	var r Request
 	var proposed, sent, accepted, answered, closed, stopped, blocked, erased sql.NullTime
 	var rt, re sql.NullInt64
 	var subject string
-	if err := row.Scan(&r.ID, &r.Reference, &r.Area, &r.QuestionSet, &r.State, &r.RequesterID, &r.ResponderID, &r.CreatedBy, &r.ReplyBy, &proposed,
+	if err := row.Scan(append([]any{&r.ID, &r.Reference, &r.Area, &r.QuestionSet, &r.State, &r.RequesterID, &r.ResponderID, &r.CreatedBy, &r.ReplyBy, &proposed,
 		&sent, &accepted, &answered, &closed, &stopped, &r.StoppedSeconds, &rt, &re, &r.LastActivityAt, &r.CreatedAt, &r.UpdatedAt,
-		&r.SubjectName, &subject, &r.Message, &blocked, &erased, &r.HandlerID, &r.ParentID); err != nil {
+		&r.SubjectName, &subject, &r.Message, &blocked, &erased, &r.HandlerID, &r.ParentID}, more...)...); err != nil {
 		return nil, err
 	}
 	num := func(n sql.NullInt64) *int {
@@ -402,28 +404,31 @@ func scanRequest(row interface{ Scan(...any) error }) (*Request, error) {
 	return &r, nil
 }
 
-// load reads a request with everything in it, for the service's own use.
+// load reads a request with everything in it, for the service's own use:
+// one query, its questions in order as a JSON array of [code, answer,
+// answer text] (a second query was a second round trip on PostgreSQL on
+// every request's page).
 func (s *Service) load(ctx context.Context, q db.Querier, id string) (*Request, error) {
-	r, err := scanRequest(q.QueryRowContext(ctx, `SELECT `+columns("")+` FROM requests WHERE id = $1`, id))
+	questions := `COALESCE((SELECT json_agg(json_build_array(code, answer, answer_text) ORDER BY position) FROM request_questions WHERE request_id = $1)::text, '[]')`
+	if s.db.Dialect() == db.SQLite {
+		questions = `(SELECT json_group_array(json_array(code, answer, answer_text) ORDER BY position) FROM request_questions WHERE request_id = $1)`
+	}
+	var list string
+	r, err := scanRequest(q.QueryRowContext(ctx, `SELECT `+columns("")+`, `+questions+` FROM requests WHERE id = $1`, id), &list)
 	if errors.Is(db.Check(err), db.ErrNotFound) {
 		return nil, errNotFound
 	}
 	if err != nil {
 		return nil, db.Check(err)
 	}
-	rows, err := q.QueryContext(ctx, `SELECT code, answer, answer_text FROM request_questions WHERE request_id = $1 ORDER BY position`, id)
-	if err != nil {
-		return nil, db.Check(err)
+	var rows [][3]string
+	if err := json.Unmarshal([]byte(list), &rows); err != nil {
+		return nil, fmt.Errorf("the questions of request %s: %w", id, err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var qn Question
-		if err := rows.Scan(&qn.Code, &qn.Answer, &qn.AnswerText); err != nil {
-			return nil, db.Check(err)
-		}
-		r.Questions = append(r.Questions, qn)
+	for _, x := range rows {
+		r.Questions = append(r.Questions, Question{Code: x[0], Answer: x[1], AnswerText: x[2]})
 	}
-	return r, db.Check(rows.Err())
+	return r, nil
 }
 
 // who is what the actor is in a request: its parties and its roles for

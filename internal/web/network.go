@@ -26,12 +26,19 @@ type actingFunc func(w http.ResponseWriter, r *http.Request, actor authorities.A
 // every handler of the network.
 func (s *Server) acting(h actingFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		actor, err := s.authorities.ActorFor(r.Context(), visitOf(r).user.ID)
+		actor, err := s.actorOf(r)
 		if err != nil {
 			return err
 		}
 		return h(w, r, actor)
 	}
+}
+
+// actorOf is the signed-in user's actor, from the user read with the
+// session.
+func (s *Server) actorOf(r *http.Request) (authorities.Actor, error) {
+	u := visitOf(r).user
+	return s.authorities.ActorOf(r.Context(), u.ID, u.AuthorityID, u.Language)
 }
 
 // countryOption is a country in a select, named in the reader's language.

@@ -109,7 +109,7 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request) error {
 
 // home is "My work": what waits for the user in each inbox.
 func (s *Server) home(w http.ResponseWriter, r *http.Request) error {
-	actor, err := s.authorities.ActorFor(r.Context(), visitOf(r).user.ID)
+	actor, err := s.actorOf(r)
 	if err != nil {
 		return err
 	}
