@@ -118,7 +118,7 @@ type actingFunc func(w http.ResponseWriter, r *http.Request, actor authorities.A
 // handler of the network.
 func (a *API) acting(h actingFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, u auth.User) error {
-		actor, err := a.authorities.ActorOf(r.Context(), u.ID, u.AuthorityID, u.Language)
+		actor, err := a.authorities.ActorOf(r.Context(), u)
 		if err != nil {
 			return err
 		}

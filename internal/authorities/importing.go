@@ -11,7 +11,6 @@ import (
 	"io"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -1026,23 +1025,6 @@ func (s *Service) insertRows(ctx context.Context, tx db.Querier, table, cols str
 // statements with very many: SQLite looks a "$n" up among the statement's
 // earlier ones, which grows with their square, and takes plain "?" in
 // order instead.
-// numbered is "$1,…,$count" (SQLite: "?1,…,?count"): parameters that a
-// query may use more than once.
-func (s *Service) numbered(count int) string {
-	mark := "$"
-	if s.db.Dialect() == db.SQLite {
-		mark = "?"
-	}
-	var b strings.Builder
-	for i := range count {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(mark + strconv.Itoa(i+1))
-	}
-	return b.String()
-}
-
 func (s *Service) params(offset, count int) string {
 	if s.db.Dialect() == db.SQLite {
 		return strings.TrimSuffix(strings.Repeat("?,", count), ",")
@@ -1137,9 +1119,9 @@ func (s *Service) queryAuthorities(ctx context.Context, q db.Querier, query stri
 }
 
 // loadMany is load for many authorities at once: one query per thousand
-// authorities, its four lists (texts, areas, competences, scope) read as
-// one union, instead of four queries per authority. Lists are sorted here,
-// in byte order on both databases.
+// authorities, their four lists (texts, areas, competences, scope) read as
+// one union, instead of four. Lists are sorted here, in byte order on both
+// databases (PostgreSQL sorted by its collation before).
 func (s *Service) loadMany(ctx context.Context, q db.Querier, list []*Authority) error {
 	byID := make(map[string]*Authority, len(list))
 	for _, a := range list {
@@ -1153,11 +1135,16 @@ func (s *Service) loadMany(ctx context.Context, q db.Querier, list []*Authority)
 		for i, a := range chunk {
 			args[i] = a.ID
 		}
-		in := s.numbered(len(chunk)) // each branch uses the same parameters
+		in, queryArgs := s.params(0, len(chunk)), args
+		if s.db.Dialect() == db.SQLite {
+			// Plain "?" marks are taken in order: the ids again for each
+			// branch (a numbered "?n" is looked up as "$n" is, params).
+			queryArgs = slices.Concat(args, args, args, args)
+		}
 		err := scanEach(ctx, q, `SELECT 't', authority_id, language, name, description FROM authority_texts WHERE authority_id IN (`+in+`)
 			UNION ALL SELECT 'a', authority_id, area, COALESCE(supervisor_id, ''), '' FROM authority_areas WHERE authority_id IN (`+in+`)
 			UNION ALL SELECT 'c', authority_id, area, vocabulary, term FROM authority_competences WHERE authority_id IN (`+in+`)
-			UNION ALL SELECT 's', authority_id, kind, value, '' FROM coordinator_scopes WHERE authority_id IN (`+in+`)`, args,
+			UNION ALL SELECT 's', authority_id, kind, value, '' FROM coordinator_scopes WHERE authority_id IN (`+in+`)`, queryArgs,
 			func(scan func(...any) error) error {
 				var list, id, x, y, z string
 				if err := scan(&list, &id, &x, &y, &z); err != nil {

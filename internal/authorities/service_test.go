@@ -476,3 +476,43 @@ func mustRegistry(t *testing.T) *areas.Registry {
 	}
 	return reg
 }
+
+// A page makes the signed-in user's actor from the user read with the
+// session (ActorOf): it is the actor ActorFor reads, with an authority or
+// without one.
+func TestTheActorOfAUserReadWithTheSessionIsTheirActor(t *testing.T) {
+	w := newWorld(t)
+	de := w.authority("DE", "Ärztekammer Berlin", authorities.CompetentAuthority, "services", "pq")
+	member := w.user(de, "arzt@berlin.example", "request_handler", "alert_handler")
+	loner, err := w.auth.CreateUser(w.ctx, auth.NewUser{Email: "loner@example.eu", Name: "Loner", Password: testkit.Password, Language: "fr"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, authority := range map[string]string{member.UserID: de.ID, loner.ID: ""} {
+		u, err := w.auth.UserByID(w.ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.AuthorityID != authority {
+			t.Fatalf("user %s: authority %q, want %q", u.Email, u.AuthorityID, authority)
+		}
+		of, err := w.svc.ActorOf(w.ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		byID, err := w.svc.ActorFor(w.ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(of, byID) {
+			t.Fatalf("ActorOf  %+v\nActorFor %+v", of, byID)
+		}
+	}
+	// The lists come back sorted, whatever order they were given in.
+	if got := member.Authority.Areas; !slices.Equal(got, []string{"pq", "services"}) {
+		t.Fatalf("areas %v, want [pq services]", got)
+	}
+	if len(member.Roles) != 2 || member.Language != "" {
+		t.Fatalf("the member's actor: %+v", member)
+	}
+}

@@ -271,6 +271,7 @@ func (s *Service) AcceptInvitation(ctx context.Context, token, password string) 
 		if _, err := tx.ExecContext(ctx, `UPDATE users SET authority_id = $1 WHERE id = $2`, p.AuthorityID, u.ID); err != nil {
 			return err
 		}
+		u.AuthorityID = p.AuthorityID
 		if err := writeRoles(ctx, tx, u.ID, parseRoles(roles)); err != nil {
 			return err
 		}

@@ -759,7 +759,7 @@ func TestTheInboxAgreesWithOpeningEachCase(t *testing.T) {
 	defer func() {
 		// The comparison means something only if the boxes are not empty.
 		for _, key := range []string{"Italian delegated alert coordinator/alert/received", "Italian delegated alert coordinator/alert/to_do",
-			"sender's coordinator/alert/sent", "Italian recipient/alert/to_do", "Commission/alert/received", "another Swedish authority/notification/received"} {
+			"sender's coordinator/alert/sent", "Italian recipient/alert/to_do", "Commission/alert/received", "System/alert/received", "another Swedish authority/notification/received"} {
 			if seen[key] == 0 {
 				t.Errorf("%s is empty", key)
 			}

@@ -409,9 +409,11 @@ func scanRequest(row interface{ Scan(...any) error }, more ...any) (*Request, er
 // answer text] (a second query was a second round trip on PostgreSQL on
 // every request's page).
 func (s *Service) load(ctx context.Context, q db.Querier, id string) (*Request, error) {
-	questions := `COALESCE((SELECT json_agg(json_build_array(code, answer, answer_text) ORDER BY position) FROM request_questions WHERE request_id = $1)::text, '[]')`
+	questions := `COALESCE((SELECT json_agg(json_build_array(q.code, q.answer, q.answer_text) ORDER BY q.position, q.code)
+		FROM request_questions q WHERE q.request_id = $1)::text, '[]')`
 	if s.db.Dialect() == db.SQLite {
-		questions = `(SELECT json_group_array(json_array(code, answer, answer_text) ORDER BY position) FROM request_questions WHERE request_id = $1)`
+		questions = `(SELECT json_group_array(json_array(q.code, q.answer, q.answer_text) ORDER BY q.position, q.code)
+		FROM request_questions q WHERE q.request_id = $1)`
 	}
 	var list string
 	r, err := scanRequest(q.QueryRowContext(ctx, `SELECT `+columns("")+`, `+questions+` FROM requests WHERE id = $1`, id), &list)

@@ -37,8 +37,7 @@ func (s *Server) acting(h actingFunc) handlerFunc {
 // actorOf is the signed-in user's actor, from the user read with the
 // session.
 func (s *Server) actorOf(r *http.Request) (authorities.Actor, error) {
-	u := visitOf(r).user
-	return s.authorities.ActorOf(r.Context(), u.ID, u.AuthorityID, u.Language)
+	return s.authorities.ActorOf(r.Context(), *visitOf(r).user)
 }
 
 // countryOption is a country in a select, named in the reader's language.
