@@ -1146,12 +1146,12 @@ func (s *Service) loadMany(ctx context.Context, q db.Querier, list []*Authority)
 			UNION ALL SELECT 'c', authority_id, area, vocabulary, term FROM authority_competences WHERE authority_id IN (`+in+`)
 			UNION ALL SELECT 's', authority_id, kind, value, '' FROM coordinator_scopes WHERE authority_id IN (`+in+`)`, queryArgs,
 			func(scan func(...any) error) error {
-				var list, id, x, y, z string
-				if err := scan(&list, &id, &x, &y, &z); err != nil {
+				var tag, id, x, y, z string // tag: which of the four lists
+				if err := scan(&tag, &id, &x, &y, &z); err != nil {
 					return err
 				}
 				a := byID[id]
-				switch list {
+				switch tag {
 				case "t": // language, name, description
 					if y != "" {
 						a.Names[x] = y
