@@ -58,8 +58,9 @@ func (m *memo) put(a *Authority) {
 // Triggers add one to an authority's revision in the transaction that
 // changes any of its lists (migration 14), so a reader that finds the
 // row's revision equal to the kept one has the lists without another
-// query (loadMany's union of the four), on every server. Lists are kept only from reads outside a
-// transaction: a transaction's uncommitted lists could be rolled back.
+// query (loadMany's union of the four), on every server. Lists are kept
+// only from reads outside a transaction: a transaction's uncommitted lists
+// could be rolled back.
 //
 // A database restored under a running server could bring back an older
 // revision; servers are stopped for a restore (docs/OPERATIONS.md).

@@ -282,21 +282,16 @@ func (s *Service) Search(ctx context.Context, q Query) ([]*Authority, int, error
 		m.Words = append(m.Words, search.Variants(t))
 		m.Also = append(m.Also, also)
 	}
-	var page []string
-	var total int
-	err := s.db.ReadInTableOrder(ctx, func(tx db.Querier) (err error) {
-		page, total, err = s.index.Ranked(ctx, tx, m, MaxResults, (q.Page-1)*q.PerPage, q.PerPage, func(h *search.Hit) float64 {
-			return search.Score(h.Text, tokens, func(i int) float64 {
-				best := 0.0
-				for tag, score := range matched[i] {
-					if score > best && h.Has(tag) {
-						best = score
-					}
+	page, total, err := s.index.Ranked(ctx, s.db, m, MaxResults, (q.Page-1)*q.PerPage, q.PerPage, func(h *search.Hit) float64 {
+		return search.Score(h.Text, tokens, func(i int) float64 {
+			best := 0.0
+			for tag, score := range matched[i] {
+				if score > best && h.Has(tag) {
+					best = score
 				}
-				return best
-			})
+			}
+			return best
 		})
-		return err
 	})
 	if err != nil {
 		return nil, 0, err

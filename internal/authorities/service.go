@@ -161,8 +161,7 @@ func (s *Service) get(ctx context.Context, q db.Querier, where string, arg any) 
 
 // ActorFor returns the actor a user acts as: their authority and roles.
 func (s *Service) ActorFor(ctx context.Context, userID string) (Actor, error) {
-	u := auth.User{ID: userID}
-	err := db.Check(s.db.Read().QueryRowContext(ctx, `SELECT COALESCE(authority_id, ''), language FROM users WHERE id = $1`, userID).Scan(&u.AuthorityID, &u.Language))
+	u, err := s.auth.UserByID(ctx, userID)
 	if err != nil {
 		return Actor{UserID: userID}, err
 	}

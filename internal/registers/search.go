@@ -99,16 +99,10 @@ func (s *Service) found(ctx context.Context, actor authorities.Actor, q Query, t
 		m.Require = append(m.Require, group)
 	}
 	sort.Slice(m.Require, func(i, j int) bool { return strings.Join(m.Require[i], " ") < strings.Join(m.Require[j], " ") })
-	var ids []string
-	var total int
-	err := s.db.ReadInTableOrder(ctx, func(tx db.Querier) (err error) {
-		// A page past MaxResults only counts (Ranked).
-		ids, total, err = s.index.Ranked(ctx, tx, m, MaxResults, (q.Page-1)*q.PerPage, q.PerPage, func(h *search.Hit) float64 {
-			return search.Score(h.Text, tokens, nil)
-		})
-		return err
+	// A page past MaxResults only counts (Ranked).
+	return s.index.Ranked(ctx, s.db, m, MaxResults, (q.Page-1)*q.PerPage, q.PerPage, func(h *search.Hit) float64 {
+		return search.Score(h.Text, tokens, nil)
 	})
-	return ids, total, err
 }
 
 // listed pages through the entries that match the filters, by name.

@@ -149,13 +149,22 @@ const Block = 200
 // of them, and how many match (at most most+1: "more than most"; no match
 // after the most-th is listed). Blocks of candidates are ranked by score,
 // highest first, then by text, so that every page of the same search, read
-// one after another, lists each match once, when tx reads in the table's
-// order (db.ReadInTableOrder): the first documents read for a later page
-// are then those read for an earlier one. The price: within a stage, a
+// one after another, lists each match once: d's documents are read in the
+// table's order (db.ReadInTableOrder), so that the first read for a later
+// page are those read for an earlier one. The price: within a stage, a
 // better match found after the first Block is listed after them, on a
 // later page (the stages still put whole words before prefixes, prefixes
 // before inflections, and those before competences).
-func (x *Index) Ranked(ctx context.Context, tx db.Querier, q Query, most, from, n int, score func(*Hit) float64) ([]string, int, error) {
+func (x *Index) Ranked(ctx context.Context, d *db.DB, q Query, most, from, n int, score func(*Hit) float64) (ids []string, total int, err error) {
+	err = d.ReadInTableOrder(ctx, func(tx db.Querier) (err error) {
+		ids, total, err = x.ranked(ctx, tx, q, most, from, n, score)
+		return err
+	})
+	return ids, total, err
+}
+
+// ranked is Ranked within tx, which reads in the table's order.
+func (x *Index) ranked(ctx context.Context, tx db.Querier, q Query, most, from, n int, score func(*Hit) float64) ([]string, int, error) {
 	from = max(from, 0)
 	if from >= most { // past what is listed: only how many match
 		total, err := x.CountUpTo(ctx, tx, q, most+1)
