@@ -345,7 +345,7 @@ func (s *Service) filtered(ctx context.Context, q Query) ([]*Authority, int, err
 	m := filters(q)
 	from := (q.Page - 1) * q.PerPage
 	if len(m.Require) > 0 {
-		n, err := s.index.CountUpTo(ctx, s.db.Read(), m, MaxResults+1)
+		n, err := s.index.CountUpTo(ctx, s.db, m, MaxResults+1)
 		if err != nil {
 			return nil, 0, err
 		}

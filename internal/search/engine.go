@@ -21,12 +21,13 @@ import (
 // engine's inverted index in one lookup instead of by scanning a table.
 type Index struct {
 	dialect db.Dialect
-	name    string // base name of the index's tables
+	name    string  // base name of the index's tables
+	counts  *counts // CountUpTo's answers, by search revision (counts.go)
 }
 
 // NewIndex returns the index named name (letters and underscores only).
 func NewIndex(dialect db.Dialect, name string) *Index {
-	return &Index{dialect: dialect, name: name}
+	return &Index{dialect: dialect, name: name, counts: &counts{}}
 }
 
 // Tag returns the index word that stands for value of kind (a country, an
@@ -167,7 +168,7 @@ func (x *Index) Ranked(ctx context.Context, d *db.DB, q Query, most, from, n int
 func (x *Index) ranked(ctx context.Context, tx db.Querier, q Query, most, from, n int, score func(*Hit) float64) ([]string, int, error) {
 	from = max(from, 0)
 	if from >= most { // past what is listed: only how many match
-		total, err := x.CountUpTo(ctx, tx, q, most+1)
+		total, err := x.countUpTo(ctx, tx, q, most+1)
 		return nil, total, err
 	}
 	end := min(from+n, most)
@@ -180,7 +181,7 @@ func (x *Index) ranked(ctx context.Context, tx db.Querier, q Query, most, from, 
 	if total > read {
 		hits = hits[:read]
 		if read < most {
-			if total, err = x.CountUpTo(ctx, tx, q, most+1); err != nil {
+			if total, err = x.countUpTo(ctx, tx, q, most+1); err != nil {
 				return nil, 0, err
 			}
 		}
@@ -211,16 +212,36 @@ func (x *Index) ranked(ctx context.Context, tx db.Querier, q Query, most, from, 
 	return ids, total, nil
 }
 
-// CountUpTo returns how many documents match q, counting no further than
-// limit.
-func (x *Index) CountUpTo(ctx context.Context, tx db.Querier, q Query, limit int) (int, error) {
+// CountUpTo returns how many documents of d match q, counting no further
+// than limit. A count made since the last change to a search index is
+// not made again (counts.go).
+func (x *Index) CountUpTo(ctx context.Context, d *db.DB, q Query, limit int) (int, error) {
+	return x.countUpTo(ctx, d.Read(), q, limit)
+}
+
+// countUpTo is CountUpTo within tx, which must read committed data only
+// (the read pool or a read-only transaction): its counts are kept.
+func (x *Index) countUpTo(ctx context.Context, tx db.Querier, q Query, limit int) (int, error) {
 	if len(q.Words) == 0 && len(q.Require) == 0 {
 		return 0, nil
 	}
+	revision, err := Revision(ctx, tx)
+	if err != nil {
+		return 0, err
+	}
+	key := countKey(q, limit)
+	if n, ok := x.counts.get(revision, key); ok {
+		return n, nil
+	}
 	cond, args := x.where(q, tagged, -1)
 	var n int
-	err := tx.QueryRowContext(ctx, fmt.Sprintf(`SELECT COUNT(*) FROM (SELECT 1 FROM %s_fts WHERE %s LIMIT %d) found`, x.name, cond, limit), args...).Scan(&n)
-	return n, db.Check(err)
+	err = tx.QueryRowContext(ctx, fmt.Sprintf(`SELECT COUNT(*) FROM (SELECT 1 FROM %s_fts WHERE %s LIMIT %d) found`, x.name, cond, limit), args...).Scan(&n)
+	if err != nil {
+		return 0, db.Check(err)
+	}
+	x.counts.counted.Add(1)
+	x.counts.keep(revision, key, n)
+	return n, nil
 }
 
 // where writes q as a condition on the index table, with its arguments:
