@@ -556,6 +556,17 @@ func TestInboxAndTimeline(t *testing.T) {
 		if tl[2].Comment != "Noted." {
 			t.Fatal("a coordinator's comment is hidden")
 		}
+		// Every event names its authority: the parties' names come with
+		// the request, the coordinator's is read.
+		for _, e := range tl {
+			a, err := w.auths.Get(w.ctx, e.AuthorityID)
+			if err != nil || e.Authority != a.Name || a.Name == "" {
+				t.Fatalf("%s by %q, of authority %s: %v", e.Action, e.Authority, e.AuthorityID, err)
+			}
+		}
+		if tl[2].AuthorityID == tl[0].AuthorityID || tl[2].AuthorityID == tl[3].AuthorityID {
+			t.Fatal("the coordinator's comment is by a party")
+		}
 	}
 	if _, err := w.svc.Timeline(w.ctx, w.frHandler, a.ID); !isKind(err, problem.NotFound) {
 		t.Fatalf("a stranger read the timeline: %v", err)

@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/openimi/openimi/internal/db"
@@ -21,13 +23,31 @@ import (
 // engine's inverted index in one lookup instead of by scanning a table.
 type Index struct {
 	dialect db.Dialect
-	name    string  // base name of the index's tables
-	counts  *counts // CountUpTo's answers, by search revision (counts.go)
+	name    string // base name of the index's tables
+	// What the index answered, by search revision (kept.go).
+	counts   *keptAt[int]
+	rankings *keptAt[ranking]
 }
+
+// ranking is the ids of the candidates read for some pages of a search,
+// block by block in the caller's order, and how many match.
+type ranking struct {
+	ids   []string
+	total int
+}
+
+// Bounds of what an index keeps: a count costs its key, a few hundred
+// bytes; a ranking its ids, about 50 bytes each (10 kB for a block).
+const (
+	countsMost   = 10_000
+	rankingsMost = 200_000 // ids, 10 MB
+)
 
 // NewIndex returns the index named name (letters and underscores only).
 func NewIndex(dialect db.Dialect, name string) *Index {
-	return &Index{dialect: dialect, name: name, counts: &counts{}}
+	return &Index{dialect: dialect, name: name,
+		counts:   &keptAt[int]{most: countsMost, cost: func(int) int { return 1 }},
+		rankings: &keptAt[ranking]{most: rankingsMost, cost: func(r ranking) int { return len(r.ids) + 1 }}}
 }
 
 // Tag returns the index word that stands for value of kind (a country, an
@@ -156,6 +176,11 @@ const Block = 200
 // better match found after the first Block is listed after them, on a
 // later page (the stages still put whole words before prefixes, prefixes
 // before inflections, and those before competences).
+//
+// A search ranked since the last change to a search index is not read
+// again (kept.go): score must depend only on the document, on q (whose
+// first prefix of each word is the word typed) and on what does not change
+// while the program runs.
 func (x *Index) Ranked(ctx context.Context, d *db.DB, q Query, most, from, n int, score func(*Hit) float64) (ids []string, total int, err error) {
 	err = d.ReadInTableOrder(ctx, func(tx db.Querier) (err error) {
 		ids, total, err = x.ranked(ctx, tx, q, most, from, n, score)
@@ -164,37 +189,56 @@ func (x *Index) Ranked(ctx context.Context, d *db.DB, q Query, most, from, n int
 	return ids, total, err
 }
 
-// ranked is Ranked within tx, which reads in the table's order.
+// ranked is Ranked within tx, a read of committed data in the table's
+// order.
 func (x *Index) ranked(ctx context.Context, tx db.Querier, q Query, most, from, n int, score func(*Hit) float64) ([]string, int, error) {
+	revision, err := Revision(ctx, tx)
+	if err != nil {
+		return nil, 0, err
+	}
 	from = max(from, 0)
 	if from >= most { // past what is listed: only how many match
-		total, err := x.countUpTo(ctx, tx, q, most+1)
+		total, err := x.countAt(ctx, tx, revision, q, most+1)
 		return nil, total, err
 	}
 	end := min(from+n, most)
 	read := min(most, max(1, (end+Block-1)/Block)*Block) // whole blocks
+	key := strconv.Itoa(most) + "\x1d" + queryKey(q, read)
+	r, ok := x.rankings.get(revision, key)
+	if !ok {
+		if r, err = x.rank(ctx, tx, revision, q, most, read, score); err != nil {
+			return nil, 0, err
+		}
+		x.rankings.made.Add(1)
+		x.rankings.keep(revision, key, r)
+	}
+	return slices.Clone(r.ids[min(from, len(r.ids)):min(end, len(r.ids))]), r.total, nil
+}
+
+// rank reads up to read candidates of q and ranks them block by block.
+func (x *Index) rank(ctx context.Context, tx db.Querier, revision int64, q Query, most, read int, score func(*Hit) float64) (ranking, error) {
 	hits, err := x.Find(ctx, tx, q, read+1)
 	if err != nil {
-		return nil, 0, err
+		return ranking{}, err
 	}
 	total := len(hits)
 	if total > read {
 		hits = hits[:read]
 		if read < most {
-			if total, err = x.countUpTo(ctx, tx, q, most+1); err != nil {
-				return nil, 0, err
+			if total, err = x.countAt(ctx, tx, revision, q, most+1); err != nil {
+				return ranking{}, err
 			}
 		}
 	}
-	type ranked struct {
+	type scored struct {
 		hit   *Hit
 		score float64
 	}
-	var ids []string
-	for b := from / Block * Block; b < min(end, len(hits)); b += Block {
-		block := make([]ranked, 0, Block)
+	ids := make([]string, 0, len(hits))
+	for b := 0; b < len(hits); b += Block {
+		block := make([]scored, 0, Block)
 		for i := b; i < min(b+Block, len(hits)); i++ {
-			block = append(block, ranked{&hits[i], score(&hits[i])})
+			block = append(block, scored{&hits[i], score(&hits[i])})
 		}
 		sort.Slice(block, func(i, j int) bool {
 			if block[i].score != block[j].score {
@@ -205,41 +249,41 @@ func (x *Index) ranked(ctx context.Context, tx db.Querier, q Query, most, from, 
 			}
 			return block[i].hit.ID < block[j].hit.ID
 		})
-		for i := max(from, b); i < min(end, b+len(block)); i++ {
-			ids = append(ids, block[i-b].hit.ID)
+		for _, c := range block {
+			ids = append(ids, c.hit.ID)
 		}
 	}
-	return ids, total, nil
+	return ranking{ids: ids, total: total}, nil
 }
 
 // CountUpTo returns how many documents of d match q, counting no further
 // than limit. A count made since the last change to a search index is
-// not made again (counts.go).
+// not made again (kept.go).
 func (x *Index) CountUpTo(ctx context.Context, d *db.DB, q Query, limit int) (int, error) {
-	return x.countUpTo(ctx, d.Read(), q, limit)
-}
-
-// countUpTo is CountUpTo within tx, which must read committed data only
-// (the read pool or a read-only transaction): its counts are kept.
-func (x *Index) countUpTo(ctx context.Context, tx db.Querier, q Query, limit int) (int, error) {
-	if len(q.Words) == 0 && len(q.Require) == 0 {
-		return 0, nil
-	}
-	revision, err := Revision(ctx, tx)
+	revision, err := Revision(ctx, d.Read())
 	if err != nil {
 		return 0, err
 	}
-	key := countKey(q, limit)
+	return x.countAt(ctx, d.Read(), revision, q, limit)
+}
+
+// countAt is CountUpTo within tx, a read of committed data made after the
+// search revision was read.
+func (x *Index) countAt(ctx context.Context, tx db.Querier, revision int64, q Query, limit int) (int, error) {
+	if len(q.Words) == 0 && len(q.Require) == 0 {
+		return 0, nil
+	}
+	key := queryKey(q, limit)
 	if n, ok := x.counts.get(revision, key); ok {
 		return n, nil
 	}
 	cond, args := x.where(q, tagged, -1)
 	var n int
-	err = tx.QueryRowContext(ctx, fmt.Sprintf(`SELECT COUNT(*) FROM (SELECT 1 FROM %s_fts WHERE %s LIMIT %d) found`, x.name, cond, limit), args...).Scan(&n)
+	err := tx.QueryRowContext(ctx, fmt.Sprintf(`SELECT COUNT(*) FROM (SELECT 1 FROM %s_fts WHERE %s LIMIT %d) found`, x.name, cond, limit), args...).Scan(&n)
 	if err != nil {
 		return 0, db.Check(err)
 	}
-	x.counts.counted.Add(1)
+	x.counts.made.Add(1)
 	x.counts.keep(revision, key, n)
 	return n, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/openimi/openimi/internal/db"
@@ -32,8 +33,8 @@ func TestCountsAreKeptUntilAnIndexChanges(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n != want || x.counts.counted.Load() != made {
-			t.Fatalf("count %d after %d queries, want %d after %d", n, x.counts.counted.Load(), want, made)
+		if n != want || x.counts.made.Load() != made {
+			t.Fatalf("count %d after %d queries, want %d after %d", n, x.counts.made.Load(), want, made)
 		}
 	}
 	revision := func() int64 {
@@ -50,8 +51,8 @@ func TestCountsAreKeptUntilAnIndexChanges(t *testing.T) {
 	put("a3", "Notarkammer Bonn")
 	count(2, 1)
 	count(2, 1) // kept
-	if n, err := x.CountUpTo(ctx, d, q, 1); err != nil || n != 1 || x.counts.counted.Load() != 2 {
-		t.Fatalf("another limit: %d, %v, after %d queries", n, err, x.counts.counted.Load())
+	if n, err := x.CountUpTo(ctx, d, q, 1); err != nil || n != 1 || x.counts.made.Load() != 2 {
+		t.Fatalf("another limit: %d, %v, after %d queries", n, err, x.counts.made.Load())
 	}
 
 	before := revision()
@@ -116,9 +117,11 @@ func TestCountsAreKeptUntilAnIndexChanges(t *testing.T) {
 	count(0, 7)
 }
 
-// TestRankedTotalsFollowChanges checks the counts Ranked makes when more
-// documents match than it reads (a block), inside its read transaction.
-func TestRankedTotalsFollowChanges(t *testing.T) {
+// TestRankingsAreKeptUntilAnIndexChanges checks Ranked when more
+// documents match than it reads (a block): inside its read transaction it
+// ranks and counts once per search, pages of the same search come from the
+// kept ranking and list each match once, and a change is seen at once.
+func TestRankingsAreKeptUntilAnIndexChanges(t *testing.T) {
 	ctx := context.Background()
 	d := dbtest.Open(t)
 	x := NewIndex(d.Dialect(), "authority")
@@ -137,50 +140,86 @@ func TestRankedTotalsFollowChanges(t *testing.T) {
 		}
 	}
 	q := Query{Words: [][]string{{"koln"}}}
-	ranked := func(want int) {
+	// Scores that put the candidates of a block in another order than
+	// the table's: by the number's last digit.
+	score := func(h *Hit) float64 { return float64(h.Text[len(h.Text)-1]) }
+	page := func(from, n, want int) []string {
 		t.Helper()
-		ids, total, err := x.Ranked(ctx, d, q, 1000, 0, 20, func(*Hit) float64 { return 0 })
+		ids, total, err := x.Ranked(ctx, d, q, 1000, from, n, score)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if total != want || len(ids) != 20 {
-			t.Fatalf("total %d with %d ids, want %d with 20", total, len(ids), want)
+		if total != want || len(ids) != n {
+			t.Fatalf("total %d with %d ids, want %d with %d", total, len(ids), want, n)
+		}
+		return ids
+	}
+	made := func(rankings, counts int64) {
+		t.Helper()
+		if x.rankings.made.Load() != rankings || x.counts.made.Load() != counts {
+			t.Fatalf("%d rankings and %d counts made, want %d and %d", x.rankings.made.Load(), x.counts.made.Load(), rankings, counts)
 		}
 	}
 	insert(0, Block+50)
-	ranked(Block + 50)
-	ranked(Block + 50)
-	if x.counts.counted.Load() != 1 {
-		t.Fatalf("%d counts made for the same search", x.counts.counted.Load())
+	first := page(0, 20, Block+50)
+	made(1, 1)
+	if again := page(0, 20, Block+50); !slices.Equal(again, first) {
+		t.Fatalf("the same page listed %v, then %v", first, again)
+	}
+	made(1, 1)
+	// The pages of the first block, from the kept ranking, list each
+	// candidate once, in the order of the scores.
+	seen := map[string]bool{}
+	var listed []string
+	for from := 0; from < Block; from += 20 {
+		listed = append(listed, page(from, 20, Block+50)...)
+	}
+	made(1, 1)
+	for i, id := range listed {
+		if seen[id] {
+			t.Fatalf("%s listed twice", id)
+		}
+		seen[id] = true
+		if i > 0 && id[len(id)-1] > listed[i-1][len(id)-1] {
+			t.Fatalf("%s after %s", id, listed[i-1])
+		}
 	}
 	insert(Block+50, Block+51)
-	ranked(Block + 51)
-	if x.counts.counted.Load() != 2 {
-		t.Fatalf("%d counts made, want 2", x.counts.counted.Load())
-	}
+	page(0, 20, Block+51)
+	made(2, 2)
 }
 
-func TestCountsForgetOlderRevisionsAndStayBounded(t *testing.T) {
-	var c counts
+func TestKeptAnswersForgetOlderRevisionsAndStayBounded(t *testing.T) {
+	c := keptAt[int]{most: 100, cost: func(int) int { return 1 }}
 	c.keep(5, "a", 1)
 	if n, ok := c.get(5, "a"); !ok || n != 1 {
 		t.Fatalf("kept %d, %v", n, ok)
 	}
-	c.keep(4, "b", 2) // counted before revision 5: not kept
+	c.keep(4, "b", 2) // read before revision 5: not kept
 	if _, ok := c.get(4, "b"); ok {
-		t.Fatal("a count of an older revision was kept")
+		t.Fatal("an answer of an older revision was kept")
 	}
 	c.keep(6, "c", 3)
 	if _, ok := c.get(6, "a"); ok {
-		t.Fatal("a count of revision 5 answered for revision 6")
+		t.Fatal("an answer of revision 5 answered for revision 6")
 	}
-	for i := range countsMax + 10 {
+	for i := range 110 {
 		c.keep(6, fmt.Sprint(i), i)
+		c.keep(6, fmt.Sprint(i), i) // again: counted once
 	}
-	if len(c.byKey) > countsMax {
-		t.Fatalf("%d counts kept, at most %d", len(c.byKey), countsMax)
+	if len(c.byKey) > 100 || c.size != len(c.byKey) {
+		t.Fatalf("%d answers kept of size %d, at most 100", len(c.byKey), c.size)
 	}
-	if countKey(Query{Words: [][]string{{"a", "b"}}}, 10) == countKey(Query{Words: [][]string{{"a"}, {"b"}}}, 10) {
+	if n, ok := c.get(6, "109"); !ok || n != 109 {
+		t.Fatalf("the last answer: %d, %v", n, ok)
+	}
+	r := keptAt[ranking]{most: 10, cost: func(r ranking) int { return len(r.ids) + 1 }}
+	r.keep(1, "big", ranking{ids: make([]string, 20)})
+	if _, ok := r.get(1, "big"); ok || r.size != 0 {
+		t.Fatal("an answer larger than the bound was kept")
+	}
+	if queryKey(Query{Words: [][]string{{"a", "b"}}}, 10) == queryKey(Query{Words: [][]string{{"a"}, {"b"}}}, 10) ||
+		queryKey(Query{Words: [][]string{{"a"}}}, 10) == queryKey(Query{Words: [][]string{{"a"}}}, 100) {
 		t.Fatal("two queries share a key")
 	}
 }
