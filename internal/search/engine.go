@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/openimi/openimi/internal/db"
@@ -36,18 +35,21 @@ type ranking struct {
 	total int
 }
 
-// Bounds of what an index keeps: a count costs its key, a few hundred
-// bytes; a ranking its ids, about 50 bytes each (10 kB for a block).
+// Bounds of what an index keeps, in bytes: an answer costs its key and
+// the map's entry (keptEntry), and a ranking its ids too (keptID each: a
+// string of a UUID's 36 characters and its header).
 const (
-	countsMost   = 10_000
-	rankingsMost = 200_000 // ids, 10 MB
+	keptEntry    = 128
+	keptID       = 64
+	countsMost   = 1 << 20  // about 8,000 counts
+	rankingsMost = 16 << 20 // about 1,300 first blocks of 200
 )
 
 // NewIndex returns the index named name (letters and underscores only).
 func NewIndex(dialect db.Dialect, name string) *Index {
 	return &Index{dialect: dialect, name: name,
-		counts:   &keptAt[int]{most: countsMost, cost: func(int) int { return 1 }},
-		rankings: &keptAt[ranking]{most: rankingsMost, cost: func(r ranking) int { return len(r.ids) + 1 }}}
+		counts:   &keptAt[int]{most: countsMost, cost: func(int) int { return keptEntry }},
+		rankings: &keptAt[ranking]{most: rankingsMost, cost: func(r ranking) int { return keptEntry + keptID*len(r.ids) }}}
 }
 
 // Tag returns the index word that stands for value of kind (a country, an
@@ -203,7 +205,7 @@ func (x *Index) ranked(ctx context.Context, tx db.Querier, q Query, most, from, 
 	}
 	end := min(from+n, most)
 	read := min(most, max(1, (end+Block-1)/Block)*Block) // whole blocks
-	key := strconv.Itoa(most) + "\x1d" + queryKey(q, read)
+	key := queryKey(q, read, most)
 	r, ok := x.rankings.get(revision, key)
 	if !ok {
 		if r, err = x.rank(ctx, tx, revision, q, most, read, score); err != nil {

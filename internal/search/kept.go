@@ -2,6 +2,7 @@ package search
 
 import (
 	"context"
+	"crypto/sha256"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,23 +14,26 @@ import (
 // keptAt keeps what an index answered (counts of matches, rankings of
 // candidates) under the search revision it was read at (migration 16).
 // Triggers add one to the revision in the transaction of any change to a
-// search index, whoever makes it; an answer kept under an older revision
-// is never used again. Answers are kept only from reads of committed data
-// (the read pool, or a read-only transaction): a transaction's own
-// changes could be rolled back.
+// search index, whoever makes it; an answer kept under another revision
+// than the one just read is not used. Answers are kept only from reads of
+// committed data (the read pool, or a read-only transaction): a
+// transaction's own changes could be rolled back.
 //
 // The revision is read before the index, so an answer kept under
-// revision r saw at least what r stands for; one read under a revision
-// older than the kept ones is not kept. A database restored under a
-// running server could bring back an older revision; servers are stopped
-// for a restore (docs/OPERATIONS.md), as for the authorities' kept lists.
+// revision r saw at least what r stands for. An answer read under another
+// revision than the kept ones replaces them all: usually a newer one; an
+// older one when a reader was slow (its answer is no older than its
+// revision) or when a database was restored under a running server, whose
+// older answers must go. Servers are still stopped for a restore
+// (docs/OPERATIONS.md), as for the authorities' kept lists: the revision
+// could climb back to a kept one before any search is made.
 type keptAt[V any] struct {
 	mu       sync.Mutex
 	revision int64
 	byKey    map[string]V
-	size     int          // the sum of the kept answers' costs
+	size     int          // bytes: the sum of the kept answers' costs
 	most     int          // what size may reach
-	cost     func(V) int  // an answer's share of most
+	cost     func(V) int  // an answer's bytes, with its key's
 	made     atomic.Int64 // answers read from the index, for the tests
 }
 
@@ -46,17 +50,15 @@ func (k *keptAt[V]) get(revision int64, key string) (V, bool) {
 }
 
 // keep remembers the answer of key read under revision, forgetting every
-// answer of an older one.
+// answer of another one.
 func (k *keptAt[V]) keep(revision int64, key string, v V) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	switch {
-	case revision < k.revision:
-		return // read before a change another answer has seen
-	case revision > k.revision || k.byKey == nil:
+	if revision != k.revision || k.byKey == nil {
 		k.revision, k.byKey, k.size = revision, map[string]V{}, 0
 	}
 	if old, ok := k.byKey[key]; ok {
+		delete(k.byKey, key)
 		k.size -= k.cost(old)
 	}
 	c := k.cost(v)
@@ -86,10 +88,16 @@ func Revision(ctx context.Context, q db.Querier) (int64, error) {
 	return r, db.Check(err)
 }
 
-// queryKey is what an answer depends on: every part of q, and the limit.
-func queryKey(q Query, limit int) string {
+// queryKey stands for what an answer depends on: every part of q, and the
+// limits of what was read. It is a hash, of one length whatever the query
+// (the tags of the competences a short word names can be thousands of
+// bytes).
+func queryKey(q Query, limits ...int) string {
 	var b strings.Builder
-	b.WriteString(strconv.Itoa(limit))
+	for _, n := range limits {
+		b.WriteString(strconv.Itoa(n))
+		b.WriteByte('\x1d')
+	}
 	groups := func(mark byte, gs [][]string) {
 		b.WriteByte(mark)
 		for _, g := range gs {
@@ -101,5 +109,6 @@ func queryKey(q Query, limit int) string {
 	groups('a', q.Also)
 	groups('r', q.Require)
 	groups('x', [][]string{q.Exclude})
-	return b.String()
+	h := sha256.Sum256([]byte(b.String()))
+	return string(h[:])
 }

@@ -92,29 +92,52 @@ func TestCountsAreKeptUntilAnIndexChanges(t *testing.T) {
 	}
 	count(6, 4)
 
-	// A change not yet committed is not counted, nor kept: the count
-	// made while it is open is of the committed documents only.
+	// A change not yet committed is not counted: a count made while it is
+	// open (another limit, so that the index is read) is of the committed
+	// documents only, and after the commit the same count is made again.
 	if err := d.InTx(ctx, func(tx db.Querier) error {
 		if err := x.Put(ctx, tx, "a8", "Steuerberaterkammer Köln", nil); err != nil {
 			return err
 		}
-		n, err := x.CountUpTo(ctx, d, q, 1001)
-		if err == nil && n != 6 {
-			err = fmt.Errorf("counted %d with a change open", n)
+		n, err := x.CountUpTo(ctx, d, q, 1000)
+		if err == nil && (n != 6 || x.counts.made.Load() != 5) {
+			err = fmt.Errorf("counted %d with a change open, after %d queries", n, x.counts.made.Load())
 		}
 		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
-	count(7, 5)
+	if n, err := x.CountUpTo(ctx, d, q, 1000); err != nil || n != 7 || x.counts.made.Load() != 6 {
+		t.Fatalf("after the commit: %d, %v, after %d queries", n, err, x.counts.made.Load())
+	}
+	count(7, 7)
+
+	// One revision for every index: a change to the registers' makes
+	// the authorities' counts again.
+	before = revision()
+	registers := NewIndex(d.Dialect(), "register")
+	if err := d.InTx(ctx, func(tx db.Querier) error { return registers.Put(ctx, tx, "g1", "Handelsregister Köln", nil) }); err != nil {
+		t.Fatal(err)
+	}
+	if after := revision(); after <= before {
+		t.Fatalf("a register's document left the revision at %d", after)
+	}
+	count(7, 8)
+	before = revision()
+	if err := d.InTx(ctx, func(tx db.Querier) error { return registers.Clear(ctx, tx) }); err != nil {
+		t.Fatal(err)
+	}
+	if after := revision(); after <= before {
+		t.Fatalf("emptying the registers' index left the revision at %d", after)
+	}
 
 	put("a1", "Ärztekammer Bonn") // replaced: no longer matches
-	count(6, 6)
+	count(6, 9)
 
 	if err := d.InTx(ctx, func(tx db.Querier) error { return x.Clear(ctx, tx) }); err != nil {
 		t.Fatal(err)
 	}
-	count(0, 7)
+	count(0, 10)
 }
 
 // TestRankingsAreKeptUntilAnIndexChanges checks Ranked when more
@@ -184,42 +207,73 @@ func TestRankingsAreKeptUntilAnIndexChanges(t *testing.T) {
 			t.Fatalf("%s after %s", id, listed[i-1])
 		}
 	}
+	// The second block is another read (the first two blocks, ranked
+	// each in turn); past the most listed, only how many match.
+	second := page(Block, 20, Block+50)
+	made(2, 1)
+	for _, id := range second {
+		if seen[id] {
+			t.Fatalf("%s listed in both blocks", id)
+		}
+	}
+	if ids, total, err := x.Ranked(ctx, d, q, 1000, 1000, 20, score); err != nil || len(ids) != 0 || total != Block+50 {
+		t.Fatalf("past the most listed: %v, %d, %v", ids, total, err)
+	}
+	made(2, 1)
 	insert(Block+50, Block+51)
 	page(0, 20, Block+51)
-	made(2, 2)
+	made(3, 2)
 }
 
-func TestKeptAnswersForgetOlderRevisionsAndStayBounded(t *testing.T) {
+func TestKeptAnswersFollowTheRevisionAndStayBounded(t *testing.T) {
 	c := keptAt[int]{most: 100, cost: func(int) int { return 1 }}
 	c.keep(5, "a", 1)
 	if n, ok := c.get(5, "a"); !ok || n != 1 {
 		t.Fatalf("kept %d, %v", n, ok)
 	}
-	c.keep(4, "b", 2) // read before revision 5: not kept
-	if _, ok := c.get(4, "b"); ok {
-		t.Fatal("an answer of an older revision was kept")
-	}
 	c.keep(6, "c", 3)
 	if _, ok := c.get(6, "a"); ok {
 		t.Fatal("an answer of revision 5 answered for revision 6")
 	}
+	// An older revision (a slow reader, or a restored database) replaces
+	// the kept answers too: none of revision 6 answers for it.
+	c.keep(4, "b", 2)
+	if _, ok := c.get(4, "c"); ok {
+		t.Fatal("an answer of revision 6 answered for revision 4")
+	}
+	if n, ok := c.get(4, "b"); !ok || n != 2 || len(c.byKey) != 1 {
+		t.Fatalf("after going back: %d, %v, %d kept", n, ok, len(c.byKey))
+	}
 	for i := range 110 {
-		c.keep(6, fmt.Sprint(i), i)
-		c.keep(6, fmt.Sprint(i), i) // again: counted once
+		c.keep(4, fmt.Sprint(i), i)
+		c.keep(4, fmt.Sprint(i), i) // again: counted once
 	}
 	if len(c.byKey) > 100 || c.size != len(c.byKey) {
 		t.Fatalf("%d answers kept of size %d, at most 100", len(c.byKey), c.size)
 	}
-	if n, ok := c.get(6, "109"); !ok || n != 109 {
+	if n, ok := c.get(4, "109"); !ok || n != 109 {
 		t.Fatalf("the last answer: %d, %v", n, ok)
 	}
-	r := keptAt[ranking]{most: 10, cost: func(r ranking) int { return len(r.ids) + 1 }}
+	r := keptAt[ranking]{most: 1000, cost: func(r ranking) int { return keptEntry + keptID*len(r.ids) }}
 	r.keep(1, "big", ranking{ids: make([]string, 20)})
 	if _, ok := r.get(1, "big"); ok || r.size != 0 {
 		t.Fatal("an answer larger than the bound was kept")
 	}
+	r.keep(1, "x", ranking{ids: make([]string, 10)})
+	r.keep(1, "x", ranking{ids: make([]string, 2)}) // replaced, with its cost
+	if got, ok := r.get(1, "x"); !ok || len(got.ids) != 2 || r.size != keptEntry+2*keptID {
+		t.Fatalf("replaced: %d ids, size %d", len(got.ids), r.size)
+	}
+	long := Query{Words: [][]string{{"a"}}, Also: [][]string{make([]string, 500)}}
+	for i := range long.Also[0] {
+		long.Also[0][i] = Tag("competence", fmt.Sprint(i))
+	}
+	if len(queryKey(long, 10)) != len(queryKey(Query{}, 10)) {
+		t.Fatal("a key grows with its query")
+	}
 	if queryKey(Query{Words: [][]string{{"a", "b"}}}, 10) == queryKey(Query{Words: [][]string{{"a"}, {"b"}}}, 10) ||
-		queryKey(Query{Words: [][]string{{"a"}}}, 10) == queryKey(Query{Words: [][]string{{"a"}}}, 100) {
+		queryKey(Query{Words: [][]string{{"a"}}}, 10) == queryKey(Query{Words: [][]string{{"a"}}}, 100) ||
+		queryKey(Query{Words: [][]string{{"a"}}}, 200, 1000) == queryKey(Query{Words: [][]string{{"a"}}}, 400, 1000) {
 		t.Fatal("two queries share a key")
 	}
 }
