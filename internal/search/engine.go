@@ -194,7 +194,7 @@ func (x *Index) Ranked(ctx context.Context, d *db.DB, q Query, most, from, n int
 // ranked is Ranked within tx, a read of committed data in the table's
 // order.
 func (x *Index) ranked(ctx context.Context, tx db.Querier, q Query, most, from, n int, score func(*Hit) float64) ([]string, int, error) {
-	revision, err := Revision(ctx, tx)
+	revision, err := revisionOf(ctx, tx)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -211,7 +211,6 @@ func (x *Index) ranked(ctx context.Context, tx db.Querier, q Query, most, from, 
 		if r, err = x.rank(ctx, tx, revision, q, most, read, score); err != nil {
 			return nil, 0, err
 		}
-		x.rankings.made.Add(1)
 		x.rankings.keep(revision, key, r)
 	}
 	return slices.Clone(r.ids[min(from, len(r.ids)):min(end, len(r.ids))]), r.total, nil
@@ -262,7 +261,7 @@ func (x *Index) rank(ctx context.Context, tx db.Querier, revision int64, q Query
 // than limit. A count made since the last change to a search index is
 // not made again (kept.go).
 func (x *Index) CountUpTo(ctx context.Context, d *db.DB, q Query, limit int) (int, error) {
-	revision, err := Revision(ctx, d.Read())
+	revision, err := revisionOf(ctx, d.Read())
 	if err != nil {
 		return 0, err
 	}
@@ -285,7 +284,6 @@ func (x *Index) countAt(ctx context.Context, tx db.Querier, revision int64, q Qu
 	if err != nil {
 		return 0, db.Check(err)
 	}
-	x.counts.made.Add(1)
 	x.counts.keep(revision, key, n)
 	return n, nil
 }

@@ -49,9 +49,10 @@ func (k *keptAt[V]) get(revision int64, key string) (V, bool) {
 	return v, ok
 }
 
-// keep remembers the answer of key read under revision, forgetting every
-// answer of another one.
+// keep remembers the answer of key just read from the index under
+// revision, forgetting every answer of another one.
 func (k *keptAt[V]) keep(revision int64, key string, v V) {
+	k.made.Add(1)
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if revision != k.revision || k.byKey == nil {
@@ -80,9 +81,9 @@ func (k *keptAt[V]) keep(revision int64, key string, v V) {
 	k.size += c
 }
 
-// Revision reads the search revision: one more after each committed
+// revisionOf reads the search revision: one more after each committed
 // change to any search index.
-func Revision(ctx context.Context, q db.Querier) (int64, error) {
+func revisionOf(ctx context.Context, q db.Querier) (int64, error) {
 	var r int64
 	err := q.QueryRowContext(ctx, `SELECT revision FROM search_revision WHERE id = 1`).Scan(&r)
 	return r, db.Check(err)

@@ -39,7 +39,7 @@ func TestCountsAreKeptUntilAnIndexChanges(t *testing.T) {
 	}
 	revision := func() int64 {
 		t.Helper()
-		r, err := Revision(ctx, d.Read())
+		r, err := revisionOf(ctx, d.Read())
 		if err != nil {
 			t.Fatal(err)
 		}
