@@ -143,10 +143,21 @@ func TestARequestIsWrittenSentAndFollowedInTheBrowser(t *testing.T) {
 	if r := b.post("/requests/"+id+"/edit", form); r.code != http.StatusSeeOther {
 		t.Fatalf("save the edit: %d %s", r.code, r.body)
 	}
-	// The responder accepts through the API; the requester's inbox shows it.
-	if r := b.post("/requests/"+id+"/actions/send", url.Values{}); r.code != http.StatusSeeOther {
+	// A form records no view of its own: the page it leads to records the
+	// one it shows.
+	views := func() int { return s.count(t, `SELECT COUNT(*) FROM audit_log WHERE event = 'personal_data.viewed'`) }
+	before := views()
+	r = b.post("/requests/"+id+"/actions/send", url.Values{})
+	if r.code != http.StatusSeeOther || r.location() != "/requests/"+id {
 		t.Fatalf("send: %d %s", r.code, r.body)
 	}
+	if n := views() - before; n != 0 {
+		t.Fatalf("sending recorded %d views", n)
+	}
+	if page := b.get(r.location()); page.code != http.StatusOK || !strings.Contains(page.body, "Jan Kowalski") || views()-before != 1 {
+		t.Fatalf("the sent request's page: %d, %d views recorded", page.code, views()-before)
+	}
+	// The responder accepts through the API; the requester's inbox shows it.
 	s.api(t, "POST", "/api/v1/requests/"+id+"/actions/accept", plToken, "")
 	inbox := b.get("/requests?box=sent")
 	if !strings.Contains(inbox.body, "Jan Kowalski") || !strings.Contains(inbox.body, "Naczelna Izba Lekarska") {
@@ -171,6 +182,31 @@ func TestARequestIsWrittenSentAndFollowedInTheBrowser(t *testing.T) {
 	}
 	if c := b.get(r.location()); strings.Contains(c.body, "Jan Kowalski") || !strings.Contains(c.body, "Naczelna Izba Lekarska") {
 		t.Fatal("the copy took the wrong parts")
+	}
+}
+
+// A responder that forwards a request from its page no longer takes part:
+// the form leads to its inbox, and the request's page is not found.
+func TestAForwardFromThePageLeadsToTheInbox(t *testing.T) {
+	s, _, pl, deToken, _ := requestSite(t)
+	other := registerWith(t, s, authorities.Input{Country: "PL", Name: "Okręgowa Izba Lekarska", Language: "pl", Areas: []string{"pq"}})
+	r := s.api(t, "POST", "/api/v1/requests", deToken, `{"area":"pq","question_set":"authenticity","questions":["diploma_authentic"],"responder_id":"`+pl.ID+`",
+		"subject":{"name":"Jan Kowalski","profession":"doctor"}}`)
+	var req struct{ ID string }
+	if err := json.Unmarshal([]byte(r.body), &req); err != nil || r.code != http.StatusCreated {
+		t.Fatalf("create: %d %s", r.code, r.body)
+	}
+	s.api(t, "POST", "/api/v1/requests/"+req.ID+"/actions/send", deToken, "")
+	b := s.enrolAs("piotr@nil.example.pl")
+	if page := b.get("/requests/" + req.ID); page.code != http.StatusOK || !strings.Contains(page.body, "/actions/forward") {
+		t.Fatalf("the responder's page: %d", page.code)
+	}
+	r = b.post("/requests/"+req.ID+"/actions/forward", url.Values{"responder": {other.ID}, "comment": {"The regional chamber keeps this register."}})
+	if r.code != http.StatusSeeOther || r.location() != "/requests" {
+		t.Fatalf("forward: %d %q", r.code, r.location())
+	}
+	if page := b.get("/requests/" + req.ID); page.code != http.StatusNotFound || strings.Contains(page.body, "Jan Kowalski") {
+		t.Fatalf("the forwarded request's page: %d", page.code)
 	}
 }
 

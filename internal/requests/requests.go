@@ -253,12 +253,22 @@ func subjectName(p *areas.Pack, subject map[string]string) string {
 
 // Create saves a new draft.
 func (s *Service) Create(ctx context.Context, actor authorities.Actor, d DraftInput) (*Request, error) {
-	p, err := s.check(actor, &d, false)
+	id, err := s.CreateDraft(ctx, actor, d)
 	if err != nil {
 		return nil, err
 	}
+	return s.Get(ctx, actor, id)
+}
+
+// CreateDraft is Create for a caller that goes on to the draft's page (a
+// form, redirected), which reads it: it returns the draft's id.
+func (s *Service) CreateDraft(ctx context.Context, actor authorities.Actor, d DraftInput) (string, error) {
+	p, err := s.check(actor, &d, false)
+	if err != nil {
+		return "", err
+	}
 	if _, err := s.checkResponder(ctx, actor.Authority.Country, d.Area, d.ResponderID); err != nil {
-		return nil, err
+		return "", err
 	}
 	now := s.clock()
 	if d.ReplyBy.IsZero() {
@@ -292,37 +302,47 @@ func (s *Service) Create(ctx context.Context, actor authorities.Actor, d DraftIn
 		return workflow.Record(ctx, tx, &workflow.Event{CaseID: id, At: now, Action: "create", From: "", To: Draft, UserID: actor.UserID, AuthorityID: actor.Authority.ID, Party: workflow.Requester})
 	})
 	if err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// UpdateDraft rewrites a draft and returns it; only its requester's
+// handlers may.
+func (s *Service) UpdateDraft(ctx context.Context, actor authorities.Actor, id string, d DraftInput) (*Request, error) {
+	if err := s.SaveDraft(ctx, actor, id, d); err != nil {
 		return nil, err
 	}
 	return s.Get(ctx, actor, id)
 }
 
-// UpdateDraft rewrites a draft; only its requester's handlers may.
-func (s *Service) UpdateDraft(ctx context.Context, actor authorities.Actor, id string, d DraftInput) (*Request, error) {
+// SaveDraft is UpdateDraft for a caller that goes on to the draft's page
+// (a form, redirected), which reads it.
+func (s *Service) SaveDraft(ctx context.Context, actor authorities.Actor, id string, d DraftInput) error {
 	r, err := s.load(ctx, s.db.Read(), id)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if actor.Authority == nil || actor.Authority.ID != r.RequesterID {
-		return nil, errNotFound
+		return errNotFound
 	}
 	if r.State != Draft {
-		return nil, problem.New(problem.Conflict, "error_request_not_draft")
+		return problem.New(problem.Conflict, "error_request_not_draft")
 	}
 	d.Area = r.Area
 	p, err := s.check(actor, &d, false)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if _, err := s.checkResponder(ctx, actor.Authority.Country, d.Area, d.ResponderID); err != nil {
-		return nil, err
+		return err
 	}
 	if d.ReplyBy.IsZero() {
 		d.ReplyBy = r.ReplyBy
 	}
 	subject, _ := json.Marshal(d.Subject)
 	now := s.clock()
-	err = s.db.InTx(ctx, func(tx db.Querier) error {
+	return s.db.InTx(ctx, func(tx db.Querier) error {
 		res, err := tx.ExecContext(ctx, `UPDATE requests SET question_set = $1, responder_id = $2, reply_by = $3, subject_name = $4, subject = $5, message = $6,
 			updated_at = $7, last_activity_at = $7 WHERE id = $8 AND state = 'draft'`,
 			d.QuestionSet, nullable(d.ResponderID), d.ReplyBy.UTC(), subjectName(p, d.Subject), string(subject), d.Message, now, id)
@@ -337,10 +357,6 @@ func (s *Service) UpdateDraft(ctx context.Context, actor authorities.Actor, id s
 		}
 		return writeQuestions(ctx, tx, id, d.Questions)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return s.Get(ctx, actor, id)
 }
 
 func writeQuestions(ctx context.Context, tx db.Querier, id string, codes []string) error {
@@ -563,25 +579,6 @@ func viewed(actor authorities.Actor, r *Request) audit.Event {
 	return audit.Event{Event: audit.PersonalDataViewed, UserID: actor.UserID, Subject: "request:" + r.Reference}
 }
 
-// recordView records, inside the transaction of a change, the actor's
-// view of the request as the change leaves it, if it shows personal data:
-// the change's commit makes it durable, instead of one more commit for the
-// page that follows the change. Only on SQLite: on PostgreSQL an audit
-// record takes the log's lock (its hash chain) until the commit, which
-// would queue every action of every server on it; there views.Record
-// group-commits the view.
-func (s *Service) recordView(ctx context.Context, tx db.Querier, actor authorities.Actor, id string, now time.Time) (bool, error) {
-	r, err := s.load(ctx, tx, id)
-	if err != nil {
-		return false, err
-	}
-	w, err := s.who(ctx, actor, r)
-	if err != nil || !seesPersonal(r, w) {
-		return false, err
-	}
-	return true, audit.Record(ctx, tx, s.db.Dialect(), now, viewed(actor, r))
-}
-
 // Input is what an action may carry.
 type Input struct {
 	Comment      string
@@ -610,28 +607,72 @@ type Answer struct {
 	Text  string
 }
 
-// Act fires action on request id for the actor. Invalid actions and
-// invalid input change nothing.
+// Act fires action on request id for the actor and returns the request as
+// the actor sees it after. Invalid actions and invalid input change
+// nothing.
 func (s *Service) Act(ctx context.Context, actor authorities.Actor, id, action string, in Input) (*Request, error) {
+	o, err := s.act(ctx, actor, id, action, in, true)
+	if err != nil {
+		return nil, err
+	}
+	if !o.TakingPart {
+		// Forwarded elsewhere: done, and no longer the actor's to see.
+		return &Request{ID: o.ID, Reference: o.Reference, Area: o.Area, State: o.State}, nil
+	}
+	r, err := s.get(ctx, actor, id, o.recorded)
+	if p, ok := problem.As(err); ok && p.Kind == problem.NotFound {
+		return &Request{ID: o.ID, Reference: o.Reference, Area: o.Area, State: o.State}, nil
+	}
+	return r, err
+}
+
+// Outcome is what a change leaves its actor: the request's state, and
+// whether the actor still takes part in it.
+type Outcome struct {
+	ID, Reference, Area, State string
+	// TakingPart is false when the change took the request out of the
+	// actor's sight (a responder forwarding it to another authority).
+	TakingPart bool
+
+	recorded bool // the actor's view of the result, recorded with the change
+}
+
+// Do fires action like Act, for a caller that does not show the request
+// itself but goes on to its page (a form, redirected): the request is not
+// read again, and no view is recorded for it; the page records the view
+// it shows.
+func (s *Service) Do(ctx context.Context, actor authorities.Actor, id, action string, in Input) (Outcome, error) {
+	return s.act(ctx, actor, id, action, in, false)
+}
+
+// act is Act and Do. With shown, on SQLite, the actor's view of the
+// request as the change leaves it is recorded in the change's
+// transaction, if it shows personal data: the change's commit makes it
+// durable, instead of one more commit for the answer that shows it. Only
+// on SQLite: on PostgreSQL an audit record takes the log's lock (its hash
+// chain) until the commit, which would queue every action of every server
+// on it; there views.Record group-commits the view.
+func (s *Service) act(ctx context.Context, actor authorities.Actor, id, action string, in Input, shown bool) (Outcome, error) {
 	if len(in.Comment) > maxMessage {
-		return nil, problem.Field("comment", "error_text_too_long", "Max", maxMessage)
+		return Outcome{}, problem.Field("comment", "error_text_too_long", "Max", maxMessage)
 	}
 	if !text.Block(in.Comment) {
-		return nil, problem.Field("comment", "error_text_invalid")
+		return Outcome{}, problem.Field("comment", "error_text_invalid")
 	}
-	var done Request  // what the actor learns if the action takes the request out of its sight
-	var recorded bool // the actor's view of the result, recorded with the change
+	var o Outcome
 	err := s.db.InTx(ctx, func(tx db.Querier) error {
+		o = Outcome{} // a retried transaction starts again
 		r, err := s.load(ctx, tx, id)
 		if err != nil {
 			return err
 		}
-		if earlier, err := s.once(ctx, tx, actor, in.IdempotencyKey, id+"/"+action, id); err != nil || earlier != "" {
-			done = Request{ID: r.ID, Reference: r.Reference, Area: r.Area, State: r.State}
-			return err
-		}
 		w, err := s.who(ctx, actor, r)
 		if err != nil {
+			return err
+		}
+		if earlier, err := s.once(ctx, tx, actor, in.IdempotencyKey, id+"/"+action, id); err != nil || earlier != "" {
+			// Done before: the request as it is now.
+			o = Outcome{ID: r.ID, Reference: r.Reference, Area: r.Area, State: r.State, TakingPart: len(w.Parties) > 0}
 			return err
 		}
 		if len(w.Parties) == 0 {
@@ -655,26 +696,27 @@ func (s *Service) Act(ctx context.Context, actor authorities.Actor, id, action s
 		if err := stats.Project(ctx, tx, s.areas, append([]string{id}, c.parts...)...); err != nil {
 			return err
 		}
-		done = Request{ID: r.ID, Reference: r.Reference, Area: r.Area, State: e.To}
 		if err := c.notify(ctx); err != nil {
 			return err
 		}
-		if s.db.Dialect() == db.SQLite {
-			recorded, err = s.recordView(ctx, tx, actor, id, now)
+		// What the actor is in the request as the change leaves it: its
+		// effects changed the request in r too (the responder, for one).
+		r.State = e.To
+		after, err := s.who(ctx, actor, r)
+		if err != nil {
+			return err
 		}
-		return err
+		o = Outcome{ID: r.ID, Reference: r.Reference, Area: r.Area, State: r.State, TakingPart: len(after.Parties) > 0}
+		if shown && s.db.Dialect() == db.SQLite && seesPersonal(r, after) {
+			o.recorded = true
+			return audit.Record(ctx, tx, db.SQLite, now, viewed(actor, r))
+		}
+		return nil
 	})
 	if errors.Is(err, db.ErrConflict) {
-		return nil, problem.New(problem.Conflict, "error_request_changed")
+		return Outcome{}, problem.New(problem.Conflict, "error_request_changed")
 	}
-	if err != nil {
-		return nil, err
-	}
-	r, err := s.get(ctx, actor, id, recorded)
-	if p, ok := problem.As(err); ok && p.Kind == problem.NotFound {
-		return &done, nil // forwarded elsewhere: done, and no longer the actor's to see
-	}
-	return r, err
+	return o, err
 }
 
 func nullable(s string) any {

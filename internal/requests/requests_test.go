@@ -1059,7 +1059,7 @@ func TestActRecordsItsViewWithTheChange(t *testing.T) {
 		t.Fatalf("the send recorded %d views of personal data, want 1", n)
 	}
 	// On SQLite the event is in the same transaction as the step: same
-	// instant (PostgreSQL group-commits views, see recordView).
+	// instant (PostgreSQL group-commits views, see Service.act).
 	var stepAt, viewAt time.Time
 	if err := w.db.Read().QueryRowContext(w.ctx, `SELECT at FROM case_events WHERE case_id = $1 ORDER BY at DESC LIMIT 1`, r.ID).Scan(&stepAt); err != nil {
 		t.Fatal(err)
@@ -1079,5 +1079,68 @@ func TestActRecordsItsViewWithTheChange(t *testing.T) {
 	w.act(w.plAllocator, r.ID, "forward", requests.Input{Comment: "The regional chamber keeps this register.", ResponderID: w.plCA2.ID})
 	if n := views(w.plAllocator.UserID) - before; n != 0 {
 		t.Fatalf("forwarding away recorded %d views of personal data", n)
+	}
+}
+
+// A form's change is followed by the request's page, which records the
+// view it shows: CreateDraft, SaveDraft and Do record none themselves and
+// read nothing back, and Do tells whether the actor still takes part.
+func TestFormChangesLeaveTheViewToThePage(t *testing.T) {
+	w := newWorld(t)
+	allViews := func() int { return w.count(`SELECT COUNT(*) FROM audit_log WHERE event = 'personal_data.viewed'`) }
+	before := allViews()
+	in := requests.DraftInput{Area: "pq", QuestionSet: "authenticity", Questions: []string{"diploma_authentic"}, ResponderID: w.plCA.ID,
+		Subject: map[string]string{"name": "Anna Nowak", "profession": "doctor"}}
+	id, err := w.svc.CreateDraft(w.ctx, w.deHandler, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Questions = []string{"diploma_authentic", "diploma_issuer_competent"}
+	if err := w.svc.SaveDraft(w.ctx, w.deHandler, id, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.svc.SaveDraft(w.ctx, w.plHandler, id, in); !isKind(err, problem.NotFound) {
+		t.Fatalf("another authority saved the draft: %v", err)
+	}
+	o, err := w.svc.Do(w.ctx, w.deHandler, id, "send", requests.Input{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.ID != id || o.State != requests.Sent || !o.TakingPart || o.Reference == "" {
+		t.Fatalf("the send's outcome: %+v", o)
+	}
+	if n := allViews() - before; n != 0 {
+		t.Fatalf("saving and sending through a form recorded %d views; the page that follows records it", n)
+	}
+	r, err := w.svc.Get(w.ctx, w.deHandler, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Questions) != 2 || r.SubjectName != "Anna Nowak" || r.State != requests.Sent {
+		t.Fatalf("the draft saved and sent: %+v", r)
+	}
+	if n := allViews() - before; n != 1 {
+		t.Fatalf("the page recorded %d views, want 1", n)
+	}
+
+	// Forwarded away: the allocator no longer takes part, and an action
+	// repeated with its key answers with the request as it is now.
+	forward := requests.Input{Comment: "The regional chamber keeps this register.", ResponderID: w.plCA2.ID, IdempotencyKey: "forward-1"}
+	for range 2 {
+		if o, err = w.svc.Do(w.ctx, w.plAllocator, id, "forward", forward); err != nil {
+			t.Fatal(err)
+		}
+		if o.TakingPart || o.State != requests.Sent || o.ID != id {
+			t.Fatalf("forwarded away, the outcome says: %+v", o)
+		}
+	}
+	if n := w.count(`SELECT COUNT(*) FROM case_events WHERE case_id = $1 AND action = 'forward'`, id); n != 1 {
+		t.Fatalf("%d forwards recorded, want 1", n)
+	}
+	if _, err := w.svc.Get(w.ctx, w.plAllocator, id); !isKind(err, problem.NotFound) {
+		t.Fatalf("the forwarding authority still sees the request: %v", err)
+	}
+	if n := allViews() - before; n != 1 {
+		t.Fatalf("the actions recorded %d more views", n-1)
 	}
 }

@@ -245,14 +245,15 @@ func (s *Server) createRequest(w http.ResponseWriter, r *http.Request, actor aut
 	}
 	d, err := draftFrom(r.PostForm, v.Area)
 	if err == nil {
-		var x *requests.Request
+		// The draft's page, redirected to, reads it and records the view.
+		id := r.PathValue("id")
 		if v.Editing {
-			x, err = s.requests.UpdateDraft(r.Context(), actor, r.PathValue("id"), d)
+			err = s.requests.SaveDraft(r.Context(), actor, id, d)
 		} else {
-			x, err = s.requests.Create(r.Context(), actor, d)
+			id, err = s.requests.CreateDraft(r.Context(), actor, d)
 		}
 		if err == nil {
-			return s.redirectWithNotice(w, r, "/requests/"+x.ID, "notice_request_saved")
+			return s.redirectWithNotice(w, r, "/requests/"+id, "notice_request_saved")
 		}
 	}
 	return s.formError(w, r, "request_form", page{TitleKey: "request_new_title", Data: v}, err)
@@ -534,7 +535,8 @@ func (s *Server) requestAction(w http.ResponseWriter, r *http.Request, actor aut
 	}
 	in.RatingTime, _ = strconv.Atoi(r.PostForm.Get("rating_time"))
 	in.RatingEffort, _ = strconv.Atoi(r.PostForm.Get("rating_effort"))
-	x, err := s.requests.Act(r.Context(), actor, id, r.PathValue("action"), in)
+	// The request's page, redirected to, reads it and records the view.
+	o, err := s.requests.Do(r.Context(), actor, id, r.PathValue("action"), in)
 	if pe, ok := problem.As(err); ok && pe.Field != "" && slices.Contains([]string{"send", "submit", "send_for_allocation"}, r.PathValue("action")) {
 		// What sending needs is fixed in the draft's form: show it there.
 		draft, gerr := s.requests.Get(r.Context(), actor, id)
@@ -556,7 +558,7 @@ func (s *Server) requestAction(w http.ResponseWriter, r *http.Request, actor aut
 		}
 		return err
 	}
-	if x.SubjectName == "" && !x.PersonalShown && len(x.Parties) == 0 {
+	if !o.TakingPart {
 		return s.redirectWithNotice(w, r, "/requests", "notice_request_done") // forwarded away
 	}
 	return s.redirectWithNotice(w, r, "/requests/"+id, "notice_request_done")
