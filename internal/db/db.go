@@ -74,7 +74,8 @@ type DB struct {
 	writer  *sql.DB
 	reader  *sql.DB
 	read    Querier    // reader, through cache on SQLite
-	cache   *stmtCache // SQLite only
+	cache   *stmtCache // SQLite only: the readers' statements
+	writes  *stmtCache // SQLite only: the writer's statements
 	group   group      // SQLite only: transactions sharing a commit (group.go)
 	// Location is the database's location with any password removed, for
 	// logs.
@@ -258,7 +259,7 @@ func openSQLite(ctx context.Context, location string, opts Options) (*DB, error)
 	reader.SetMaxIdleConns(n)
 	reader.SetConnMaxIdleTime(5 * time.Minute)
 	cache := newStmtCache(reader)
-	return &DB{dialect: SQLite, writer: writer, reader: reader, read: cachedPool{cache}, cache: cache, Location: path}, nil
+	return &DB{dialect: SQLite, writer: writer, reader: reader, read: cachedPool{cache}, cache: cache, writes: newStmtCache(writer), Location: path}, nil
 }
 
 // redact removes a password from a PostgreSQL URL.
@@ -345,6 +346,7 @@ func (d *DB) AfterBulkChange(ctx context.Context, tables ...string) error {
 func (d *DB) Close() error {
 	if d.cache != nil {
 		d.cache.close()
+		d.writes.close()
 	}
 	err := d.writer.Close()
 	if d.reader != d.writer {
@@ -370,6 +372,7 @@ func (d *DB) begin(ctx context.Context) (tx *sql.Tx, done func(), err error) {
 		return tx, func() {}, err
 	}
 	wait, cancel := context.WithTimeout(ctx, writerWait)
+	d.writes.prepareNoted(wait)
 	conn, err := d.writer.Conn(wait)
 	cancel()
 	if err != nil {

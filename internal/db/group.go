@@ -39,6 +39,7 @@ type batch struct {
 	joined  int
 	alone   bool // InTxAlone: nobody joins, and its context may cancel it
 	tx      *sql.Tx
+	q       Querier // tx, its statements prepared (stmtCache.inTx)
 	release func()
 	err     error         // the transaction could not begin or was lost
 	done    chan struct{} // closed once the commit is over
@@ -74,6 +75,9 @@ func (d *DB) inGroup(ctx context.Context, fn func(tx Querier) error, alone bool)
 			bctx = ctx
 		}
 		b.tx, b.release, b.err = d.begin(bctx)
+		if b.tx != nil {
+			b.q = cachedTx{tx: b.tx, c: d.writes}
+		}
 	} else if err := b.await(ctx); err != nil {
 		// As a transaction waiting for the writer: its request is gone,
 		// or it waited writerWait (a 503).
@@ -139,13 +143,13 @@ func (b *batch) run(ctx context.Context, fn func(tx Querier) error) (panicked an
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if _, err := b.tx.ExecContext(context.Background(), `SAVEPOINT member`); err != nil {
+	if _, err := b.q.ExecContext(context.Background(), `SAVEPOINT member`); err != nil {
 		b.err = err
 		return nil, err
 	}
-	var tx Querier = groupTx{b.tx}
+	var tx Querier = groupTx{b.q}
 	if b.alone {
-		tx = b.tx // cancelling it stops it, and touches nobody else
+		tx = b.q // cancelling it stops it, and touches nobody else
 	}
 	returned := false
 	func() {
@@ -165,7 +169,7 @@ func (b *batch) run(ctx context.Context, fn func(tx Querier) error) (panicked an
 		b.undo()
 		return nil, err
 	}
-	if _, err := b.tx.ExecContext(context.Background(), `RELEASE member`); err != nil {
+	if _, err := b.q.ExecContext(context.Background(), `RELEASE member`); err != nil {
 		b.err = err
 		return nil, err
 	}
@@ -178,9 +182,9 @@ func (b *batch) run(ctx context.Context, fn func(tx Querier) error) (panicked an
 // everyone in it.
 func (b *batch) undo() {
 	bg := context.Background()
-	if _, err := b.tx.ExecContext(bg, `ROLLBACK TO member`); err != nil {
+	if _, err := b.q.ExecContext(bg, `ROLLBACK TO member`); err != nil {
 		b.err = err
-	} else if _, err := b.tx.ExecContext(bg, `RELEASE member`); err != nil {
+	} else if _, err := b.q.ExecContext(bg, `RELEASE member`); err != nil {
 		b.err = err
 	}
 }
@@ -207,7 +211,7 @@ func (b *batch) finish() {
 // statements run to the end even if the member's request is cancelled,
 // since SQLite answers an interrupted write by rolling back the whole
 // transaction, the other members' changes with it.
-type groupTx struct{ tx *sql.Tx }
+type groupTx struct{ tx Querier }
 
 func (t groupTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	return t.tx.ExecContext(context.WithoutCancel(ctx), query, args...)

@@ -12,34 +12,52 @@ import (
 // a few lengths included); beyond the bound, statements run unprepared.
 const maxCachedStatements = 2000
 
-// stmtCache keeps the SQLite readers' statements prepared. The pure-Go SQLite parses
+// stmtCache keeps SQLite's statements prepared. The pure-Go SQLite parses
 // and plans a statement each time it is run unprepared, which took a
 // quarter of the processor time of the busiest pages (bench/load);
 // database/sql keeps a prepared statement per connection that used it.
 // PostgreSQL needs none: pgx caches the statements of each connection.
-// Transactions do not use it: SQLite's writer is a single connection,
-// which a transaction holds, and preparing on the pool would wait for it.
+//
+// The readers' cache prepares a statement the first time it is run. The
+// writer's cannot: SQLite's writer is a single connection, which a
+// transaction holds, and preparing on the pool would wait for it. A
+// transaction's statement not yet prepared runs unprepared and is noted;
+// the next transaction prepares the noted ones before it takes the writer
+// (prepareNoted), and uses them in its own transaction (inTx).
 type stmtCache struct {
 	pool  *sql.DB
 	mu    sync.RWMutex
 	stmts map[string]*sql.Stmt
+	noted map[string]bool // the writer's: to prepare before the next transaction
 }
 
 func newStmtCache(pool *sql.DB) *stmtCache {
 	return &stmtCache{pool: pool, stmts: map[string]*sql.Stmt{}}
 }
 
-// get returns the statement prepared, or nil if it is not to be (several
-// statements in one text, a page further than the first of a list, the
-// cache full, or preparing failed: the caller then runs it unprepared and
-// gets the error there).
-func (c *stmtCache) get(ctx context.Context, query string) *sql.Stmt {
+// find returns the statement if it is prepared, and else whether it is to
+// be (not if it is several statements in one text, a page further than
+// the first of a list, or the cache is full).
+func (c *stmtCache) find(query string) (s *sql.Stmt, wanted bool) {
 	c.mu.RLock()
 	s, full := c.stmts[query], len(c.stmts) >= maxCachedStatements
 	c.mu.RUnlock()
-	if s != nil || full || !cacheable(query) {
+	return s, s == nil && !full && cacheable(query)
+}
+
+// get returns the statement prepared, or nil if it is not to be or
+// preparing failed: the caller then runs it unprepared and gets the error
+// there.
+func (c *stmtCache) get(ctx context.Context, query string) *sql.Stmt {
+	s, wanted := c.find(query)
+	if !wanted {
 		return s
 	}
+	return c.prepare(ctx, query)
+}
+
+// prepare prepares query on the pool and keeps it.
+func (c *stmtCache) prepare(ctx context.Context, query string) *sql.Stmt {
 	// Prepared outside the lock, which the queries of other requests
 	// need meanwhile: preparing may wait for a free connection.
 	s, err := c.pool.PrepareContext(ctx, query)
@@ -58,6 +76,41 @@ func (c *stmtCache) get(ctx context.Context, query string) *sql.Stmt {
 	}
 	c.stmts[query] = s
 	return s
+}
+
+// inTx returns query's statement prepared for tx, a transaction on the
+// cache's pool, or nil if it is not prepared yet: then it is noted, for
+// prepareNoted.
+func (c *stmtCache) inTx(ctx context.Context, tx *sql.Tx, query string) *sql.Stmt {
+	s, wanted := c.find(query)
+	if s != nil {
+		return tx.StmtContext(ctx, s)
+	}
+	if wanted {
+		c.mu.Lock()
+		if c.noted == nil {
+			c.noted = map[string]bool{}
+		}
+		if len(c.noted) < maxCachedStatements {
+			c.noted[query] = true
+		}
+		c.mu.Unlock()
+	}
+	return nil
+}
+
+// prepareNoted prepares the statements inTx noted, on the pool: before a
+// transaction takes the writer, which is then free or about to be.
+func (c *stmtCache) prepareNoted(ctx context.Context) {
+	c.mu.Lock()
+	noted := c.noted
+	c.noted = nil
+	c.mu.Unlock()
+	for q := range noted {
+		if s, wanted := c.find(q); s == nil && wanted {
+			c.prepare(ctx, q)
+		}
+	}
 }
 
 // cacheable tells the texts worth keeping: a single statement (a text of
@@ -83,6 +136,7 @@ func (c *stmtCache) close() {
 		_ = s.Close()
 	}
 	c.stmts = map[string]*sql.Stmt{}
+	c.noted = nil
 }
 
 // cachedPool runs statements of a pool prepared.
@@ -107,4 +161,32 @@ func (p cachedPool) QueryRowContext(ctx context.Context, query string, args ...a
 		return s.QueryRowContext(ctx, args...)
 	}
 	return p.c.pool.QueryRowContext(ctx, query, args...)
+}
+
+// cachedTx runs the statements of a transaction on SQLite's writer
+// prepared, once they are (stmtCache.inTx).
+type cachedTx struct {
+	tx *sql.Tx
+	c  *stmtCache
+}
+
+func (t cachedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if s := t.c.inTx(ctx, t.tx, query); s != nil {
+		return s.ExecContext(ctx, args...)
+	}
+	return t.tx.ExecContext(ctx, query, args...)
+}
+
+func (t cachedTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if s := t.c.inTx(ctx, t.tx, query); s != nil {
+		return s.QueryContext(ctx, args...)
+	}
+	return t.tx.QueryContext(ctx, query, args...)
+}
+
+func (t cachedTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if s := t.c.inTx(ctx, t.tx, query); s != nil {
+		return s.QueryRowContext(ctx, args...)
+	}
+	return t.tx.QueryRowContext(ctx, query, args...)
 }

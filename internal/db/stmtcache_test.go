@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"runtime"
@@ -86,6 +87,94 @@ func TestReadersShareThePreparedStatements(t *testing.T) {
 	}
 	if n := len(d.cache.stmts); n != 6 {
 		t.Errorf("%d statements kept, want 6", n)
+	}
+}
+
+// The writer's statements: a transaction runs a new statement unprepared
+// and notes it; the next transaction prepares it before it takes the
+// writer, and runs it prepared, in its own transaction, with its own
+// savepoints: a member rolled back keeps nothing, a schema changed since
+// the statement was prepared is followed, and transactions that run at
+// once all see their own rows.
+func TestTransactionsUseTheWritersPreparedStatements(t *testing.T) {
+	ctx := context.Background()
+	d, err := Open(ctx, filepath.Join(t.TempDir(), "w.db"), Options{SQLiteSynchronous: "NORMAL"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	const insert = `INSERT INTO t (id, v) VALUES ($1, $2)`
+	const read = `SELECT v FROM t WHERE id = $1`
+	if err := d.InTx(ctx, func(tx Querier) error {
+		_, err := tx.ExecContext(ctx, `CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	put := func(id int, v string) error {
+		return d.InTx(ctx, func(tx Querier) error {
+			if _, err := tx.ExecContext(ctx, insert, id, v); err != nil {
+				return err
+			}
+			var got string
+			if err := tx.QueryRowContext(ctx, read, id).Scan(&got); err != nil || got != v {
+				return fmt.Errorf("row %d read back %q in its transaction: %v", id, got, err)
+			}
+			return nil
+		})
+	}
+	if err := put(1, "one"); err != nil {
+		t.Fatal(err)
+	}
+	d.writes.mu.RLock()
+	prepared, noted := d.writes.stmts[insert], d.writes.noted[insert]
+	d.writes.mu.RUnlock()
+	if prepared != nil || !noted {
+		t.Fatalf("after its first transaction the insert is prepared %v, noted %v; want noted only", prepared != nil, noted)
+	}
+	if err := put(2, "two"); err != nil {
+		t.Fatal(err)
+	}
+	if d.writes.stmts[insert] == nil || d.writes.stmts[read] == nil {
+		t.Fatalf("the next transaction did not prepare the noted statements: %d kept", len(d.writes.stmts))
+	}
+	// A member that fails is rolled back to its savepoint, prepared
+	// statements and all.
+	if err := d.InTx(ctx, func(tx Querier) error {
+		if _, err := tx.ExecContext(ctx, insert, 3, "three"); err != nil {
+			return err
+		}
+		return errors.New("changed my mind")
+	}); err == nil {
+		t.Fatal("the failing transaction succeeded")
+	}
+	// The schema changes: the prepared insert still works.
+	if err := d.InTx(ctx, func(tx Querier) error {
+		_, err := tx.ExecContext(ctx, `ALTER TABLE t ADD COLUMN w TEXT NOT NULL DEFAULT ''`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 40)
+	for i := range 40 {
+		wg.Go(func() {
+			if err := put(10+i, fmt.Sprint("v", i)); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	var n, three int
+	if err := d.Read().QueryRowContext(ctx, `SELECT COUNT(*), COUNT(*) FILTER (WHERE id = 3) FROM t`).Scan(&n, &three); err != nil {
+		t.Fatal(err)
+	}
+	if n != 42 || three != 0 {
+		t.Fatalf("%d rows (want 42), the rolled-back one %d times", n, three)
 	}
 }
 
