@@ -8,7 +8,7 @@ import (
 // What a server keeps is bounded; what it hands out is a copy, and only
 // for the revision it was kept under.
 func TestKeptIsBoundedAndCopied(t *testing.T) {
-	var k kept
+	var k keptLists
 	for i := range keptMax + keptMax/2 {
 		k.keep([]*Authority{{ID: fmt.Sprint("a", i), revision: 1, Names: map[string]string{"en": "x"}, Areas: []string{"pq"}}})
 		if len(k.byID) > keptMax {

@@ -5,6 +5,8 @@ import (
 	"maps"
 	"slices"
 	"sync"
+
+	"github.com/openimi/openimi/internal/db"
 )
 
 type memoKey struct{}
@@ -13,8 +15,10 @@ type memoKey struct{}
 // its two parties several times (who may see it, its timeline, its
 // actions), each a handful of queries.
 type memo struct {
-	mu   sync.Mutex
-	byID map[string]*Authority
+	mu       sync.Mutex
+	byID     map[string]*Authority
+	revision int64 // the registry revision, once read (read)
+	read     bool
 }
 
 // WithMemo returns a context in which Get reads each authority once. It is
@@ -53,7 +57,49 @@ func (m *memo) put(a *Authority) {
 	m.byID[a.ID] = a.Clone()
 }
 
-// kept holds, for the authorities a server has read, their four lists
+// registry holds whole authorities, lists and all, as the server read
+// them, under the registry revision (migration 17): triggers add one to
+// it in the transaction of any change to an authority or its lists, so
+// an authority kept under the revision a page reads has not changed since
+// (package kept). A page reads the revision once (its memo keeps it); a
+// form, which has no memo, once for each authority it asks for: a read of
+// a one-row table instead of an authority's row and lists.
+const registryMost = 8 << 20 // bytes: about 5,000 authorities
+
+// authorityCost is about the bytes an authority kept takes.
+func authorityCost(a *Authority) int {
+	n := 512 + len(a.Name) + len(a.Street) + len(a.City) + len(a.Email) + len(a.Website)
+	for _, m := range []map[string]string{a.Names, a.Descriptions, a.Supervisors} {
+		for k, v := range m {
+			n += 48 + len(k) + len(v)
+		}
+	}
+	return n + 24*(len(a.Areas)+len(a.Competences)+len(a.Scope.Areas)+len(a.Scope.Regions))
+}
+
+// registryRevision reads the registry revision, once for a memo.
+func (s *Service) registryRevision(ctx context.Context, m *memo) (int64, error) {
+	if m != nil {
+		m.mu.Lock()
+		r, read := m.revision, m.read
+		m.mu.Unlock()
+		if read {
+			return r, nil
+		}
+	}
+	var r int64
+	if err := s.db.Read().QueryRowContext(ctx, `SELECT revision FROM registry_revision WHERE id = 1`).Scan(&r); err != nil {
+		return 0, db.Check(err)
+	}
+	if m != nil {
+		m.mu.Lock()
+		m.revision, m.read = r, true
+		m.mu.Unlock()
+	}
+	return r, nil
+}
+
+// keptLists holds, for the authorities a server has read, their four lists
 // (texts, areas, competences, scope) under the revision they were read at.
 // Triggers add one to an authority's revision in the transaction that
 // changes any of its lists (migration 14), so a reader that finds the
@@ -64,7 +110,7 @@ func (m *memo) put(a *Authority) {
 //
 // A database restored under a running server could bring back an older
 // revision; servers are stopped for a restore (docs/OPERATIONS.md).
-type kept struct {
+type keptLists struct {
 	mu   sync.Mutex
 	byID map[string]*Authority // only the lists and the revision are used
 }
@@ -74,7 +120,7 @@ type kept struct {
 var keptMax = 5000
 
 // fill copies the kept lists of a into it when they are of its revision.
-func (k *kept) fill(a *Authority) bool {
+func (k *keptLists) fill(a *Authority) bool {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	c := k.byID[a.ID]
@@ -88,7 +134,7 @@ func (k *kept) fill(a *Authority) bool {
 }
 
 // keep remembers a's lists, read outside any transaction.
-func (k *kept) keep(list []*Authority) {
+func (k *keptLists) keep(list []*Authority) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.byID == nil {
@@ -116,7 +162,7 @@ func (k *kept) keep(list []*Authority) {
 func (s *Service) loadKept(ctx context.Context, list []*Authority) error {
 	var missing []*Authority
 	for _, a := range list {
-		if !s.kept.fill(a) {
+		if !s.lists.fill(a) {
 			missing = append(missing, a)
 		}
 	}
@@ -126,6 +172,6 @@ func (s *Service) loadKept(ctx context.Context, list []*Authority) error {
 	if err := s.loadMany(ctx, s.db.Read(), missing); err != nil {
 		return err
 	}
-	s.kept.keep(missing)
+	s.lists.keep(missing)
 	return nil
 }

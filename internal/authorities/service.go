@@ -19,6 +19,7 @@ import (
 	"github.com/openimi/openimi/internal/countries"
 	"github.com/openimi/openimi/internal/db"
 	"github.com/openimi/openimi/internal/i18n"
+	"github.com/openimi/openimi/internal/kept"
 	"github.com/openimi/openimi/internal/problem"
 	"github.com/openimi/openimi/internal/search"
 	"github.com/openimi/openimi/internal/text"
@@ -33,7 +34,8 @@ type Service struct {
 	publicURL string
 	index     *search.Index
 	labels    labelIndex
-	kept      kept // lists of authorities by revision (memo.go)
+	lists     keptLists            // lists of authorities by their revision (memo.go)
+	registry  *kept.At[*Authority] // authorities by the registry revision (memo.go)
 }
 
 // New returns the registry service.
@@ -42,7 +44,7 @@ func New(d *db.DB, reg *areas.Registry, a *auth.Service, publicURL string, now f
 		now = time.Now
 	}
 	return &Service{db: d, areas: reg, auth: a, now: now, publicURL: publicURL,
-		index: search.NewIndex(d.Dialect(), "authority"), labels: newLabelIndex(reg)}
+		index: search.NewIndex(d.Dialect(), "authority"), labels: newLabelIndex(reg), registry: kept.New(registryMost, authorityCost)}
 }
 
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
@@ -70,7 +72,8 @@ func (s *Service) load(ctx context.Context, q db.Querier, a *Authority) error {
 	return s.loadMany(ctx, q, []*Authority{a})
 }
 
-// Get returns an authority by id.
+// Get returns an authority by id: from the page's memo, or from those the
+// server keeps under the registry revision, or read.
 func (s *Service) Get(ctx context.Context, id string) (*Authority, error) {
 	m := memoOf(ctx)
 	if m != nil {
@@ -78,11 +81,23 @@ func (s *Service) Get(ctx context.Context, id string) (*Authority, error) {
 			return a, nil
 		}
 	}
-	a, err := s.get(ctx, nil, `id = $1`, id)
-	if err == nil && m != nil {
+	revision, err := s.registryRevision(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	a, ok := s.registry.Get(revision, id)
+	if ok {
+		a = a.Clone()
+	} else {
+		if a, err = s.get(ctx, nil, `id = $1`, id); err != nil {
+			return nil, err
+		}
+		s.registry.Keep(revision, id, a.Clone())
+	}
+	if m != nil {
 		m.put(a)
 	}
-	return a, err
+	return a, nil
 }
 
 // GetMany returns the authorities of ids that exist, by id, reading them a
@@ -105,21 +120,35 @@ func (s *Service) GetMany(ctx context.Context, ids []string) (map[string]*Author
 		out[id] = nil
 		missing = append(missing, id)
 	}
-	for start := 0; start < len(missing); start += lookupChunk {
-		list, err := s.byIDs(ctx, missing[start:min(start+lookupChunk, len(missing))])
+	if len(missing) > 0 {
+		revision, err := s.registryRevision(ctx, m)
 		if err != nil {
 			return nil, err
 		}
-		for _, a := range list {
-			out[a.ID] = a
-			if m != nil {
-				m.put(a)
+		var unread []string
+		for _, id := range missing {
+			if a, ok := s.registry.Get(revision, id); ok {
+				out[id] = a.Clone()
+			} else {
+				unread = append(unread, id)
+			}
+		}
+		for start := 0; start < len(unread); start += lookupChunk {
+			list, err := s.byIDs(ctx, unread[start:min(start+lookupChunk, len(unread))])
+			if err != nil {
+				return nil, err
+			}
+			for _, a := range list {
+				out[a.ID] = a
+				s.registry.Keep(revision, a.ID, a.Clone())
 			}
 		}
 	}
 	for id, a := range out {
 		if a == nil {
 			delete(out, id)
+		} else if m != nil {
+			m.put(a)
 		}
 	}
 	return out, nil

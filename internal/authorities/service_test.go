@@ -468,6 +468,108 @@ func TestKeptListsFollowEveryChange(t *testing.T) {
 	}
 }
 
+// A server keeps the authorities it reads under the registry revision:
+// read again, they come from what it keeps, until any change to an
+// authority (its row or its lists, by this server, another one or plain
+// SQL) raises the revision; a change rolled back raises nothing. A page's
+// memo reads the revision once.
+func TestKeptAuthoritiesFollowTheRegistryRevision(t *testing.T) {
+	w := newWorld(t)
+	a := w.authority("DE", "Ärztekammer Berlin", authorities.CompetentAuthority, "pq")
+	b := w.authority("DE", "Ärztekammer Hamburg", authorities.CompetentAuthority, "pq")
+	other := authorities.New(w.db, mustRegistry(t), w.auth, "http://imi.test", nil) // a second server
+	registry := func() int { return w.count(`SELECT revision FROM registry_revision WHERE id = 1`) }
+	get := func(svc *authorities.Service, ctx context.Context, id string) *authorities.Authority {
+		t.Helper()
+		got, err := svc.Get(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	reads := func(want int64) {
+		t.Helper()
+		if n := w.svc.RegistryReads(); n != want {
+			t.Fatalf("%d authorities read, want %d", n, want)
+		}
+	}
+	get(w.svc, w.ctx, a.ID)
+	reads(1)
+	got := get(w.svc, w.ctx, a.ID)
+	many, err := w.svc.GetMany(w.ctx, []string{a.ID, b.ID})
+	if err != nil || len(many) != 2 || !reflect.DeepEqual(many[a.ID], got) {
+		t.Fatalf("GetMany: %v, %v", many, err)
+	}
+	reads(2)                                             // b
+	got.Names["fr"], got.Areas[0] = "changed", "changed" // a copy
+	if again := get(w.svc, authorities.WithMemo(w.ctx), a.ID); again.Names["fr"] != "" || again.Areas[0] != "pq" {
+		t.Fatalf("a change to a copy reached what is kept: %+v", again)
+	}
+	reads(2)
+
+	change := func(name string, want int, statements ...string) {
+		t.Helper()
+		before := registry()
+		if err := w.db.InTx(w.ctx, func(tx db.Querier) error {
+			for _, q := range statements {
+				if _, err := tx.ExecContext(w.ctx, q, a.ID); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if n := registry() - before; n < 1 || w.db.Dialect() == db.Postgres && n != want {
+			t.Fatalf("%s: the registry revision rose by %d, want %d", name, n, want)
+		}
+	}
+	change("a phone number", 1, `UPDATE authorities SET phone = '+49 30 1' WHERE id = $1`)
+	for i, svc := range []*authorities.Service{w.svc, other} {
+		if got := get(svc, w.ctx, a.ID); got.Phone != "+49 30 1" {
+			t.Fatalf("server %d read the phone %q", i+1, got.Phone)
+		}
+	}
+	reads(3)
+	// Several changes in one transaction raise the revision once on
+	// PostgreSQL, at the commit.
+	change("a status and a name", 1, `UPDATE authorities SET status = 'deactivated' WHERE id = $1`,
+		`INSERT INTO authority_texts (authority_id, language, name) VALUES ($1, 'fr', 'Chambre des médecins')`,
+		`UPDATE authorities SET phone = '+49 30 2' WHERE id <> $1`)
+	if got := get(w.svc, w.ctx, a.ID); got.Status != authorities.Deactivated || got.Names["fr"] != "Chambre des médecins" {
+		t.Fatalf("after the change: %+v", got)
+	}
+	if got := get(other, w.ctx, b.ID); got.Phone != "+49 30 2" {
+		t.Fatalf("the other authority's phone: %q", got.Phone)
+	}
+
+	// Rolled back: the revision stays, and what is kept still answers.
+	before, made := registry(), w.svc.RegistryReads()
+	errUndo := errors.New("undo")
+	if err := w.db.InTx(w.ctx, func(tx db.Querier) error {
+		if _, err := tx.ExecContext(w.ctx, `UPDATE authorities SET phone = '+49 30 3' WHERE id = $1`, a.ID); err != nil {
+			return err
+		}
+		return errUndo
+	}); !errors.Is(err, errUndo) {
+		t.Fatal(err)
+	}
+	if registry() != before {
+		t.Fatal("a change rolled back raised the registry revision")
+	}
+	if got := get(w.svc, w.ctx, a.ID); got.Phone != "+49 30 1" || w.svc.RegistryReads() != made {
+		t.Fatalf("after a rollback: phone %q, %d reads (%d before)", got.Phone, w.svc.RegistryReads(), made)
+	}
+	// A deleted authority is not found, on any server.
+	change("a deletion", 1, `DELETE FROM authority_texts WHERE authority_id = $1`, `DELETE FROM authority_areas WHERE authority_id = $1`,
+		`DELETE FROM authorities WHERE id = $1`)
+	for i, svc := range []*authorities.Service{w.svc, other} {
+		if _, err := svc.Get(w.ctx, a.ID); !errors.Is(err, db.ErrNotFound) {
+			t.Fatalf("server %d found the deleted authority: %v", i+1, err)
+		}
+	}
+}
+
 func mustRegistry(t *testing.T) *areas.Registry {
 	t.Helper()
 	reg, err := areas.Open(shipped.Files, "")

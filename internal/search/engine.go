@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/openimi/openimi/internal/db"
+	"github.com/openimi/openimi/internal/kept"
 )
 
 // Index is the text index of one kind of document (authorities, and later
@@ -23,9 +24,10 @@ import (
 type Index struct {
 	dialect db.Dialect
 	name    string // base name of the index's tables
-	// What the index answered, by search revision (kept.go).
-	counts   *keptAt[int]
-	rankings *keptAt[ranking]
+	// What the index answered, under the search revision (migration 16,
+	// kept.go).
+	counts   *kept.At[int]
+	rankings *kept.At[ranking]
 }
 
 // ranking is the ids of the candidates read for some pages of a search,
@@ -48,8 +50,8 @@ const (
 // NewIndex returns the index named name (letters and underscores only).
 func NewIndex(dialect db.Dialect, name string) *Index {
 	return &Index{dialect: dialect, name: name,
-		counts:   &keptAt[int]{most: countsMost, cost: func(int) int { return keptEntry }},
-		rankings: &keptAt[ranking]{most: rankingsMost, cost: func(r ranking) int { return keptEntry + keptID*len(r.ids) }}}
+		counts:   kept.New(countsMost, func(int) int { return keptEntry }),
+		rankings: kept.New(rankingsMost, func(r ranking) int { return keptEntry + keptID*len(r.ids) })}
 }
 
 // Tag returns the index word that stands for value of kind (a country, an
@@ -206,12 +208,12 @@ func (x *Index) ranked(ctx context.Context, tx db.Querier, q Query, most, from, 
 	end := min(from+n, most)
 	read := min(most, max(1, (end+Block-1)/Block)*Block) // whole blocks
 	key := queryKey(q, read, most)
-	r, ok := x.rankings.get(revision, key)
+	r, ok := x.rankings.Get(revision, key)
 	if !ok {
 		if r, err = x.rank(ctx, tx, revision, q, most, read, score); err != nil {
 			return nil, 0, err
 		}
-		x.rankings.keep(revision, key, r)
+		x.rankings.Keep(revision, key, r)
 	}
 	return slices.Clone(r.ids[min(from, len(r.ids)):min(end, len(r.ids))]), r.total, nil
 }
@@ -275,7 +277,7 @@ func (x *Index) countAt(ctx context.Context, tx db.Querier, revision int64, q Qu
 		return 0, nil
 	}
 	key := queryKey(q, limit)
-	if n, ok := x.counts.get(revision, key); ok {
+	if n, ok := x.counts.Get(revision, key); ok {
 		return n, nil
 	}
 	cond, args := x.where(q, tagged, -1)
@@ -284,7 +286,7 @@ func (x *Index) countAt(ctx context.Context, tx db.Querier, revision int64, q Qu
 	if err != nil {
 		return 0, db.Check(err)
 	}
-	x.counts.keep(revision, key, n)
+	x.counts.Keep(revision, key, n)
 	return n, nil
 }
 

@@ -33,8 +33,8 @@ func TestCountsAreKeptUntilAnIndexChanges(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n != want || x.counts.made.Load() != made {
-			t.Fatalf("count %d after %d queries, want %d after %d", n, x.counts.made.Load(), want, made)
+		if n != want || x.counts.Made() != made {
+			t.Fatalf("count %d after %d queries, want %d after %d", n, x.counts.Made(), want, made)
 		}
 	}
 	revision := func() int64 {
@@ -51,8 +51,8 @@ func TestCountsAreKeptUntilAnIndexChanges(t *testing.T) {
 	put("a3", "Notarkammer Bonn")
 	count(2, 1)
 	count(2, 1) // kept
-	if n, err := x.CountUpTo(ctx, d, q, 1); err != nil || n != 1 || x.counts.made.Load() != 2 {
-		t.Fatalf("another limit: %d, %v, after %d queries", n, err, x.counts.made.Load())
+	if n, err := x.CountUpTo(ctx, d, q, 1); err != nil || n != 1 || x.counts.Made() != 2 {
+		t.Fatalf("another limit: %d, %v, after %d queries", n, err, x.counts.Made())
 	}
 
 	before := revision()
@@ -100,15 +100,15 @@ func TestCountsAreKeptUntilAnIndexChanges(t *testing.T) {
 			return err
 		}
 		n, err := x.CountUpTo(ctx, d, q, 1000)
-		if err == nil && (n != 6 || x.counts.made.Load() != 5) {
-			err = fmt.Errorf("counted %d with a change open, after %d queries", n, x.counts.made.Load())
+		if err == nil && (n != 6 || x.counts.Made() != 5) {
+			err = fmt.Errorf("counted %d with a change open, after %d queries", n, x.counts.Made())
 		}
 		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := x.CountUpTo(ctx, d, q, 1000); err != nil || n != 7 || x.counts.made.Load() != 6 {
-		t.Fatalf("after the commit: %d, %v, after %d queries", n, err, x.counts.made.Load())
+	if n, err := x.CountUpTo(ctx, d, q, 1000); err != nil || n != 7 || x.counts.Made() != 6 {
+		t.Fatalf("after the commit: %d, %v, after %d queries", n, err, x.counts.Made())
 	}
 	count(7, 7)
 
@@ -179,8 +179,8 @@ func TestRankingsAreKeptUntilAnIndexChanges(t *testing.T) {
 	}
 	made := func(rankings, counts int64) {
 		t.Helper()
-		if x.rankings.made.Load() != rankings || x.counts.made.Load() != counts {
-			t.Fatalf("%d rankings and %d counts made, want %d and %d", x.rankings.made.Load(), x.counts.made.Load(), rankings, counts)
+		if x.rankings.Made() != rankings || x.counts.Made() != counts {
+			t.Fatalf("%d rankings and %d counts made, want %d and %d", x.rankings.Made(), x.counts.Made(), rankings, counts)
 		}
 	}
 	insert(0, Block+50)
@@ -225,45 +225,7 @@ func TestRankingsAreKeptUntilAnIndexChanges(t *testing.T) {
 	made(3, 2)
 }
 
-func TestKeptAnswersFollowTheRevisionAndStayBounded(t *testing.T) {
-	c := keptAt[int]{most: 100, cost: func(int) int { return 1 }}
-	c.keep(5, "a", 1)
-	if n, ok := c.get(5, "a"); !ok || n != 1 {
-		t.Fatalf("kept %d, %v", n, ok)
-	}
-	c.keep(6, "c", 3)
-	if _, ok := c.get(6, "a"); ok {
-		t.Fatal("an answer of revision 5 answered for revision 6")
-	}
-	// An older revision (a slow reader, or a restored database) replaces
-	// the kept answers too: none of revision 6 answers for it.
-	c.keep(4, "b", 2)
-	if _, ok := c.get(4, "c"); ok {
-		t.Fatal("an answer of revision 6 answered for revision 4")
-	}
-	if n, ok := c.get(4, "b"); !ok || n != 2 || len(c.byKey) != 1 {
-		t.Fatalf("after going back: %d, %v, %d kept", n, ok, len(c.byKey))
-	}
-	for i := range 110 {
-		c.keep(4, fmt.Sprint(i), i)
-		c.keep(4, fmt.Sprint(i), i) // again: counted once
-	}
-	if len(c.byKey) > 100 || c.size != len(c.byKey) {
-		t.Fatalf("%d answers kept of size %d, at most 100", len(c.byKey), c.size)
-	}
-	if n, ok := c.get(4, "109"); !ok || n != 109 {
-		t.Fatalf("the last answer: %d, %v", n, ok)
-	}
-	r := keptAt[ranking]{most: 1000, cost: func(r ranking) int { return keptEntry + keptID*len(r.ids) }}
-	r.keep(1, "big", ranking{ids: make([]string, 20)})
-	if _, ok := r.get(1, "big"); ok || r.size != 0 {
-		t.Fatal("an answer larger than the bound was kept")
-	}
-	r.keep(1, "x", ranking{ids: make([]string, 10)})
-	r.keep(1, "x", ranking{ids: make([]string, 2)}) // replaced, with its cost
-	if got, ok := r.get(1, "x"); !ok || len(got.ids) != 2 || r.size != keptEntry+2*keptID {
-		t.Fatalf("replaced: %d ids, size %d", len(got.ids), r.size)
-	}
+func TestQueryKeysAreHashesOfEveryPart(t *testing.T) {
 	long := Query{Words: [][]string{{"a"}}, Also: [][]string{make([]string, 500)}}
 	for i := range long.Also[0] {
 		long.Also[0][i] = Tag("competence", fmt.Sprint(i))
