@@ -296,7 +296,7 @@ func (s *Service) Search(ctx context.Context, q Query) ([]*Authority, int, error
 	if err != nil {
 		return nil, 0, err
 	}
-	found, err := s.byIDs(ctx, page)
+	found, err := s.inOrder(ctx, page)
 	return found, total, err
 }
 
@@ -359,7 +359,7 @@ func (s *Service) filtered(ctx context.Context, q Query) ([]*Authority, int, err
 			for _, h := range hits[min(from, len(hits)):min(from+q.PerPage, len(hits))] {
 				ids = append(ids, h.ID)
 			}
-			list, err := s.byIDs(ctx, ids)
+			list, err := s.inOrder(ctx, ids)
 			return list, len(hits), err
 		}
 	}
@@ -425,11 +425,27 @@ func (s *Service) filtered(ctx context.Context, q Query) ([]*Authority, int, err
 	if err := rows.Err(); err != nil {
 		return nil, 0, db.Check(err)
 	}
-	list, err := s.byIDs(ctx, ids)
+	list, err := s.inOrder(ctx, ids)
 	return list, total, err
 }
 
-// byIDs loads authorities in the order of ids.
+// inOrder is GetMany in the order of ids: those kept under the registry
+// revision, the rest read.
+func (s *Service) inOrder(ctx context.Context, ids []string) ([]*Authority, error) {
+	byID, err := s.GetMany(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Authority, 0, len(ids))
+	for _, id := range ids {
+		if a := byID[id]; a != nil {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+// byIDs reads the authorities of ids (GetMany), in the order of ids.
 func (s *Service) byIDs(ctx context.Context, ids []string) ([]*Authority, error) {
 	if len(ids) == 0 {
 		return nil, nil
