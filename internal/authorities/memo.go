@@ -58,13 +58,17 @@ func (m *memo) put(a *Authority) {
 }
 
 // registry holds whole authorities, lists and all, as the server read
-// them, under the registry revision (migration 17): triggers add one to
-// it in the transaction of any change to an authority or its lists, so
-// an authority kept under the revision a page reads has not changed since
-// (package kept). A page reads the revision once (its memo keeps it); a
-// form, which has no memo, once for each authority it asks for: a read of
-// a one-row table instead of an authority's row and lists.
-const registryMost = 8 << 20 // bytes: about 5,000 authorities
+// them, and users' roles, under the registry revision (migration 17):
+// triggers add one to it in the transaction of any change to an
+// authority, its lists or a user's roles, so what is kept under the
+// revision a page reads has not changed since (package kept). A page
+// reads the revision once (its memo keeps it); a form, which has no memo,
+// once for each authority it asks for: a read of a one-row table instead
+// of an authority's row and lists.
+const (
+	registryMost = 8 << 20 // bytes: about 5,000 authorities
+	rolesMost    = 1 << 20 // bytes: about 5,000 users' roles
+)
 
 // authorityCost is about the bytes an authority kept takes.
 func authorityCost(a *Authority) int {

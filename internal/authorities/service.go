@@ -36,6 +36,7 @@ type Service struct {
 	labels    labelIndex
 	lists     keptLists            // lists of authorities by their revision (memo.go)
 	registry  *kept.At[*Authority] // authorities by the registry revision (memo.go)
+	userRoles *kept.At[[]UserRole] // users' roles by the registry revision
 }
 
 // New returns the registry service.
@@ -44,7 +45,8 @@ func New(d *db.DB, reg *areas.Registry, a *auth.Service, publicURL string, now f
 		now = time.Now
 	}
 	return &Service{db: d, areas: reg, auth: a, now: now, publicURL: publicURL,
-		index: search.NewIndex(d.Dialect(), "authority"), labels: newLabelIndex(reg), registry: kept.New(registryMost, authorityCost)}
+		index: search.NewIndex(d.Dialect(), "authority"), labels: newLabelIndex(reg), registry: kept.New(registryMost, authorityCost),
+		userRoles: kept.New(rolesMost, func(r []UserRole) int { return 128 + 48*len(r) })}
 }
 
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
@@ -206,8 +208,26 @@ func (s *Service) ActorOf(ctx context.Context, u auth.User) (a Actor, err error)
 			return a, err
 		}
 	}
-	a.Roles, err = s.roles(ctx, s.db.Read(), u.ID)
+	a.Roles, err = s.keptRoles(ctx, u.ID)
 	return a, err
+}
+
+// keptRoles is roles of committed data, from those kept under the
+// registry revision (memo.go).
+func (s *Service) keptRoles(ctx context.Context, userID string) ([]UserRole, error) {
+	revision, err := s.registryRevision(ctx, memoOf(ctx))
+	if err != nil {
+		return nil, err
+	}
+	if r, ok := s.userRoles.Get(revision, userID); ok {
+		return slices.Clone(r), nil
+	}
+	r, err := s.roles(ctx, s.db.Read(), userID)
+	if err != nil {
+		return nil, err
+	}
+	s.userRoles.Keep(revision, userID, slices.Clone(r))
+	return r, nil
 }
 
 func (s *Service) roles(ctx context.Context, q db.Querier, userID string) ([]UserRole, error) {

@@ -570,6 +570,49 @@ func TestKeptAuthoritiesFollowTheRegistryRevision(t *testing.T) {
 	}
 }
 
+// A user's roles, read for every page, are kept under the registry
+// revision too: a change to them, through the service or in SQL, is seen
+// at once, by every server.
+func TestKeptRolesFollowTheRegistryRevision(t *testing.T) {
+	w := newWorld(t)
+	de := w.authority("DE", "Ärztekammer Berlin", authorities.CompetentAuthority, "pq", "services")
+	member := w.user(de, "arzt@berlin.example", "request_handler")
+	other := authorities.New(w.db, mustRegistry(t), w.auth, "http://imi.test", nil) // a second server
+	roles := func(svc *authorities.Service) []authorities.UserRole {
+		t.Helper()
+		a, err := svc.ActorFor(authorities.WithMemo(w.ctx), member.UserID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.Roles
+	}
+	want := func(step string, list ...authorities.UserRole) {
+		t.Helper()
+		for i, svc := range []*authorities.Service{w.svc, other} {
+			if got := roles(svc); !slices.Equal(got, list) {
+				t.Fatalf("%s: server %d read %v, want %v", step, i+1, got, list)
+			}
+		}
+	}
+	want("at first", authorities.UserRole{Role: "request_handler"})
+	made := w.svc.RolesReads()
+	want("again", authorities.UserRole{Role: "request_handler"})
+	if w.svc.RolesReads() != made {
+		t.Fatal("roles read again without a change")
+	}
+	if err := w.svc.Assign(w.ctx, member.UserID, de.ID, []authorities.UserRole{{Role: "allocator"}, {Role: "alert_handler", Area: "services"}}); err != nil {
+		t.Fatal(err)
+	}
+	want("assigned", authorities.UserRole{Role: "alert_handler", Area: "services"}, authorities.UserRole{Role: "allocator"})
+	if err := w.db.InTx(w.ctx, func(tx db.Querier) error {
+		_, err := tx.ExecContext(w.ctx, `DELETE FROM user_roles WHERE user_id = $1 AND role = 'allocator'`, member.UserID)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want("deleted in SQL", authorities.UserRole{Role: "alert_handler", Area: "services"})
+}
+
 func mustRegistry(t *testing.T) *areas.Registry {
 	t.Helper()
 	reg, err := areas.Open(shipped.Files, "")
