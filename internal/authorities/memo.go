@@ -64,7 +64,9 @@ func (m *memo) put(a *Authority) {
 // revision a page reads has not changed since (package kept). A page
 // reads the revision once (its memo keeps it); a form, which has no memo,
 // once for each authority it asks for: a read of a one-row table instead
-// of an authority's row and lists.
+// of an authority's row and lists. Any change to any authority or user's
+// roles makes every server read again what it needs: such changes are
+// rare (the registry is kept by hand and by imports), pages many.
 const (
 	registryMost = 8 << 20 // bytes: about 5,000 authorities
 	rolesMost    = 1 << 20 // bytes: about 5,000 users' roles
@@ -72,7 +74,8 @@ const (
 
 // authorityCost is about the bytes an authority kept takes.
 func authorityCost(a *Authority) int {
-	n := 512 + len(a.Name) + len(a.Street) + len(a.City) + len(a.Email) + len(a.Website)
+	n := 512 + len(a.ID) + len(a.ExternalID) + len(a.Name) + len(a.Acronym) + len(a.Region) + len(a.Street) + len(a.Postcode) + len(a.City) +
+		len(a.Email) + len(a.Phone) + len(a.Website) + len(a.ParentID)
 	for _, m := range []map[string]string{a.Names, a.Descriptions, a.Supervisors} {
 		for k, v := range m {
 			n += 48 + len(k) + len(v)

@@ -543,7 +543,25 @@ func TestKeptAuthoritiesFollowTheRegistryRevision(t *testing.T) {
 		t.Fatalf("the other authority's phone: %q", got.Phone)
 	}
 
+	// A change to a list alone raises the authority's revision (migration
+	// 14), an update of its row: the registry's too.
+	change("a name alone", 1, `UPDATE authority_texts SET name = 'Ordre des médecins' WHERE authority_id = $1 AND language = 'fr'`)
+	if got := get(other, w.ctx, a.ID); got.Names["fr"] != "Ordre des médecins" {
+		t.Fatalf("after a name changed: %v", got.Names)
+	}
+	// Through the other server's service: this one sees it.
+	get(w.svc, w.ctx, b.ID)
+	in := authorities.Input{Country: "DE", Name: "Ärztekammer Hamburg", Language: "de", Kind: authorities.CompetentAuthority, Areas: []string{"pq"},
+		Email: "office@hamburg.example"}
+	if _, err := other.Update(w.ctx, authorities.System(), b.ID, in); err != nil {
+		t.Fatal(err)
+	}
+	if got := get(w.svc, w.ctx, b.ID); got.Email != "office@hamburg.example" {
+		t.Fatalf("after another server's update: %q", got.Email)
+	}
+
 	// Rolled back: the revision stays, and what is kept still answers.
+	get(w.svc, w.ctx, a.ID)
 	before, made := registry(), w.svc.RegistryReads()
 	errUndo := errors.New("undo")
 	if err := w.db.InTx(w.ctx, func(tx db.Querier) error {

@@ -76,7 +76,7 @@ func (d *DB) inGroup(ctx context.Context, fn func(tx Querier) error, alone bool)
 		}
 		b.tx, b.release, b.err = d.begin(bctx)
 		if b.tx != nil {
-			b.q = cachedTx{tx: b.tx, c: d.writes}
+			b.q = newCachedTx(b.tx, d.writes)
 		}
 	} else if err := b.await(ctx); err != nil {
 		// As a transaction waiting for the writer: its request is gone,

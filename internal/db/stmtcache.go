@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"strings"
 	"sync"
+	"time"
 )
 
 // maxCachedStatements bounds the statements kept prepared per pool. The
@@ -78,37 +79,74 @@ func (c *stmtCache) prepare(ctx context.Context, query string) *sql.Stmt {
 	return s
 }
 
-// inTx returns query's statement prepared for tx, a transaction on the
-// cache's pool, or nil if it is not prepared yet: then it is noted, for
-// prepareNoted.
-func (c *stmtCache) inTx(ctx context.Context, tx *sql.Tx, query string) *sql.Stmt {
-	s, wanted := c.find(query)
-	if s != nil {
-		return tx.StmtContext(ctx, s)
+// noteWanted notes query for prepareNoted, if it is worth preparing on
+// the writer: a statement of a write transaction's own (not a schema
+// change, which migrations make once), with few parameters (a list of
+// many, of lengths that vary, would fill the cache).
+func (c *stmtCache) noteWanted(query string) {
+	if _, wanted := c.find(query); !wanted || !writerStatement(query) {
+		return
 	}
-	if wanted {
-		c.mu.Lock()
-		if c.noted == nil {
-			c.noted = map[string]bool{}
-		}
-		if len(c.noted) < maxCachedStatements {
-			c.noted[query] = true
-		}
-		c.mu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.noted == nil {
+		c.noted = map[string]bool{}
 	}
-	return nil
+	if len(c.noted) < maxCachedStatements {
+		c.noted[query] = true
+	}
 }
 
-// prepareNoted prepares the statements inTx noted, on the pool: before a
+// writerStatement tells a statement worth preparing on the writer.
+func writerStatement(query string) bool {
+	if strings.Count(query, "$") > maxWriterParameters {
+		return false
+	}
+	first, _, _ := strings.Cut(strings.TrimSpace(query), " ")
+	switch strings.ToUpper(first) {
+	case "SELECT", "INSERT", "UPDATE", "DELETE", "WITH", "SAVEPOINT", "RELEASE", "ROLLBACK":
+		return true
+	}
+	return false
+}
+
+// maxWriterParameters: a list of authorities or requests written in a
+// statement's text (IN ($1, …)) has a text for each length.
+const maxWriterParameters = 16
+
+// prepareWait bounds how long a transaction about to begin prepares what
+// was noted: the writer is its own to take next, or another's (a long
+// transaction alone); what it could not prepare stays noted.
+const prepareWait = 50 * time.Millisecond
+
+// prepareNoted prepares the statements noted, on the pool: before a
 // transaction takes the writer, which is then free or about to be.
 func (c *stmtCache) prepareNoted(ctx context.Context) {
 	c.mu.Lock()
 	noted := c.noted
 	c.noted = nil
 	c.mu.Unlock()
+	if len(noted) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, prepareWait)
+	defer cancel()
 	for q := range noted {
-		if s, wanted := c.find(q); s == nil && wanted {
-			c.prepare(ctx, q)
+		if s, wanted := c.find(q); s == nil && wanted && c.prepare(ctx, q) == nil && ctx.Err() != nil {
+			break // the writer is busy: the rest stays noted
+		}
+		delete(noted, q)
+	}
+	if len(noted) > 0 {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.noted == nil {
+			c.noted = map[string]bool{}
+		}
+		for q := range noted {
+			if len(c.noted) < maxCachedStatements {
+				c.noted[q] = true
+			}
 		}
 	}
 }
@@ -164,28 +202,57 @@ func (p cachedPool) QueryRowContext(ctx context.Context, query string, args ...a
 }
 
 // cachedTx runs the statements of a transaction on SQLite's writer
-// prepared, once they are (stmtCache.inTx).
+// prepared, once they are: each bound to the transaction once
+// (Tx.StmtContext makes a statement, held until the commit, at each call).
+//
+// Only statements that end when they return are run prepared (ExecContext,
+// and QueryRowContext, whose row is scanned at once): a prepared
+// statement is one SQLite statement, and running its text again while
+// rows of it are still open inside the same transaction would reset
+// them. QueryContext runs its statement unprepared.
 type cachedTx struct {
-	tx *sql.Tx
-	c  *stmtCache
+	tx    *sql.Tx
+	c     *stmtCache
+	mu    sync.Mutex
+	bound map[string]*sql.Stmt // this transaction's statements, by text
 }
 
-func (t cachedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if s := t.c.inTx(ctx, t.tx, query); s != nil {
+func newCachedTx(tx *sql.Tx, c *stmtCache) *cachedTx { return &cachedTx{tx: tx, c: c} }
+
+// stmt returns query's statement prepared and bound to the transaction,
+// or nil (then noted, for prepareNoted).
+func (t *cachedTx) stmt(ctx context.Context, query string) *sql.Stmt {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if s := t.bound[query]; s != nil {
+		return s
+	}
+	s, _ := t.c.find(query)
+	if s == nil {
+		t.c.noteWanted(query)
+		return nil
+	}
+	if t.bound == nil {
+		t.bound = map[string]*sql.Stmt{}
+	}
+	s = t.tx.StmtContext(ctx, s)
+	t.bound[query] = s
+	return s
+}
+
+func (t *cachedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if s := t.stmt(ctx, query); s != nil {
 		return s.ExecContext(ctx, args...)
 	}
 	return t.tx.ExecContext(ctx, query, args...)
 }
 
-func (t cachedTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if s := t.c.inTx(ctx, t.tx, query); s != nil {
-		return s.QueryContext(ctx, args...)
-	}
+func (t *cachedTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	return t.tx.QueryContext(ctx, query, args...)
 }
 
-func (t cachedTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	if s := t.c.inTx(ctx, t.tx, query); s != nil {
+func (t *cachedTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if s := t.stmt(ctx, query); s != nil {
 		return s.QueryRowContext(ctx, args...)
 	}
 	return t.tx.QueryRowContext(ctx, query, args...)

@@ -138,10 +138,27 @@ func TestTransactionsUseTheWritersPreparedStatements(t *testing.T) {
 	if d.writes.stmts[insert] == nil || d.writes.stmts[read] == nil {
 		t.Fatalf("the next transaction did not prepare the noted statements: %d kept", len(d.writes.stmts))
 	}
+	// Prepared, they are run prepared: noted no more. A schema change is
+	// not noted at all.
+	if err := put(3, "three"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.InTx(ctx, func(tx Querier) error {
+		_, err := tx.ExecContext(ctx, `CREATE INDEX t_v ON t (v)`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(d.writes.noted) != 0 {
+		t.Fatalf("noted after running prepared: %v", d.writes.noted)
+	}
+	if _, err := d.writer.ExecContext(ctx, `DELETE FROM t WHERE id = 3`); err != nil {
+		t.Fatal(err)
+	}
 	// A member that fails is rolled back to its savepoint, prepared
 	// statements and all.
 	if err := d.InTx(ctx, func(tx Querier) error {
-		if _, err := tx.ExecContext(ctx, insert, 3, "three"); err != nil {
+		if _, err := tx.ExecContext(ctx, insert, 4, "four"); err != nil {
 			return err
 		}
 		return errors.New("changed my mind")
@@ -170,11 +187,60 @@ func TestTransactionsUseTheWritersPreparedStatements(t *testing.T) {
 		t.Error(err)
 	}
 	var n, three int
-	if err := d.Read().QueryRowContext(ctx, `SELECT COUNT(*), COUNT(*) FILTER (WHERE id = 3) FROM t`).Scan(&n, &three); err != nil {
+	if err := d.Read().QueryRowContext(ctx, `SELECT COUNT(*), COUNT(*) FILTER (WHERE id = 3 OR id = 4) FROM t`).Scan(&n, &three); err != nil {
 		t.Fatal(err)
 	}
 	if n != 42 || three != 0 {
 		t.Fatalf("%d rows (want 42), the rolled-back one %d times", n, three)
+	}
+}
+
+// A transaction that cannot prepare what was noted (the writer busy with
+// a long transaction) leaves it noted for the next one; a long
+// transaction binds each statement once, however often it runs it.
+func TestNotedStatementsWaitForAFreeWriter(t *testing.T) {
+	ctx := context.Background()
+	d, err := Open(ctx, filepath.Join(t.TempDir(), "n.db"), Options{SQLiteSynchronous: "NORMAL"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	const insert = `INSERT INTO t (id) VALUES ($1)`
+	if err := d.InTx(ctx, func(tx Querier) error {
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE t (id INTEGER PRIMARY KEY)`); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, insert, 0)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// The writer held by a connection of its own, as by a long
+	// transaction: nothing can be prepared, and nothing is lost.
+	conn, err := d.writer.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.writes.prepareNoted(ctx)
+	if !d.writes.noted[insert] || d.writes.stmts[insert] != nil {
+		t.Fatalf("with the writer busy: noted %v, prepared %v", d.writes.noted[insert], d.writes.stmts[insert] != nil)
+	}
+	_ = conn.Close()
+	if err := d.InTxAlone(ctx, func(tx Querier) error {
+		for i := range 1000 {
+			if _, err := tx.ExecContext(ctx, insert, i+1); err != nil {
+				return err
+			}
+		}
+		if n := len(tx.(*cachedTx).bound); n != 2 { // the insert and the savepoint
+			return fmt.Errorf("%d statements bound to the transaction, want 2", n)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(d.writes.noted) != 0 {
+		t.Fatalf("still noted: %v", d.writes.noted)
 	}
 }
 

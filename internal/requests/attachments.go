@@ -454,8 +454,24 @@ func (e *ScanFailure) Unwrap() []error { return []error{e.Problem, e.Cause} }
 // row refers to is swept later, so nothing acknowledged is lost and no
 // half-written file is ever referred to.
 func (s *Service) Attach(ctx context.Context, actor authorities.Actor, id string, up Upload, comment string) (*Request, error) {
+	o, err := s.attach(ctx, actor, id, up, comment, true)
+	if err != nil {
+		return nil, err
+	}
+	return s.shownAfter(ctx, actor, o)
+}
+
+// AttachFile is Attach for a caller that goes on to the request's page (a
+// form, redirected), which reads it and records the view it shows.
+func (s *Service) AttachFile(ctx context.Context, actor authorities.Actor, id string, up Upload, comment string) error {
+	_, err := s.attach(ctx, actor, id, up, comment, false)
+	return err
+}
+
+// attach is Attach and AttachFile: the file stored, then the step (act).
+func (s *Service) attach(ctx context.Context, actor authorities.Actor, id string, up Upload, comment string, shown bool) (Outcome, error) {
 	if s.files == nil {
-		return nil, problem.New(problem.Unavailable, "error_unavailable")
+		return Outcome{}, problem.New(problem.Unavailable, "error_unavailable")
 	}
 	tmp, size, err := s.receive(up.Body)
 	if tmp != nil {
@@ -465,20 +481,20 @@ func (s *Service) Attach(ctx context.Context, actor authorities.Actor, id string
 		}()
 	}
 	if err != nil {
-		return nil, err
+		return Outcome{}, err
 	}
 	ct, err := s.checkUpload(ctx, tmp, size)
 	if err != nil {
-		return nil, err
+		return Outcome{}, err
 	}
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-		return nil, err
+		return Outcome{}, err
 	}
 	sum, size, err := s.files.Put(tmp, s.maxAttachment)
 	if err != nil {
-		return nil, err
+		return Outcome{}, err
 	}
-	return s.Act(ctx, actor, id, "attach", Input{Comment: comment, IdempotencyKey: up.IdempotencyKey, attachment: &Attachment{Name: CleanName(up.Name, ct), ContentType: ct, SHA256: sum, Size: size}})
+	return s.act(ctx, actor, id, "attach", Input{Comment: comment, IdempotencyKey: up.IdempotencyKey, attachment: &Attachment{Name: CleanName(up.Name, ct), ContentType: ct, SHA256: sum, Size: size}}, shown)
 }
 
 // receive copies an upload into a temporary file, up to the size limit.

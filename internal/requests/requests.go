@@ -615,11 +615,16 @@ func (s *Service) Act(ctx context.Context, actor authorities.Actor, id, action s
 	if err != nil {
 		return nil, err
 	}
+	return s.shownAfter(ctx, actor, o)
+}
+
+// shownAfter is the request as the actor sees it after the change o.
+func (s *Service) shownAfter(ctx context.Context, actor authorities.Actor, o Outcome) (*Request, error) {
 	if !o.TakingPart {
 		// Forwarded elsewhere: done, and no longer the actor's to see.
 		return &Request{ID: o.ID, Reference: o.Reference, Area: o.Area, State: o.State}, nil
 	}
-	r, err := s.get(ctx, actor, id, o.recorded)
+	r, err := s.get(ctx, actor, o.ID, o.recorded)
 	if p, ok := problem.As(err); ok && p.Kind == problem.NotFound {
 		return &Request{ID: o.ID, Reference: o.Reference, Area: o.Area, State: o.State}, nil
 	}
@@ -716,7 +721,10 @@ func (s *Service) act(ctx context.Context, actor authorities.Actor, id, action s
 	if errors.Is(err, db.ErrConflict) {
 		return Outcome{}, problem.New(problem.Conflict, "error_request_changed")
 	}
-	return o, err
+	if err != nil {
+		return Outcome{}, err
+	}
+	return o, nil
 }
 
 func nullable(s string) any {
@@ -735,12 +743,23 @@ type Parts struct {
 // authority sent (or wrote): same area and question set, and as chosen
 // its questions, subject, responder and message.
 func (s *Service) Copy(ctx context.Context, actor authorities.Actor, id string, parts Parts) (*Request, error) {
-	r, err := s.Get(ctx, actor, id)
+	draft, err := s.CopyDraft(ctx, actor, id, parts)
 	if err != nil {
 		return nil, err
 	}
+	return s.Get(ctx, actor, draft)
+}
+
+// CopyDraft is Copy for a caller that goes on to the new draft's page (a
+// form, redirected), which reads it: it returns the draft's id. Reading
+// the request copied is a view of it, recorded.
+func (s *Service) CopyDraft(ctx context.Context, actor authorities.Actor, id string, parts Parts) (string, error) {
+	r, err := s.Get(ctx, actor, id)
+	if err != nil {
+		return "", err
+	}
 	if !slices.Contains(r.Parties, workflow.Requester) || !r.PersonalShown && (parts.Subject || parts.Message) {
-		return nil, errNotFound
+		return "", errNotFound
 	}
 	d := DraftInput{Area: r.Area, QuestionSet: r.QuestionSet}
 	if parts.Questions {
@@ -757,7 +776,7 @@ func (s *Service) Copy(ctx context.Context, actor authorities.Actor, id string, 
 	if parts.Message {
 		d.Message = r.Message
 	}
-	return s.Create(ctx, actor, d)
+	return s.CreateDraft(ctx, actor, d)
 }
 
 // Person is a user as request pages name them.

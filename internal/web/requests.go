@@ -593,11 +593,12 @@ func problemStatus(err error) int {
 // page.
 func (s *Server) copyRequest(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
 	on := func(k string) bool { return r.PostForm.Get(k) == "on" }
-	x, err := s.requests.Copy(r.Context(), actor, r.PathValue("id"), requests.Parts{Questions: on("questions"), Subject: on("subject"), Responder: on("responder"), Message: on("message")})
+	// The new draft's page, redirected to, reads it and records the view.
+	draft, err := s.requests.CopyDraft(r.Context(), actor, r.PathValue("id"), requests.Parts{Questions: on("questions"), Subject: on("subject"), Responder: on("responder"), Message: on("message")})
 	if err != nil {
 		return err
 	}
-	return s.redirectWithNotice(w, r, "/requests/"+x.ID, "notice_request_saved")
+	return s.redirectWithNotice(w, r, "/requests/"+draft, "notice_request_saved")
 }
 
 // followUpPerPage is how many stalled requests a page of the follow-up
@@ -708,7 +709,8 @@ func (s *Server) attachFile(w http.ResponseWriter, r *http.Request, actor author
 			return ferr
 		}
 		defer f.Close()
-		_, err = s.requests.Attach(r.Context(), actor, id, requests.Upload{Name: fh.Filename, Body: f}, r.PostForm.Get("comment"))
+		// The request's page, redirected to, records the view.
+		err = s.requests.AttachFile(r.Context(), actor, id, requests.Upload{Name: fh.Filename, Body: f}, r.PostForm.Get("comment"))
 	}
 	if errors.Is(err, scan.ErrUnavailable) {
 		// Refused (fail closed) until the scanner answers again.
