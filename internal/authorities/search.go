@@ -445,7 +445,7 @@ func (s *Service) inOrder(ctx context.Context, ids []string) ([]*Authority, erro
 	return out, nil
 }
 
-// byIDs reads the authorities of ids (GetMany), in the order of ids.
+// byIDs reads the authorities of ids that exist, in no order (GetMany).
 func (s *Service) byIDs(ctx context.Context, ids []string) ([]*Authority, error) {
 	if len(ids) == 0 {
 		return nil, nil
@@ -458,7 +458,6 @@ func (s *Service) byIDs(ctx context.Context, ids []string) ([]*Authority, error)
 	if err != nil {
 		return nil, db.Check(err)
 	}
-	byID := map[string]*Authority{}
 	var list []*Authority
 	for rows.Next() {
 		a, err := scanAuthority(rows)
@@ -466,7 +465,6 @@ func (s *Service) byIDs(ctx context.Context, ids []string) ([]*Authority, error)
 			_ = rows.Close()
 			return nil, err
 		}
-		byID[a.ID] = a
 		list = append(list, a)
 	}
 	_ = rows.Close()
@@ -476,11 +474,5 @@ func (s *Service) byIDs(ctx context.Context, ids []string) ([]*Authority, error)
 	if err := s.loadKept(ctx, list); err != nil {
 		return nil, err
 	}
-	out := make([]*Authority, 0, len(ids))
-	for _, id := range ids {
-		if a := byID[id]; a != nil {
-			out = append(out, a)
-		}
-	}
-	return out, nil
+	return list, nil
 }
