@@ -87,19 +87,14 @@ func (s *Service) Get(ctx context.Context, id string) (*Authority, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, ok := s.registry.Get(revision, id)
-	if ok {
-		a = a.Clone()
-	} else {
-		if a, err = s.get(ctx, nil, `id = $1`, id); err != nil {
-			return nil, err
-		}
-		s.registry.Keep(revision, id, a.Clone())
+	a, err := s.registry.GetOr(revision, id, func() (*Authority, error) { return s.get(ctx, nil, `id = $1`, id) })
+	if err != nil {
+		return nil, err
 	}
 	if m != nil {
 		m.put(a)
 	}
-	return a, nil
+	return a.Clone(), nil
 }
 
 // GetMany returns the authorities of ids that exist, by id, reading them a
@@ -141,8 +136,8 @@ func (s *Service) GetMany(ctx context.Context, ids []string) (map[string]*Author
 				return nil, err
 			}
 			for _, a := range list {
-				out[a.ID] = a
-				s.registry.Keep(revision, a.ID, a.Clone())
+				out[a.ID] = a.Clone()
+				s.registry.Keep(revision, a.ID, a)
 			}
 		}
 	}
@@ -219,15 +214,8 @@ func (s *Service) keptRoles(ctx context.Context, userID string) ([]UserRole, err
 	if err != nil {
 		return nil, err
 	}
-	if r, ok := s.userRoles.Get(revision, userID); ok {
-		return slices.Clone(r), nil
-	}
-	r, err := s.roles(ctx, s.db.Read(), userID)
-	if err != nil {
-		return nil, err
-	}
-	s.userRoles.Keep(revision, userID, slices.Clone(r))
-	return r, nil
+	r, err := s.userRoles.GetOr(revision, userID, func() ([]UserRole, error) { return s.roles(ctx, s.db.Read(), userID) })
+	return slices.Clone(r), err
 }
 
 func (s *Service) roles(ctx context.Context, q db.Querier, userID string) ([]UserRole, error) {

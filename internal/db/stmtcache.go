@@ -79,12 +79,12 @@ func (c *stmtCache) prepare(ctx context.Context, query string) *sql.Stmt {
 	return s
 }
 
-// noteWanted notes query for prepareNoted, if it is worth preparing on
-// the writer: a statement of a write transaction's own (not a schema
-// change, which migrations make once), with few parameters (a list of
-// many, of lengths that vary, would fill the cache).
-func (c *stmtCache) noteWanted(query string) {
-	if _, wanted := c.find(query); !wanted || !writerStatement(query) {
+// note notes query, wanted (find), for prepareNoted, if it is worth
+// preparing on the writer: a statement of a write transaction's own (not a
+// schema change, which migrations make once), with few parameters (a list
+// of many, of lengths that vary, would fill the cache).
+func (c *stmtCache) note(query string) {
+	if !writerStatement(query) {
 		return
 	}
 	c.mu.Lock()
@@ -227,9 +227,11 @@ func (t *cachedTx) stmt(ctx context.Context, query string) *sql.Stmt {
 	if s := t.bound[query]; s != nil {
 		return s
 	}
-	s, _ := t.c.find(query)
+	s, wanted := t.c.find(query)
 	if s == nil {
-		t.c.noteWanted(query)
+		if wanted {
+			t.c.note(query)
+		}
 		return nil
 	}
 	if t.bound == nil {

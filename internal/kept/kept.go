@@ -83,6 +83,21 @@ func (k *At[V]) Keep(revision int64, key string, v V) {
 	k.size += c
 }
 
+// GetOr returns the answer of key kept under revision, or the one read
+// (read under revision, from committed data), which it keeps. What it
+// returns is what is kept: a caller that may change it copies it.
+func (k *At[V]) GetOr(revision int64, key string, read func() (V, error)) (V, error) {
+	if v, ok := k.Get(revision, key); ok {
+		return v, nil
+	}
+	v, err := read()
+	if err != nil {
+		return v, err
+	}
+	k.Keep(revision, key, v)
+	return v, nil
+}
+
 // Made is how many answers were read from the database and kept, for the
 // tests.
 func (k *At[V]) Made() int64 { return k.made.Load() }

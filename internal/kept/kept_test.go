@@ -1,6 +1,7 @@
 package kept_test
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 
@@ -48,5 +49,26 @@ func TestKeptAnswersFollowTheRevisionAndStayBounded(t *testing.T) {
 	r.Keep(1, "x", make([]string, 2)) // replaced, with its cost
 	if got, ok := r.Get(1, "x"); !ok || len(got) != 2 || r.Size() != 100+2*50 {
 		t.Fatalf("replaced: %d ids, size %d", len(got), r.Size())
+	}
+}
+
+// GetOr reads an answer once under a revision, keeps no error, and reads
+// again under another revision.
+func TestGetOrReadsOnceARevision(t *testing.T) {
+	k := kept.New(100, func(int) int { return 1 })
+	reads := 0
+	read := func(v int, err error) func() (int, error) {
+		return func() (int, error) { reads++; return v, err }
+	}
+	if _, err := k.GetOr(1, "a", read(0, errors.New("lost"))); err == nil || k.Len() != 0 {
+		t.Fatalf("a failed read: %v, %d kept", err, k.Len())
+	}
+	for range 3 {
+		if v, err := k.GetOr(1, "a", read(7, nil)); err != nil || v != 7 {
+			t.Fatalf("GetOr: %d, %v", v, err)
+		}
+	}
+	if v, err := k.GetOr(2, "a", read(8, nil)); err != nil || v != 8 || reads != 3 {
+		t.Fatalf("under another revision: %d, %v, after %d reads (want 3)", v, err, reads)
 	}
 }

@@ -620,13 +620,13 @@ func (s *Service) Act(ctx context.Context, actor authorities.Actor, id, action s
 
 // shownAfter is the request as the actor sees it after the change o.
 func (s *Service) shownAfter(ctx context.Context, actor authorities.Actor, o Outcome) (*Request, error) {
+	done := &Request{ID: o.ID, Reference: o.Reference, Area: o.Area, State: o.State}
 	if !o.TakingPart {
-		// Forwarded elsewhere: done, and no longer the actor's to see.
-		return &Request{ID: o.ID, Reference: o.Reference, Area: o.Area, State: o.State}, nil
+		return done, nil // forwarded elsewhere: done, and no longer the actor's to see
 	}
 	r, err := s.get(ctx, actor, o.ID, o.recorded)
 	if p, ok := problem.As(err); ok && p.Kind == problem.NotFound {
-		return &Request{ID: o.ID, Reference: o.Reference, Area: o.Area, State: o.State}, nil
+		return done, nil
 	}
 	return r, err
 }

@@ -207,13 +207,11 @@ func (x *Index) ranked(ctx context.Context, tx db.Querier, q Query, most, from, 
 	}
 	end := min(from+n, most)
 	read := min(most, max(1, (end+Block-1)/Block)*Block) // whole blocks
-	key := queryKey(q, read, most)
-	r, ok := x.rankings.Get(revision, key)
-	if !ok {
-		if r, err = x.rank(ctx, tx, revision, q, most, read, score); err != nil {
-			return nil, 0, err
-		}
-		x.rankings.Keep(revision, key, r)
+	r, err := x.rankings.GetOr(revision, queryKey(q, read, most), func() (ranking, error) {
+		return x.rank(ctx, tx, revision, q, most, read, score)
+	})
+	if err != nil {
+		return nil, 0, err
 	}
 	return slices.Clone(r.ids[min(from, len(r.ids)):min(end, len(r.ids))]), r.total, nil
 }
@@ -276,18 +274,12 @@ func (x *Index) countAt(ctx context.Context, tx db.Querier, revision int64, q Qu
 	if len(q.Words) == 0 && len(q.Require) == 0 {
 		return 0, nil
 	}
-	key := queryKey(q, limit)
-	if n, ok := x.counts.Get(revision, key); ok {
-		return n, nil
-	}
-	cond, args := x.where(q, tagged, -1)
-	var n int
-	err := tx.QueryRowContext(ctx, fmt.Sprintf(`SELECT COUNT(*) FROM (SELECT 1 FROM %s_fts WHERE %s LIMIT %d) found`, x.name, cond, limit), args...).Scan(&n)
-	if err != nil {
-		return 0, db.Check(err)
-	}
-	x.counts.Keep(revision, key, n)
-	return n, nil
+	return x.counts.GetOr(revision, queryKey(q, limit), func() (int, error) {
+		cond, args := x.where(q, tagged, -1)
+		var n int
+		err := tx.QueryRowContext(ctx, fmt.Sprintf(`SELECT COUNT(*) FROM (SELECT 1 FROM %s_fts WHERE %s LIMIT %d) found`, x.name, cond, limit), args...).Scan(&n)
+		return n, db.Check(err)
+	})
 }
 
 // where writes q as a condition on the index table, with its arguments:
