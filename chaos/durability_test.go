@@ -849,8 +849,21 @@ func (h *harness) checkDatabase(final bool) {
 	p := &problems{t: h.t, where: fmt.Sprintf("database after life %d", h.srv.lives)}
 	defer p.done()
 	acks, _ := h.ledger.snapshot()
+	// One snapshot for every query: a killed server's last COMMIT, sent
+	// before the kill, can still complete in PostgreSQL after it, and
+	// queries of separate snapshots would see half of it (its events
+	// before, its idempotency key after).
+	var opts *sql.TxOptions
+	if dbtest.IsPostgres() {
+		opts = &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
+	}
+	snapshot, err := h.db.BeginTx(h.ctx, opts)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer func() { _ = snapshot.Rollback() }()
 	q := func(query string, scan func(*sql.Rows) error) {
-		rows, err := h.db.QueryContext(h.ctx, query)
+		rows, err := snapshot.QueryContext(h.ctx, query)
 		if err != nil {
 			h.t.Fatalf("%s: %v", query, err)
 		}
