@@ -51,7 +51,13 @@ func rowsOf(t *testing.T, d *DB) map[int]string {
 // or the next one to open (the first of them holds its turn until then).
 func waitJoined(t *testing.T, d *DB, n int) {
 	t.Helper()
-	var b *batch
+	waitBatchJoined(t, d, nil, n)
+}
+
+// waitBatchJoined is waitJoined for batch b, or for the first batch open
+// (b nil).
+func waitBatchJoined(t *testing.T, d *DB, b *batch, n int) {
+	t.Helper()
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 		d.group.mu.Lock()
 		if b == nil {
@@ -230,6 +236,11 @@ func TestABatchIsBounded(t *testing.T) {
 		_, err := tx.ExecContext(ctx, `INSERT INTO t (id, v) VALUES (0, 'x')`)
 		return err
 	})
+	// The held batch, taken before the others arrive: read after them, the
+	// batch open would be the last one, which never fills.
+	d.group.mu.Lock()
+	held := d.group.open
+	d.group.mu.Unlock()
 	for i := 1; i < n; i++ {
 		wg.Add(1)
 		go func() {
@@ -240,7 +251,7 @@ func TestABatchIsBounded(t *testing.T) {
 			})
 		}()
 	}
-	waitJoined(t, d, maxGroup)
+	waitBatchJoined(t, d, held, maxGroup)
 	close(release)
 	wg.Wait()
 	for i, err := range errs {
