@@ -161,9 +161,6 @@ func report(o options, results []*result, command string) string {
 		for _, r := range rs {
 			fmt.Fprintf(&b, "- %s: %d requests and %d authorities stored at the start.\n", r.scale, r.stored, r.authorities)
 			rest := "program and library pages shared with other processes"
-			if r.kind == "sqlite" {
-				rest = "pages of the database file mapped for reading, which the kernel drops when memory is short"
-			}
 			fmt.Fprintf(&b, "- %s: the server's resident size under load peaked at %.0f MB, of which its own memory %.0f MB (target < 300 MB %s); the rest is %s.\n",
 				r.scale, float64(r.rss)/(1<<20), float64(r.own)/(1<<20), mark(r.own < rssTarget), rest)
 			if day, ok := r.half["day in the office"]; ok {

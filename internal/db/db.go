@@ -210,16 +210,19 @@ func openSQLite(ctx context.Context, location string, opts Options) (*DB, error)
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "foreign_keys(ON)")
 		q.Add("_pragma", "synchronous("+sync+")")
-		// Reads map the file instead of copying pages through a small
-		// cache: a registry of 100,000 authorities is a few hundred MB.
-		// 2 GB is the most this build of SQLite maps (its
-		// SQLITE_MAX_MMAP_SIZE); pages further on, and those still in the
-		// WAL, are read into the connection's cache with a system call.
-		q.Add("_pragma", "mmap_size(2147418112)")
-		// Pages read through the map need little cache of their own:
-		// 4 MB per reader (up to --db-max-connections of them) keeps the
-		// server's own memory under 300 MB under load (bench/load); the
-		// writer, which changes pages, keeps 16 MB.
+		// Pages are read into the connection's cache with a system call,
+		// not through a map of the file (mmap_size 0, SQLite's default).
+		// A connection that finds the database changed since its last
+		// read (any commit; every view of personal data is one) drops its
+		// cache, and with a map it also unmaps the whole file and faults
+		// each page into the map again: at 1,000,000 requests, reading
+		// without the map served 6–30% more request pages a second under
+		// bench/load, and more forms, for the same inbox and search
+		// (docs/PERFORMANCE.md, change 26).
+		q.Add("_pragma", "mmap_size(0)")
+		// 4 MB of cache per reader (up to --db-max-connections of them)
+		// keeps the server's own memory under 300 MB under load
+		// (bench/load); the writer, which changes pages, keeps 16 MB.
 		if readOnly {
 			q.Add("_pragma", "cache_size(-4096)")
 		} else {

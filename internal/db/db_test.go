@@ -179,3 +179,27 @@ func TestReadInTableOrderScopesItsSettingsToTheClosure(t *testing.T) {
 		}
 	}
 }
+
+// SQLite's connections read pages with a system call, not through a map
+// of the file: with a map, every commit made each reader unmap the whole
+// file and fault its pages in again (docs/PERFORMANCE.md, change 26).
+func TestSQLiteReadsWithoutAMapOfTheFile(t *testing.T) {
+	ctx := context.Background()
+	d, err := db.Open(ctx, t.TempDir()+"/m.db", db.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var reader, writer int64
+	if err := d.Read().QueryRowContext(ctx, `PRAGMA mmap_size`).Scan(&reader); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.InTx(ctx, func(q db.Querier) error {
+		return q.QueryRowContext(ctx, `PRAGMA mmap_size`).Scan(&writer)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if reader != 0 || writer != 0 {
+		t.Fatalf("mmap_size: reader %d, writer %d; want 0 and 0", reader, writer)
+	}
+}
