@@ -337,3 +337,55 @@ func TestNotificationsInTheBrowserAndTheAPI(t *testing.T) {
 		t.Fatalf("API digest: %d", r.code)
 	}
 }
+
+// The inbox's tabs, counts and state filter, and the answer form's
+// choices, are made in Go and kept (the state filter's options once per
+// language): what the page shows is still the user's, in their language.
+func TestTheInboxAndTheAnswerFormInTheUsersLanguage(t *testing.T) {
+	s, _, pl, deToken, _ := requestSite(t)
+	r := s.api(t, "POST", "/api/v1/requests", deToken, `{"area":"pq","question_set":"authenticity","questions":["diploma_authentic"],"responder_id":"`+pl.ID+`",
+		"subject":{"name":"Jan Kowalski","profession":"doctor"}}`)
+	var req struct{ ID string }
+	if err := json.Unmarshal([]byte(r.body), &req); err != nil || r.code != http.StatusCreated {
+		t.Fatalf("create: %d %s", r.code, r.body)
+	}
+	s.api(t, "POST", "/api/v1/requests/"+req.ID+"/actions/send", deToken, "")
+	b := s.enrolAs("piotr@nil.example.pl")
+	b.lang = "pl"
+	inbox := b.get("/requests?state=sent")
+	if inbox.code != http.StatusOK || !strings.Contains(inbox.body, `href="/requests?box=todo" aria-current="page">Do zrobienia (1)</a>`) ||
+		!strings.Contains(inbox.body, `<option value="sent" selected>Wysłany, oczekuje na przyjęcie</option>`) || !strings.Contains(inbox.body, "Jan Kowalski") {
+		t.Fatalf("the inbox filtered by state: %d %s", inbox.code, inbox.body)
+	}
+	for range 2 { // the options without a choice are kept: none stays chosen
+		inbox = b.get("/requests?box=closed")
+		if inbox.code != http.StatusOK || !strings.Contains(inbox.body, `<option value="sent">Wysłany, oczekuje na przyjęcie</option>`) || strings.Contains(inbox.body, " selected>") ||
+			!strings.Contains(inbox.body, `href="/requests?box=closed" aria-current="page">`) || strings.Contains(inbox.body, "Jan Kowalski") {
+			t.Fatalf("the closed box: %d %s", inbox.code, inbox.body)
+		}
+	}
+	if r := b.post("/requests/"+req.ID+"/actions/accept", url.Values{}); r.code != http.StatusSeeOther {
+		t.Fatalf("accept: %d", r.code)
+	}
+	page := b.get("/requests/" + req.ID)
+	for _, want := range []string{
+		`<input type="radio" class="ecl-radio__input" id="a-diploma_authentic-yes" name="answer.diploma_authentic" value="yes">`,
+		`<label class="ecl-radio__label" for="a-diploma_authentic-no"><span class="ecl-radio__box" aria-hidden="true"></span><span class="ecl-radio__text">Nie</span>`,
+		`id="f-answers.diploma_authentic"`, `name="text.diploma_authentic"`,
+	} {
+		if !strings.Contains(page.body, want) {
+			t.Fatalf("the answer form lacks %s", want)
+		}
+	}
+	// A wrong answer is shown next to its question, and changes nothing.
+	r = b.post("/requests/"+req.ID+"/actions/answer", url.Values{"answer.diploma_authentic": {"maybe"}})
+	if r.code != http.StatusBadRequest || !strings.Contains(r.body, `id="f-answers.diploma_authentic"`) || !strings.Contains(r.body, `class="ecl-feedback-message"`) {
+		t.Fatalf("a wrong answer: %d", r.code)
+	}
+	if r = b.post("/requests/"+req.ID+"/actions/answer", url.Values{"answer.diploma_authentic": {"yes"}}); r.code != http.StatusSeeOther {
+		t.Fatalf("answer: %d", r.code)
+	}
+	if page = b.get("/requests/" + req.ID); !strings.Contains(page.body, "<strong>Tak</strong>") || strings.Contains(page.body, "/actions/answer\"") {
+		t.Fatal("the answer is not shown, or the form still is")
+	}
+}

@@ -163,7 +163,8 @@ type page struct {
 	Errors    map[string]string // problems with single fields, by field name
 	Summary   []fieldError      // the same, in form order, for the error summary
 	Notice    string
-	Form      url.Values // the user's input, shown again after an error
+	Form      url.Values    // the user's input, shown again after an error
+	Nav       template.HTML // the site's navigation, for a user signed in with a second factor (nav)
 	Data      any
 }
 
@@ -175,9 +176,16 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, code int, name s
 	if p.Notice == "" {
 		p.Notice = s.takeNotice(w, r, v.lang)
 	}
+	var err error
+	if v.user != nil && v.user.TOTPEnabled && p.Path != "/sign-in/code" && p.Path != "/sign-in/enrol" {
+		p.Nav, err = s.nav(v.lang, p.Path)
+	}
 	buf := pageBuffers.Get().(*bytes.Buffer)
 	defer putPageBuffer(buf)
-	t, err := s.pagesIn(v.lang)
+	var t *template.Template
+	if err == nil {
+		t, err = s.pagesIn(v.lang)
+	}
 	switch {
 	case err != nil:
 	case !s.pages[name]:

@@ -37,6 +37,9 @@ func BenchmarkRender(b *testing.B) {
 	if inbox.Countries, err = s.countrySelect(s.catalog.Localizer("pl"), ""); err != nil {
 		b.Fatal(err)
 	}
+	if inbox.States, err = s.stateSelect(s.catalog.Localizer("pl"), ""); err != nil {
+		b.Fatal(err)
+	}
 	for len(inbox.Items) < 20 {
 		inbox.Items = append(inbox.Items, inbox.Items[0])
 	}

@@ -45,8 +45,7 @@ func newRequestRow(x *requests.Request, now time.Time, l *i18n.Localizer) reques
 
 type inboxView struct {
 	Box       string
-	Boxes     []string
-	Counts    map[string]string // the tabs' counts
+	Tabs      []inboxTab
 	Items     []requestRow
 	Total     int
 	Page      int
@@ -55,7 +54,7 @@ type inboxView struct {
 	NextURL   string
 	Filter    url.Values
 	Areas     []areaName
-	States    []string
+	States    template.HTML // the state filter's options (stateSelect)
 	Countries template.HTML // the country filter's options (countrySelect)
 	CanNew    bool
 	// CanFollowUp: a coordinator, who has a follow-up list.
@@ -63,6 +62,35 @@ type inboxView struct {
 	// CanSubjectData: a local data administrator, who answers data
 	// subjects' requests.
 	CanSubjectData bool
+}
+
+// inboxTab is the link to a box of the inbox, with its count.
+type inboxTab struct {
+	Box, Label, Count string
+	Current           bool
+}
+
+// inboxTabs are the links to the inbox's boxes, box the one shown. Their
+// names and counts are written here rather than looked up in the template,
+// which calls each function (t, print, index, eq) through reflection.
+func inboxTabs(l *i18n.Localizer, box string, counts map[string]int) []inboxTab {
+	tabs := make([]inboxTab, 0, len(requests.Boxes))
+	for _, b := range requests.Boxes {
+		tabs = append(tabs, inboxTab{Box: b, Label: l.T("inbox_box_" + b), Count: strconv.Itoa(counts[b]), Current: b == box})
+	}
+	return tabs
+}
+
+// stateSelect returns the options of the inbox's state filter in loc's
+// language, current chosen: kept for each language, like the countries'.
+func (s *Server) stateSelect(loc *i18n.Localizer, current string) (template.HTML, error) {
+	return s.selectOptions(loc, "request_state_options", current, func() any {
+		out := make([]countryOption, 0, len(requests.States))
+		for _, st := range requests.States {
+			out = append(out, countryOption{Code: st, Name: loc.T("request_state_" + st)})
+		}
+		return out
+	})
 }
 
 // inboxPage is the requests inbox: boxes, filters, a page of requests.
@@ -81,8 +109,8 @@ func (s *Server) inboxPage(w http.ResponseWriter, r *http.Request, actor authori
 	f := requests.Filter{Area: q.Get("area"), State: q.Get("state"), Country: countries.Normalize(q.Get("country")), Overdue: q.Get("overdue") == "on",
 		Text: q.Get("q"), Page: n, PerPage: 20}
 	list, total, counts, err := s.requests.InboxWithCounts(r.Context(), actor, box, f)
-	v := inboxView{Box: box, Boxes: requests.Boxes, Counts: map[string]string{}, Total: total, Page: n, Pages: (total + 19) / 20, Filter: q,
-		States: requests.States, CanNew: actor.HasAny(authorities.RequestHandler), CanFollowUp: actor.HasAny(authorities.Coordinator),
+	v := inboxView{Box: box, Tabs: inboxTabs(visitOf(r).lang, box, counts), Total: total, Page: n, Pages: (total + 19) / 20, Filter: q,
+		CanNew: actor.HasAny(authorities.RequestHandler), CanFollowUp: actor.HasAny(authorities.Coordinator),
 		CanSubjectData: actor.HasAny(authorities.LocalDataAdministrator)}
 	for _, p := range s.areas.Packs() {
 		v.Areas = append(v.Areas, areaName{Code: p.Code, Name: p.In(lang).Name})
@@ -91,14 +119,14 @@ func (s *Server) inboxPage(w http.ResponseWriter, r *http.Request, actor authori
 	if v.Countries, optErr = s.countrySelect(visitOf(r).lang, q.Get("country")); optErr != nil {
 		return optErr
 	}
+	if v.States, optErr = s.stateSelect(visitOf(r).lang, q.Get("state")); optErr != nil {
+		return optErr
+	}
 	if p, ok := problem.As(err); ok && p.Field != "" {
 		return s.formError(w, r, "requests", page{TitleKey: "requests_title", Data: v}, err)
 	}
 	if err != nil {
 		return err
-	}
-	for b, n := range counts {
-		v.Counts[b] = strconv.Itoa(n)
 	}
 	now := s.now()
 	for _, x := range list {
@@ -325,9 +353,48 @@ type subjectLine struct {
 }
 
 type questionLine struct {
-	Code, Text, Answer, AnswerText, Type string
-	Personal                             bool
-	Options                              []areas.LocalizedTerm
+	Code, Text, Answer, AnswerText string
+	Personal                       bool
+	answerInputs
+}
+
+// answerInputs are a question's inputs in the answer form, made here
+// rather than chosen and named in the template: each function a template
+// calls (eq, print, t) is a call through reflection, and a question's
+// inputs were about 40 of them (bench: BenchmarkRender).
+type answerInputs struct {
+	Name, TextName string       // the fields of the answer and of its text
+	ErrorKey       string       // the key of the answer's problem, and its fieldset's id after "f-"
+	Choices        []choiceLine // radio buttons, or boxes if Multiple
+	Multiple       bool
+	Date, Number   bool // a date, or a number, as the answer's value
+}
+
+// choiceLine is one radio button or box of a question.
+type choiceLine struct{ ID, Value, Label string }
+
+// newAnswerInputs makes the inputs of question code, of type answerType
+// (areas: yes_no, yes_no_unknown, single_choice, multiple_choice, date,
+// number, text) with options for the choices.
+func newAnswerInputs(l *i18n.Localizer, code, answerType string, options []areas.LocalizedTerm) answerInputs {
+	in := answerInputs{Name: "answer." + code, TextName: "text." + code, ErrorKey: "answers." + code,
+		Multiple: answerType == "multiple_choice", Date: answerType == "date", Number: answerType == "number"}
+	choice := func(value, label string) {
+		in.Choices = append(in.Choices, choiceLine{ID: "a-" + code + "-" + value, Value: value, Label: label})
+	}
+	switch answerType {
+	case "yes_no", "yes_no_unknown":
+		choice("yes", l.T("answer_yes"))
+		choice("no", l.T("answer_no"))
+		if answerType == "yes_no_unknown" {
+			choice("unknown", l.T("answer_unknown"))
+		}
+	case "single_choice", "multiple_choice":
+		for _, o := range options {
+			choice(o.Code, o.Name)
+		}
+	}
+	return in
 }
 
 type timelineLine struct {
@@ -336,15 +403,26 @@ type timelineLine struct {
 
 // actionForm is one action the viewer may take, with what it asks for.
 type actionForm struct {
-	Name, Label string
-	Comment     string // "", "optional" or "required"
-	Responder   bool   // forward, split
-	Split       bool   // split: questions to choose
-	Handler     bool   // reallocate
-	Date        bool   // propose_date
-	Answers     bool   // answer
-	Rating      bool   // close
-	Primary     bool
+	Name, Label     string
+	Comment         bool // a comment: optional, or required if CommentRequired
+	CommentRequired bool
+	Responder       bool // forward, split
+	Split           bool // split: questions to choose
+	Search          bool // forward: a search for the responder, under the form
+	Handler         bool // reallocate
+	Date            bool // propose_date
+	Answers         bool // answer
+	Rating          bool // close
+	Primary         bool
+}
+
+// newActionForm is the form of action name, labelled label, whose comment
+// is "", "optional" or "required" (workflow.Action.Comment).
+func newActionForm(name, label, comment string) actionForm {
+	return actionForm{Name: name, Label: label, Comment: comment == "optional" || comment == "required", CommentRequired: comment == "required",
+		Responder: name == "forward" || name == "split", Split: name == "split", Search: name == "forward",
+		Handler: name == "reallocate", Date: name == "propose_date", Answers: name == "answer", Rating: name == "close",
+		Primary: slices.Contains([]string{"send", "send_for_allocation", "submit", "approve", "approve_for_allocation", "allocate", "accept", "answer", "close", "provide_info"}, name)}
 }
 
 func (s *Server) requestPage(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
@@ -401,6 +479,7 @@ func (s *Server) viewRequest(r *http.Request, actor authorities.Actor, x *reques
 			}
 		}
 	}
+	answering := slices.Contains(x.Actions, "answer")
 	for _, q := range x.Questions {
 		lq := lp.Question(q.Code)
 		if lq == nil {
@@ -410,7 +489,10 @@ func (s *Server) viewRequest(r *http.Request, actor authorities.Actor, x *reques
 		if x.PersonalShown {
 			text = fillPlaceholders(lq.Text, x.Subject, lq.Display)
 		}
-		line := questionLine{Code: q.Code, Text: text, Type: lq.Answer, Personal: lq.PersonalData, Options: lq.Options, AnswerText: q.AnswerText}
+		line := questionLine{Code: q.Code, Text: text, Personal: lq.PersonalData, AnswerText: q.AnswerText}
+		if answering {
+			line.answerInputs = newAnswerInputs(l, q.Code, lq.Answer, lq.Options)
+		}
 		if q.Answer != "" {
 			parts := strings.Split(q.Answer, ",")
 			for i, a := range parts {
@@ -439,12 +521,7 @@ func (s *Server) viewRequest(r *http.Request, actor authorities.Actor, x *reques
 		if name == "attach" {
 			continue // its own form, with a file
 		}
-		a := m.Actions[name]
-		f := actionForm{Name: name, Label: l.T("request_action_" + name), Comment: a.Comment, Responder: name == "forward" || name == "split",
-			Split: name == "split", Handler: name == "reallocate", Date: name == "propose_date",
-			Answers: name == "answer", Rating: name == "close"}
-		f.Primary = slices.Contains([]string{"send", "send_for_allocation", "submit", "approve", "approve_for_allocation", "allocate", "accept", "answer", "close", "provide_info"}, name)
-		v.Actions = append(v.Actions, f)
+		v.Actions = append(v.Actions, newActionForm(name, l.T("request_action_"+name), m.Actions[name].Comment))
 	}
 	if slices.Contains(x.Actions, "reallocate") {
 		if v.Handlers, err = s.requests.Handlers(r.Context(), actor, x.ID); err != nil {

@@ -162,14 +162,6 @@ func parseTemplates(fsys fs.FS, assets *static.Assets) (*template.Template, map[
 		"hasPrefix": strings.HasPrefix,
 		"pct":       func(f float64) float64 { return f * 100 },
 		"join":      func(list []string) string { return strings.Join(list, ", ") },
-		"list4":     func(a, b, c, d string) []string { return []string{a, b, c, d} },
-		// choices are the fixed answers of a yes/no question.
-		"choices": func(answerType string) []string {
-			if answerType == "yes_no_unknown" {
-				return []string{"yes", "no", "unknown"}
-			}
-			return []string{"yes", "no"}
-		},
 		// has reports whether a form's key holds value (a ticked box).
 		"has": func(form url.Values, key, value string) bool { return slices.Contains(form[key], value) },
 		// The geometry of a bar chart (stats_chart): a row of 40 units per
@@ -232,6 +224,9 @@ func parseTemplates(fsys fs.FS, assets *static.Assets) (*template.Template, map[
 			return nil, nil, fmt.Errorf("web: template %s defines no content", base)
 		}
 		pages[name] = true
+	}
+	if err := assetURLs(set, assets.URL); err != nil {
+		return nil, nil, err
 	}
 	return set, pages, nil
 }

@@ -48,14 +48,44 @@ type translatedSet struct {
 	t    *template.Template
 	err  error
 
-	options sync.Map // a select's name → *keptOptions (selectOptions)
+	kept sync.Map // a key → *keptHTML (keep)
 }
 
-// keptOptions are a select's options with none chosen, made once.
-type keptOptions struct {
+// keptHTML is a part of pages that is the same on every page of a
+// language, made once.
+type keptHTML struct {
 	once sync.Once
 	html template.HTML
 	err  error
+}
+
+// keep returns the HTML that build makes for key in loc's language, made
+// at its first page and kept. Keys are a fixed few (selectOptions, nav),
+// so what is kept is bounded.
+func (s *Server) keep(loc *i18n.Localizer, key string, build func() (template.HTML, error)) (template.HTML, error) {
+	ts, err := s.setOf(loc)
+	if err != nil {
+		return "", err
+	}
+	v, ok := ts.kept.Load(key)
+	if !ok {
+		v, _ = ts.kept.LoadOrStore(key, &keptHTML{})
+	}
+	k := v.(*keptHTML)
+	k.once.Do(func() { k.html, k.err = build() })
+	return k.html, k.err
+}
+
+// renderPart renders template name of loc's set with data, as HTML to
+// put in a page.
+func (s *Server) renderPart(loc *i18n.Localizer, name string, data any) (template.HTML, error) {
+	t, err := s.pagesIn(loc)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	err = t.ExecuteTemplate(&b, name, data)
+	return template.HTML(b.String()), err // #nosec G203 -- made by html/template, which escaped every value
 }
 
 // selectOptions returns the options of a select that are the same on every
@@ -65,29 +95,35 @@ type keptOptions struct {
 // of hundreds of options was half of a search page's processor time. name
 // is one of a fixed few, so what is kept is bounded.
 func (s *Server) selectOptions(loc *i18n.Localizer, name, current string, data func() any) (template.HTML, error) {
-	ts, err := s.setOf(loc)
-	if err != nil {
-		return "", err
-	}
 	render := func() (template.HTML, error) {
-		t, err := s.pagesIn(loc)
-		if err != nil {
-			return "", err
-		}
-		var b strings.Builder
-		err = t.ExecuteTemplate(&b, name, map[string]any{"List": data(), "Current": current})
-		return template.HTML(b.String()), err // #nosec G203 -- made by html/template, which escaped every value
+		return s.renderPart(loc, name, map[string]any{"List": data(), "Current": current})
 	}
 	if current != "" {
 		return render()
 	}
-	v, ok := ts.options.Load(name)
-	if !ok {
-		v, _ = ts.options.LoadOrStore(name, &keptOptions{})
+	return s.keep(loc, name, render)
+}
+
+// navSections are the sections of the site's navigation: a page is in
+// the first whose path is its own, or, for a prefix (ending in "*"),
+// begins it.
+var navSections = []string{"/", "/notifications*", "/requests*", "/alerts*", "/measures*", "/authorities*", "/registers*", "/statistics*", "/areas*", "/profile", "/help"}
+
+// nav returns the site's navigation in loc's language for a page at path,
+// its section marked as the current page. It is made once for each
+// section and language, and kept: it was a dozen calls through reflection
+// on every page.
+func (s *Server) nav(loc *i18n.Localizer, path string) (template.HTML, error) {
+	current := ""
+	for _, sec := range navSections {
+		if prefix, ok := strings.CutSuffix(sec, "*"); ok && strings.HasPrefix(path, prefix) || sec == path {
+			current = strings.TrimSuffix(sec, "*")
+			break
+		}
 	}
-	k := v.(*keptOptions)
-	k.once.Do(func() { k.html, k.err = render() })
-	return k.html, k.err
+	return s.keep(loc, "nav "+current, func() (template.HTML, error) {
+		return s.renderPart(loc, "nav", map[string]any{"L": loc, "Current": current})
+	})
 }
 
 // setOf returns the translated set of loc's language, made or not.
@@ -164,6 +200,15 @@ func translate(src *template.Template, pages map[string]bool, loc *i18n.Localize
 // translateList replaces the fixed messages of list and what it contains.
 // dotIsPage tells whether dot is the page there.
 func translateList(list *parse.ListNode, loc *i18n.Localizer, dotIsPage bool) int {
+	return replaceActions(list, dotIsPage, func(a *parse.ActionNode, dotIsPage bool) (string, bool) {
+		return fixedText(a.Pipe, loc, dotIsPage)
+	})
+}
+
+// replaceActions replaces each action of list, and of what it contains,
+// for which text answers a text, with that text, and returns how many it
+// replaced. dotIsPage tells whether dot is the page there.
+func replaceActions(list *parse.ListNode, dotIsPage bool, text func(a *parse.ActionNode, dotIsPage bool) (string, bool)) int {
 	if list == nil {
 		return 0
 	}
@@ -171,21 +216,58 @@ func translateList(list *parse.ListNode, loc *i18n.Localizer, dotIsPage bool) in
 	for i, node := range list.Nodes {
 		switch x := node.(type) {
 		case *parse.ActionNode:
-			if text, ok := fixedText(x.Pipe, loc, dotIsPage); ok {
-				list.Nodes[i] = &parse.TextNode{NodeType: parse.NodeText, Pos: x.Pos, Text: []byte(text)}
+			if t, ok := text(x, dotIsPage); ok {
+				list.Nodes[i] = &parse.TextNode{NodeType: parse.NodeText, Pos: x.Pos, Text: []byte(t)}
 				n++
 			}
 		case *parse.IfNode:
-			n += translateList(x.List, loc, dotIsPage) + translateList(x.ElseList, loc, dotIsPage)
+			n += replaceActions(x.List, dotIsPage, text) + replaceActions(x.ElseList, dotIsPage, text)
 		case *parse.RangeNode: // dot is each element, or unchanged in else
-			n += translateList(x.List, loc, false) + translateList(x.ElseList, loc, dotIsPage)
+			n += replaceActions(x.List, false, text) + replaceActions(x.ElseList, dotIsPage, text)
 		case *parse.WithNode: // dot is the value, or unchanged in else
-			n += translateList(x.List, loc, false) + translateList(x.ElseList, loc, dotIsPage)
+			n += replaceActions(x.List, false, text) + replaceActions(x.ElseList, dotIsPage, text)
 		case *parse.ListNode:
-			n += translateList(x, loc, dotIsPage)
+			n += replaceActions(x, dotIsPage, text)
 		}
 	}
 	return n
+}
+
+// assetURLs writes, in every template of set, the address of each asset
+// named by {{asset "name"}} in its place, before html/template escapes
+// anything: as if the address were written in the template. The addresses
+// are fixed when the server starts (static), and an action whose address
+// holds anything but letters, digits and "/._-" is left to run. Each such
+// action was four calls through reflection (the function and the URL's
+// three escapers) on every page.
+func assetURLs(set *template.Template, url func(string) string) error {
+	var unknown error
+	for _, t := range set.Templates() {
+		if t.Tree == nil {
+			continue
+		}
+		replaceActions(t.Tree.Root, false, func(a *parse.ActionNode, _ bool) (string, bool) {
+			p := a.Pipe
+			if p == nil || len(p.Decl) > 0 || len(p.Cmds) != 1 || len(p.Cmds[0].Args) != 2 {
+				return "", false
+			}
+			fn, ok := p.Cmds[0].Args[0].(*parse.IdentifierNode)
+			name, isString := p.Cmds[0].Args[1].(*parse.StringNode)
+			if !ok || fn.Ident != "asset" || !isString {
+				return "", false
+			}
+			u := url(name.Text)
+			if u == "" {
+				unknown = fmt.Errorf("web: template %s: unknown asset %q", t.Name(), name.Text)
+				return "", false
+			}
+			if strings.TrimLeft(u, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-") != "" {
+				return "", false
+			}
+			return u, true
+		})
+	}
+	return unknown
 }
 
 // fixedText returns the escaped text an action always prints in loc's

@@ -10,6 +10,7 @@ import (
 
 	"github.com/openimi/openimi/internal/auth"
 	"github.com/openimi/openimi/internal/i18n"
+	"github.com/openimi/openimi/internal/web/static"
 	"github.com/openimi/openimi/locales"
 )
 
@@ -157,5 +158,81 @@ func TestOnlyFixedMessagesOfThePageAreWrittenIn(t *testing.T) {
 				t.Errorf("the French message is not there, escaped:\n%s", got.String())
 			}
 		}
+	}
+}
+
+// The site's navigation is made once per section and language, and marks
+// the section of the page shown as the current page; a user at the
+// second factor, or without one, has none.
+func TestTheNavigationMarksTheSectionOfThePage(t *testing.T) {
+	s := newTestServer(t)
+	for path, want := range map[string]string{"/": "/", "/requests/r1/edit": "/requests", "/statistics/registry": "/statistics/scoreboard",
+		"/profile": "/profile", "/profile/x": "", "/authorities?q=x": "/authorities", "/open-data": ""} {
+		for _, lang := range []string{"el", "fr"} {
+			for range 2 { // made, then kept
+				r := withVisit(httptest.NewRequest("GET", path, nil), &visit{lang: s.catalog.Localizer(lang), user: sampleUser(), nonce: "n", csrf: "c"})
+				rec := httptest.NewRecorder()
+				s.render(rec, r, 200, "home", page{TitleKey: "home_title", Data: homeData{}})
+				body := rec.Body.String()
+				i, j := strings.Index(body, `<nav class="ecl-container imi-nav"`), strings.Index(body, "</nav>")
+				if i < 0 || j < i {
+					t.Fatalf("%s in %s: no navigation", path, lang)
+				}
+				nav := body[i:j]
+				if !strings.Contains(nav, ">"+s.catalog.Localizer(lang).T("nav_requests")+"</a>") {
+					t.Fatalf("%s: the navigation is not in %s", path, lang)
+				}
+				got := ""
+				if k := strings.Index(nav, `" aria-current="page"`); k >= 0 {
+					got = nav[strings.LastIndex(nav[:k], `href="`)+len(`href="`) : k]
+				}
+				if got != want || strings.Count(nav, "aria-current") > 1 {
+					t.Fatalf("%s: the current section is %q, want %q", path, got, want)
+				}
+			}
+		}
+	}
+	noFactor := sampleUser()
+	noFactor.TOTPEnabled = false
+	for _, v := range []struct {
+		path string
+		user *auth.User
+	}{{"/sign-in/code", sampleUser()}, {"/sign-in/enrol", sampleUser()}, {"/requests", noFactor}, {"/", nil}} {
+		r := withVisit(httptest.NewRequest("GET", v.path, nil), &visit{lang: s.catalog.Localizer("el"), user: v.user, nonce: "n", csrf: "c"})
+		rec := httptest.NewRecorder()
+		s.render(rec, r, 200, "help", page{TitleKey: "help_title"})
+		if rec.Code != 200 || strings.Contains(rec.Body.String(), "imi-nav") {
+			t.Fatalf("%s: %d, a navigation shown", v.path, rec.Code)
+		}
+	}
+}
+
+// {{asset "name"}} is replaced by the asset's address before html/template
+// escapes the set, as if written in the template; an unknown asset stops
+// the server from starting.
+func TestAssetAddressesAreWrittenIntoTheTemplates(t *testing.T) {
+	assets, err := static.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	layout := `{{define "layout_head"}}<link rel="stylesheet" href="{{asset "app.css"}}"><use href="{{asset "icons.svg"}}#x"></use>{{end}}{{define "layout_foot"}}{{end}}`
+	fsys := fstest.MapFS{"templates/layout.html": {Data: []byte(layout)}, "templates/_part.html": {Data: []byte(`{{define "part"}}{{end}}`)}, "templates/p.html": {Data: []byte(`{{define "content"}}<script src="{{asset "app.js"}}"></script>{{end}}`)}}
+	set, _, err := parseTemplates(fsys, assets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"layout_head": assets.URL("app.css"), "page/p": assets.URL("app.js")} {
+		tree := set.Lookup(name).Tree.Root.String()
+		if want == "" || !strings.Contains(tree, want) || strings.Contains(tree, "asset") {
+			t.Fatalf("%s: %s", name, tree)
+		}
+	}
+	var b bytes.Buffer
+	if err := set.ExecuteTemplate(&b, "layout_head", nil); err != nil || b.String() != `<link rel="stylesheet" href="`+assets.URL("app.css")+`"><use href="`+assets.URL("icons.svg")+`#x"></use>` {
+		t.Fatalf("%v: %s", err, b.String())
+	}
+	fsys["templates/p.html"] = &fstest.MapFile{Data: []byte(`{{define "content"}}<img src="{{asset "nothing.png"}}">{{end}}`)}
+	if _, _, err := parseTemplates(fsys, assets); err == nil || !strings.Contains(err.Error(), "nothing.png") {
+		t.Fatalf("an unknown asset: %v", err)
 	}
 }

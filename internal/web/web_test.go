@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"html/template"
 	"io"
 	"log/slog"
@@ -168,9 +169,13 @@ func samplePages(t testing.TB, s *Server) map[string]any {
 	lpq := pq.In("en")
 	req := &requests.Request{ID: "r1", Reference: "PQ-2026-000001", Area: "pq", QuestionSet: "authenticity", State: "accepted", ReplyBy: now,
 		PersonalShown: true, SubjectName: "Jan Kowalski"}
-	data["requests"] = inboxView{Box: "todo", Boxes: requests.Boxes, Counts: map[string]string{"todo": "1250"}, Total: 1, Page: 1, Pages: 1, Filter: url.Values{},
+	states, err := s.stateSelect(s.catalog.Localizer("el"), "sent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data["requests"] = inboxView{Box: "todo", Tabs: inboxTabs(s.catalog.Localizer("el"), "todo", map[string]int{"todo": 1250}), Total: 1, Page: 1, Pages: 1, Filter: url.Values{},
 		Items: []requestRow{{ID: req.ID, Reference: req.Reference, SubjectName: req.SubjectName, ReplyBy: "2026-03-01", AreaName: "PQ", Other: "Ärztekammer (Deutschland)", Overdue: true, StateName: "Accepted"}},
-		Areas: []areaName{{Code: "pq", Name: "PQ"}}, States: requests.States, CanNew: true, CanFollowUp: true, CanSubjectData: true}
+		Areas: []areaName{{Code: "pq", Name: "PQ"}}, States: states, CanNew: true, CanFollowUp: true, CanSubjectData: true}
 	data["request_form"] = requestFormView{Areas: []areaName{{Code: "pq", Name: "PQ"}}, Area: &lpq, Set: lpq.QuestionSet("authenticity"),
 		Chosen: map[string]bool{"diploma_authentic": true}, Searched: true, Found: []authorityOption{{ID: "a1", Name: "A", Country: "PL"}},
 		Responder: &authorityOption{ID: "a2", Name: "B", Country: "PL"}}
@@ -185,19 +190,26 @@ func samplePages(t testing.TB, s *Server) map[string]any {
 	data["subject_data"] = subjectDataView{Name: "Kowalski", Done: true, Found: []requestRow{{ID: req.ID, Reference: req.Reference, SubjectName: req.SubjectName, StateName: "Sent"}}}
 	data["notifications"] = notificationsView{Unread: 1, Items: []notify.Notice{{ID: "n1", Kind: "request_update", Reference: "PQ-2026-000001", Link: "/requests/r1", CreatedAt: now},
 		{ID: "n2", Kind: "request_follow_up", Reference: "PQ-2026-000002", Link: "/requests/r2", CreatedAt: now, Read: true}}}
+	var questions []questionLine
+	for i, answerType := range []string{"yes_no_unknown", "single_choice", "multiple_choice", "date", "number"} {
+		code := fmt.Sprintf("q%d", i+1)
+		line := questionLine{Code: code, Text: strings.ToUpper(code) + "?", answerInputs: newAnswerInputs(s.catalog.Localizer("en"), code, answerType, []areas.LocalizedTerm{{Code: "o", Name: "O"}})}
+		if i == 0 {
+			line.Answer = "Yes"
+		}
+		questions = append(questions, line)
+	}
 	var forms []actionForm
 	for _, n := range []string{"answer", "forward", "split", "reallocate", "propose_date", "close", "comment"} {
-		forms = append(forms, actionForm{Name: n, Label: n, Comment: "optional", Answers: n == "answer", Responder: n == "forward" || n == "split",
-			Split: n == "split", Handler: n == "reallocate", Date: n == "propose_date", Rating: n == "close"})
+		forms = append(forms, newActionForm(n, n, "optional"))
 	}
 	data["request"] = requestView{ID: req.ID, State: req.State, ReplyBy: "2026-03-01", PersonalShown: true, Message: "Please confirm.",
 		Attachments: []requests.Attachment{{ID: "f1", Name: "diploma.pdf", ContentType: "application/pdf", Size: 2048, CreatedAt: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}}, AreaName: "PQ", SetName: "Authenticity", StateName: "Accepted", Requester: authorityOption{ID: "a1", Name: "A", Country: "DE"},
 		Responder: &authorityOption{ID: "a2", Name: "B", Country: "PL"}, Overdue: true, Proposed: "2026-12-01", Stopped: true,
-		Subject: []subjectLine{{Label: "Name", Value: "Jan Kowalski", Personal: true}},
-		Questions: []questionLine{{Code: "q1", Text: "Q1?", Type: "yes_no_unknown", Answer: "Yes"}, {Code: "q2", Text: "Q2?", Type: "single_choice", Options: []areas.LocalizedTerm{{Code: "o", Name: "O"}}},
-			{Code: "q3", Text: "Q3?", Type: "multiple_choice", Options: []areas.LocalizedTerm{{Code: "o", Name: "O"}}}, {Code: "q4", Text: "Q4?", Type: "date"}, {Code: "q5", Text: "Q5?", Type: "number"}},
-		Timeline: []timelineLine{{At: "2026-03-02 09:00", Event: "Sent", Authority: "A", Party: "Requesting authority", Comment: "Hello"}},
-		Actions:  forms, Authorities: []authorityOption{{ID: "a3", Name: "C", Country: "PL"}}, CanCopy: true,
+		Subject:   []subjectLine{{Label: "Name", Value: "Jan Kowalski", Personal: true}},
+		Questions: questions,
+		Timeline:  []timelineLine{{At: "2026-03-02 09:00", Event: "Sent", Authority: "A", Party: "Requesting authority", Comment: "Hello"}},
+		Actions:   forms, Authorities: []authorityOption{{ID: "a3", Name: "C", Country: "PL"}}, CanCopy: true,
 		Handlers: []requests.Person{{ID: "u1", Name: "Piotr"}}, Parent: "PQ-2026-000000"}
 	services, _ := reg.Pack("services")
 	lsv := services.In("en")
