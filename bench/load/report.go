@@ -160,9 +160,8 @@ func report(o options, results []*result, command string) string {
 		b.WriteString("\n")
 		for _, r := range rs {
 			fmt.Fprintf(&b, "- %s: %d requests and %d authorities stored at the start.\n", r.scale, r.stored, r.authorities)
-			rest := "program and library pages shared with other processes"
-			fmt.Fprintf(&b, "- %s: the server's resident size under load peaked at %.0f MB, of which its own memory %.0f MB (target < 300 MB %s); the rest is %s.\n",
-				r.scale, float64(r.rss)/(1<<20), float64(r.own)/(1<<20), mark(r.own < rssTarget), rest)
+			fmt.Fprintf(&b, "- %s: the server's resident size under load peaked at %.0f MB, of which its own memory %.0f MB (target < 300 MB %s); the rest is program and library pages shared with other processes.\n",
+				r.scale, float64(r.rss)/(1<<20), float64(r.own)/(1<<20), mark(r.own < rssTarget))
 			if day, ok := r.half["day in the office"]; ok {
 				if slow := day.slowest(0.01); slow != "" {
 					fmt.Fprintf(&b, "- %s: at half load, the day in the office's slowest 1%% of steps (p99 %.1f ms): %s.\n", r.scale, ms(quantile(day.lat, 0.99)), slow)

@@ -59,8 +59,8 @@ const PostgresReaders = 16
 // SQLiteReaders is the default number of SQLite readers: two per core, at
 // least four. SQLite reads run in the server's own process, so readers
 // beyond the cores add no speed; and after every commit each reader drops
-// its cache and memory map of the file at its next read (WAL mode), so
-// every reader more costs more page faults. With a million requests
+// its cache at its next read (WAL mode), so every reader more reads more
+// pages again. With a million requests
 // stored, 4 readers instead of 16 served 27–31% more request pages a
 // second and 4–12% more inbox pages in alternating runs
 // (docs/PERFORMANCE.md, change 16).
@@ -216,8 +216,8 @@ func openSQLite(ctx context.Context, location string, opts Options) (*DB, error)
 		// read (any commit; every view of personal data is one) drops its
 		// cache, and with a map it also unmaps the whole file and faults
 		// each page into the map again: at 1,000,000 requests, reading
-		// without the map served 6–30% more request pages a second under
-		// bench/load, and more forms, for the same inbox and search
+		// without the map served 6–45% more request pages a second under
+		// bench/load and 10–18% more searches, for about the same inbox
 		// (docs/PERFORMANCE.md, change 26).
 		q.Add("_pragma", "mmap_size(0)")
 		// 4 MB of cache per reader (up to --db-max-connections of them)

@@ -374,22 +374,22 @@ type answerInputs struct {
 type choiceLine struct{ ID, Value, Label string }
 
 // newAnswerInputs makes the inputs of question code, of type answerType
-// (areas: yes_no, yes_no_unknown, single_choice, multiple_choice, date,
-// number, text) with options for the choices.
+// (one of areas.AnswerTypes; a free text or a document has only the
+// answer's text) with options for the choices.
 func newAnswerInputs(l *i18n.Localizer, code, answerType string, options []areas.LocalizedTerm) answerInputs {
 	in := answerInputs{Name: "answer." + code, TextName: "text." + code, ErrorKey: "answers." + code,
-		Multiple: answerType == "multiple_choice", Date: answerType == "date", Number: answerType == "number"}
+		Multiple: answerType == areas.MultipleChoice, Date: answerType == areas.Date, Number: answerType == areas.Number}
 	choice := func(value, label string) {
 		in.Choices = append(in.Choices, choiceLine{ID: "a-" + code + "-" + value, Value: value, Label: label})
 	}
 	switch answerType {
-	case "yes_no", "yes_no_unknown":
+	case areas.YesNo, areas.YesNoUnknown:
 		choice("yes", l.T("answer_yes"))
 		choice("no", l.T("answer_no"))
-		if answerType == "yes_no_unknown" {
+		if answerType == areas.YesNoUnknown {
 			choice("unknown", l.T("answer_unknown"))
 		}
-	case "single_choice", "multiple_choice":
+	case areas.SingleChoice, areas.MultipleChoice:
 		for _, o := range options {
 			choice(o.Code, o.Name)
 		}

@@ -104,8 +104,18 @@ func New(cfg Config, d Deps) (*Server, error) {
 	}
 	// Escaping does not depend on the language: one set made now finds
 	// a template html/template cannot escape at start-up.
-	if _, err := s.pagesIn(d.Catalog.Localizer(i18n.Default)); err != nil {
+	loc := d.Catalog.Localizer(i18n.Default)
+	if _, err := s.pagesIn(loc); err != nil {
 		return nil, err
+	}
+	// The parts pages keep are partials, escaped at their first render:
+	// made now, one that cannot be fails the start rather than every page
+	// of a language afterwards (keep keeps its error).
+	if _, err := s.nav(loc, "/"); err != nil {
+		return nil, fmt.Errorf("web: the navigation: %w", err)
+	}
+	if _, err := s.stateSelect(loc, ""); err != nil {
+		return nil, fmt.Errorf("web: the inbox's states: %w", err)
 	}
 	return s, nil
 }
@@ -155,13 +165,12 @@ func parseTemplates(fsys fs.FS, assets *static.Assets) (*template.Template, map[
 		// functions ({{t .L "key"}}): text/template finds a method by name
 		// through reflection at every call, which took a tenth of the
 		// rendering of a page; a function is found once, at parsing.
-		"t":         (*i18n.Localizer).T,
-		"tn":        (*i18n.Localizer).N,
-		"lang":      (*i18n.Localizer).Lang,
-		"dir":       (*i18n.Localizer).Dir,
-		"hasPrefix": strings.HasPrefix,
-		"pct":       func(f float64) float64 { return f * 100 },
-		"join":      func(list []string) string { return strings.Join(list, ", ") },
+		"t":    (*i18n.Localizer).T,
+		"tn":   (*i18n.Localizer).N,
+		"lang": (*i18n.Localizer).Lang,
+		"dir":  (*i18n.Localizer).Dir,
+		"pct":  func(f float64) float64 { return f * 100 },
+		"join": func(list []string) string { return strings.Join(list, ", ") },
 		// has reports whether a form's key holds value (a ticked box).
 		"has": func(form url.Values, key, value string) bool { return slices.Contains(form[key], value) },
 		// The geometry of a bar chart (stats_chart): a row of 40 units per

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"html/template"
@@ -89,7 +90,7 @@ func (s *Server) renderPart(loc *i18n.Localizer, name string, data any) (templat
 }
 
 // selectOptions returns the options of a select that are the same on every
-// page in loc's language (countries, competences), rendered by the
+// page in loc's language (countries, competences, the inbox's states), rendered by the
 // template name from data() with current chosen. With none chosen, as on
 // nearly every page, they are rendered once per language and kept: a list
 // of hundreds of options was half of a search page's processor time. name
@@ -200,15 +201,16 @@ func translate(src *template.Template, pages map[string]bool, loc *i18n.Localize
 // translateList replaces the fixed messages of list and what it contains.
 // dotIsPage tells whether dot is the page there.
 func translateList(list *parse.ListNode, loc *i18n.Localizer, dotIsPage bool) int {
-	return replaceActions(list, dotIsPage, func(a *parse.ActionNode, dotIsPage bool) (string, bool) {
+	return replaceActions(list, dotIsPage, func(a *parse.ActionNode, _ parse.Node, dotIsPage bool) (string, bool) {
 		return fixedText(a.Pipe, loc, dotIsPage)
 	})
 }
 
 // replaceActions replaces each action of list, and of what it contains,
 // for which text answers a text, with that text, and returns how many it
-// replaced. dotIsPage tells whether dot is the page there.
-func replaceActions(list *parse.ListNode, dotIsPage bool, text func(a *parse.ActionNode, dotIsPage bool) (string, bool)) int {
+// replaced. text is given the node before the action (nil if none), and
+// whether dot is the page there.
+func replaceActions(list *parse.ListNode, dotIsPage bool, text func(a *parse.ActionNode, before parse.Node, dotIsPage bool) (string, bool)) int {
 	if list == nil {
 		return 0
 	}
@@ -216,7 +218,11 @@ func replaceActions(list *parse.ListNode, dotIsPage bool, text func(a *parse.Act
 	for i, node := range list.Nodes {
 		switch x := node.(type) {
 		case *parse.ActionNode:
-			if t, ok := text(x, dotIsPage); ok {
+			var before parse.Node
+			if i > 0 {
+				before = list.Nodes[i-1]
+			}
+			if t, ok := text(x, before, dotIsPage); ok {
 				list.Nodes[i] = &parse.TextNode{NodeType: parse.NodeText, Pos: x.Pos, Text: []byte(t)}
 				n++
 			}
@@ -236,17 +242,20 @@ func replaceActions(list *parse.ListNode, dotIsPage bool, text func(a *parse.Act
 // assetURLs writes, in every template of set, the address of each asset
 // named by {{asset "name"}} in its place, before html/template escapes
 // anything: as if the address were written in the template. The addresses
-// are fixed when the server starts (static), and an action whose address
-// holds anything but letters, digits and "/._-" is left to run. Each such
-// action was four calls through reflection (the function and the URL's
-// three escapers) on every page.
+// are fixed when the server starts (static). Only an action that begins
+// a quoted href or src attribute is replaced, where html/template would
+// have printed such an address as it is, and only with an address of
+// letters, digits and "/._-"; any other (in a script, say, where the
+// escaped address would be a quoted string) is left to run. Each was four
+// calls through reflection (the function and the URL's three escapers) on
+// every page.
 func assetURLs(set *template.Template, url func(string) string) error {
 	var unknown error
 	for _, t := range set.Templates() {
 		if t.Tree == nil {
 			continue
 		}
-		replaceActions(t.Tree.Root, false, func(a *parse.ActionNode, _ bool) (string, bool) {
+		replaceActions(t.Tree.Root, false, func(a *parse.ActionNode, before parse.Node, _ bool) (string, bool) {
 			p := a.Pipe
 			if p == nil || len(p.Decl) > 0 || len(p.Cmds) != 1 || len(p.Cmds[0].Args) != 2 {
 				return "", false
@@ -261,7 +270,9 @@ func assetURLs(set *template.Template, url func(string) string) error {
 				unknown = fmt.Errorf("web: template %s: unknown asset %q", t.Name(), name.Text)
 				return "", false
 			}
-			if strings.TrimLeft(u, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-") != "" {
+			text, ok := before.(*parse.TextNode)
+			inURL := ok && (bytes.HasSuffix(text.Text, []byte(` href="`)) || bytes.HasSuffix(text.Text, []byte(` src="`)))
+			if !inURL || strings.TrimLeft(u, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-") != "" {
 				return "", false
 			}
 			return u, true

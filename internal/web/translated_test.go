@@ -216,7 +216,8 @@ func TestAssetAddressesAreWrittenIntoTheTemplates(t *testing.T) {
 		t.Fatal(err)
 	}
 	layout := `{{define "layout_head"}}<link rel="stylesheet" href="{{asset "app.css"}}"><use href="{{asset "icons.svg"}}#x"></use>{{end}}{{define "layout_foot"}}{{end}}`
-	fsys := fstest.MapFS{"templates/layout.html": {Data: []byte(layout)}, "templates/_part.html": {Data: []byte(`{{define "part"}}{{end}}`)}, "templates/p.html": {Data: []byte(`{{define "content"}}<script src="{{asset "app.js"}}"></script>{{end}}`)}}
+	fsys := fstest.MapFS{"templates/layout.html": {Data: []byte(layout)}, "templates/_part.html": {Data: []byte(`{{define "part"}}<script>load({{asset "app.js"}})</script>{{end}}`)},
+		"templates/p.html": {Data: []byte(`{{define "content"}}<script src="{{asset "app.js"}}"></script>{{end}}`)}}
 	set, _, err := parseTemplates(fsys, assets)
 	if err != nil {
 		t.Fatal(err)
@@ -229,6 +230,15 @@ func TestAssetAddressesAreWrittenIntoTheTemplates(t *testing.T) {
 	}
 	var b bytes.Buffer
 	if err := set.ExecuteTemplate(&b, "layout_head", nil); err != nil || b.String() != `<link rel="stylesheet" href="`+assets.URL("app.css")+`"><use href="`+assets.URL("icons.svg")+`#x"></use>` {
+		t.Fatalf("%v: %s", err, b.String())
+	}
+	// In a script the address is left to html/template, which quotes it
+	// as a string there.
+	if tree := set.Lookup("part").Tree.Root.String(); !strings.Contains(tree, `asset "app.js"`) {
+		t.Fatalf("the script's asset was written in: %s", tree)
+	}
+	b.Reset()
+	if err := set.ExecuteTemplate(&b, "part", nil); err != nil || b.String() != `<script>load("`+assets.URL("app.js")+`")</script>` {
 		t.Fatalf("%v: %s", err, b.String())
 	}
 	fsys["templates/p.html"] = &fstest.MapFile{Data: []byte(`{{define "content"}}<img src="{{asset "nothing.png"}}">{{end}}`)}
