@@ -190,18 +190,11 @@ func TestARequestIsWrittenSentAndFollowedInTheBrowser(t *testing.T) {
 func TestAForwardFromThePageLeadsToTheInbox(t *testing.T) {
 	s, _, pl, deToken, _ := requestSite(t)
 	other := registerWith(t, s, authorities.Input{Country: "PL", Name: "Okręgowa Izba Lekarska", Language: "pl", Areas: []string{"pq"}})
-	r := s.api(t, "POST", "/api/v1/requests", deToken, `{"area":"pq","question_set":"authenticity","questions":["diploma_authentic"],"responder_id":"`+pl.ID+`",
-		"subject":{"name":"Jan Kowalski","profession":"doctor"}}`)
-	var req struct{ ID string }
-	if err := json.Unmarshal([]byte(r.body), &req); err != nil || r.code != http.StatusCreated {
-		t.Fatalf("create: %d %s", r.code, r.body)
-	}
-	s.api(t, "POST", "/api/v1/requests/"+req.ID+"/actions/send", deToken, "")
-	b := s.enrolAs("piotr@nil.example.pl")
+	req, b := sentToPiotr(t, s, pl, deToken)
 	if page := b.get("/requests/" + req.ID); page.code != http.StatusOK || !strings.Contains(page.body, "/actions/forward") {
 		t.Fatalf("the responder's page: %d", page.code)
 	}
-	r = b.post("/requests/"+req.ID+"/actions/forward", url.Values{"responder": {other.ID}, "comment": {"The regional chamber keeps this register."}})
+	r := b.post("/requests/"+req.ID+"/actions/forward", url.Values{"responder": {other.ID}, "comment": {"The regional chamber keeps this register."}})
 	if r.code != http.StatusSeeOther || r.location() != "/requests" {
 		t.Fatalf("forward: %d %q", r.code, r.location())
 	}
@@ -343,14 +336,7 @@ func TestNotificationsInTheBrowserAndTheAPI(t *testing.T) {
 // language): what the page shows is still the user's, in their language.
 func TestTheInboxAndTheAnswerFormInTheUsersLanguage(t *testing.T) {
 	s, _, pl, deToken, _ := requestSite(t)
-	r := s.api(t, "POST", "/api/v1/requests", deToken, `{"area":"pq","question_set":"authenticity","questions":["diploma_authentic"],"responder_id":"`+pl.ID+`",
-		"subject":{"name":"Jan Kowalski","profession":"doctor"}}`)
-	var req struct{ ID string }
-	if err := json.Unmarshal([]byte(r.body), &req); err != nil || r.code != http.StatusCreated {
-		t.Fatalf("create: %d %s", r.code, r.body)
-	}
-	s.api(t, "POST", "/api/v1/requests/"+req.ID+"/actions/send", deToken, "")
-	b := s.enrolAs("piotr@nil.example.pl")
+	req, b := sentToPiotr(t, s, pl, deToken)
 	b.lang = "pl"
 	inbox := b.get("/requests?state=sent")
 	if inbox.code != http.StatusOK || !strings.Contains(inbox.body, `href="/requests?box=todo" aria-current="page">Do zrobienia (1)</a>`) ||
@@ -378,7 +364,7 @@ func TestTheInboxAndTheAnswerFormInTheUsersLanguage(t *testing.T) {
 		}
 	}
 	// A wrong answer is shown next to its question, and changes nothing.
-	r = b.post("/requests/"+req.ID+"/actions/answer", url.Values{"answer.diploma_authentic": {"maybe"}})
+	r := b.post("/requests/"+req.ID+"/actions/answer", url.Values{"answer.diploma_authentic": {"maybe"}})
 	if r.code != http.StatusBadRequest || !strings.Contains(r.body, `id="f-answers.diploma_authentic"`) || !strings.Contains(r.body, `class="ecl-feedback-message"`) {
 		t.Fatalf("a wrong answer: %d", r.code)
 	}
@@ -388,4 +374,18 @@ func TestTheInboxAndTheAnswerFormInTheUsersLanguage(t *testing.T) {
 	if page = b.get("/requests/" + req.ID); !strings.Contains(page.body, "<strong>Tak</strong>") || strings.Contains(page.body, "/actions/answer\"") {
 		t.Fatal("the answer is not shown, or the form still is")
 	}
+}
+
+// sentToPiotr has the German requester create and send, through the API,
+// a request to pl, and returns it and a browser signed in as pl's handler.
+func sentToPiotr(t *testing.T, s *site, pl *authorities.Authority, deToken string) (struct{ ID string }, *browser) {
+	t.Helper()
+	r := s.api(t, "POST", "/api/v1/requests", deToken, `{"area":"pq","question_set":"authenticity","questions":["diploma_authentic"],"responder_id":"`+pl.ID+`",
+		"subject":{"name":"Jan Kowalski","profession":"doctor"}}`)
+	var req struct{ ID string }
+	if err := json.Unmarshal([]byte(r.body), &req); err != nil || r.code != http.StatusCreated {
+		t.Fatalf("create: %d %s", r.code, r.body)
+	}
+	s.api(t, "POST", "/api/v1/requests/"+req.ID+"/actions/send", deToken, "")
+	return req, s.enrolAs("piotr@nil.example.pl")
 }
