@@ -137,17 +137,8 @@ func (c *stmtCache) prepareNoted(ctx context.Context) {
 		}
 		delete(noted, q)
 	}
-	if len(noted) > 0 {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if c.noted == nil {
-			c.noted = map[string]bool{}
-		}
-		for q := range noted {
-			if len(c.noted) < maxCachedStatements {
-				c.noted[q] = true
-			}
-		}
+	for q := range noted {
+		c.note(q)
 	}
 }
 

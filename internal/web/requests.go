@@ -384,10 +384,12 @@ func newAnswerInputs(l *i18n.Localizer, code, answerType string, options []areas
 	}
 	switch answerType {
 	case areas.YesNo, areas.YesNoUnknown:
-		choice("yes", l.T("answer_yes"))
-		choice("no", l.T("answer_no"))
+		values := []string{"yes", "no"}
 		if answerType == areas.YesNoUnknown {
-			choice("unknown", l.T("answer_unknown"))
+			values = append(values, "unknown")
+		}
+		for _, v := range values {
+			choice(v, answerLabel(l, nil, v))
 		}
 	case areas.SingleChoice, areas.MultipleChoice:
 		for _, o := range options {

@@ -106,9 +106,12 @@ func (s *Server) selectOptions(loc *i18n.Localizer, name, current string, data f
 }
 
 // navSections are the sections of the site's navigation: a page is in
-// the first whose path is its own, or, for a prefix (ending in "*"),
-// begins it.
-var navSections = []string{"/", "/notifications*", "/requests*", "/alerts*", "/measures*", "/authorities*", "/registers*", "/statistics*", "/areas*", "/profile", "/help"}
+// the first whose path is its own, or, for a prefix, begins it.
+var navSections = []struct {
+	path   string
+	prefix bool
+}{{"/", false}, {"/notifications", true}, {"/requests", true}, {"/alerts", true}, {"/measures", true}, {"/authorities", true},
+	{"/registers", true}, {"/statistics", true}, {"/areas", true}, {"/profile", false}, {"/help", false}}
 
 // nav returns the site's navigation in loc's language for a page at path,
 // its section marked as the current page. It is made once for each
@@ -117,8 +120,8 @@ var navSections = []string{"/", "/notifications*", "/requests*", "/alerts*", "/m
 func (s *Server) nav(loc *i18n.Localizer, path string) (template.HTML, error) {
 	current := ""
 	for _, sec := range navSections {
-		if prefix, ok := strings.CutSuffix(sec, "*"); ok && strings.HasPrefix(path, prefix) || sec == path {
-			current = strings.TrimSuffix(sec, "*")
+		if sec.path == path || sec.prefix && strings.HasPrefix(path, sec.path) {
+			current = sec.path
 			break
 		}
 	}
