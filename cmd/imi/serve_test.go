@@ -6,6 +6,7 @@ import (
 
 	"github.com/openimi/openimi/internal/auth"
 	"github.com/openimi/openimi/internal/config"
+	"github.com/openimi/openimi/internal/db"
 )
 
 func TestServeSetsTheConfiguredMemoryLimit(t *testing.T) {
@@ -18,7 +19,7 @@ func TestServeSetsTheConfiguredMemoryLimit(t *testing.T) {
 		t.Fatalf("limit after memory-limit 300MiB = %d", got)
 	}
 	setMemoryLimit(&config.Config{}, none)
-	if want := config.DefaultMemoryLimit(auth.PasswordChecksAtOnce()); debug.SetMemoryLimit(-1) != want {
+	if want := config.DefaultMemoryLimit(auth.PasswordChecksAtOnce(), db.SQLite); debug.SetMemoryLimit(-1) != want {
 		t.Fatalf("default limit = %d, want %d", debug.SetMemoryLimit(-1), want)
 	}
 	debug.SetMemoryLimit(123 << 20) // as GOMEMLIMIT=123MiB would

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/openimi/openimi/internal/auth"
+	"github.com/openimi/openimi/internal/db"
 	"github.com/openimi/openimi/internal/scan"
 	"github.com/openimi/openimi/internal/stats"
 
@@ -136,7 +137,7 @@ var settings = []setting{
 
 	{"listen", Server, "address to listen on", str(func(c *Config) *string { return &c.Listen }, "127.0.0.1:8080")},
 	{"debug-listen", Server, "address for Go's profiler (net/http/pprof), e.g. 127.0.0.1:6060; empty: off. Keep it on loopback: it is not authenticated", str(func(c *Config) *string { return &c.DebugListen }, "")},
-	{"memory-limit", Server, "soft limit of the server's Go memory (not SQLite's), e.g. 200MiB or 1GiB, at least 32MiB: the garbage collector works harder near it rather than let the heap grow (0 or off: none; default 200MiB, more on machines of over 2 cores, or GOMEMLIMIT's when that is set)", str(func(c *Config) *string { return &c.MemoryLimit }, "")},
+	{"memory-limit", Server, "soft limit of the server's Go memory (not SQLite's), e.g. 200MiB or 1GiB, at least 32MiB: the garbage collector works harder near it rather than let the heap grow (0 or off: none; default 200MiB with SQLite, 250MiB with PostgreSQL, more on machines of over 2 cores, or GOMEMLIMIT's when that is set)", str(func(c *Config) *string { return &c.MemoryLimit }, "")},
 	{"public-url", Server, "URL users reach the server at, used in e-mailed links; https:// turns on Secure __Host- cookies and HSTS (default: http:// plus the listen address)", str(func(c *Config) *string { return &c.PublicURL }, "")},
 	{"tls-cert", Server, "TLS certificate file (PEM); with --tls-key the server speaks HTTPS itself", str(func(c *Config) *string { return &c.TLSCert }, "")},
 	{"tls-key", Server, "TLS private key file (PEM)", str(func(c *Config) *string { return &c.TLSKey }, "")},
@@ -319,14 +320,27 @@ func (c *Config) finish() error {
 
 // DefaultMemoryLimit is the server's soft memory limit when neither
 // memory-limit nor GOMEMLIMIT says otherwise, for checks password checks
-// at once (auth.PasswordChecksAtOnce). Under load with a million requests stored the
-// server's heap holds about 80 MB at once (docs/PERFORMANCE.md, "Memory"),
-// and each password check (argon2id) 19 MiB more: without a limit a burst
-// of sign-ins lets the heap grow to several times that before the
-// collector catches up. The default leaves room for the checks at once,
-// twice over, and is at least 200 MiB.
-func DefaultMemoryLimit(checks int) int64 {
-	return max(200<<20, 100<<20+int64(checks)*2*auth.PasswordCheckBytes)
+// at once (auth.PasswordChecksAtOnce) on a database of dialect d. Under
+// load with a million requests stored the server's heap holds about 100 MB
+// after each collection, and each password check (argon2id) asks for
+// 19 MiB more: without a limit a burst of sign-ins lets the heap grow to
+// several times that before the collector catches up. The default leaves
+// room for the checks at once, twice over, and is at least 200 MiB with
+// SQLite and 250 MiB with PostgreSQL.
+//
+// A limit the retained heap reaches makes every password check a
+// collection and a scavenge of 19 MiB: saturated sign-ins at a million
+// requests fell round by round to half their rate (docs/PERFORMANCE.md,
+// change 28). SQLite keeps its page caches (about 50 MB) in the server's
+// process, outside the Go heap, so its limit stays lower, for the process
+// to stay under 300 MB; with PostgreSQL the database's cache is in
+// another process and the heap gets those 50 MB.
+func DefaultMemoryLimit(checks int, d db.Dialect) int64 {
+	least := int64(200 << 20)
+	if d == db.Postgres {
+		least = 250 << 20
+	}
+	return max(least, 100<<20+int64(checks)*2*auth.PasswordCheckBytes)
 }
 
 // minMemoryLimit is the smallest limit accepted: below it the collector
@@ -386,7 +400,7 @@ func (c *Config) MemoryLimitBytes(getenv func(string) string, checks int) (int64
 	case getenv("GOMEMLIMIT") != "":
 		return 0, false
 	}
-	return DefaultMemoryLimit(checks), true
+	return DefaultMemoryLimit(checks, db.DialectOf(c.Database)), true
 }
 
 // Secure reports whether users reach the server over HTTPS, which turns on

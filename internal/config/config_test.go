@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/openimi/openimi/internal/db"
 )
 
 func load(t *testing.T, args []string, env map[string]string) (*Config, error) {
@@ -150,12 +152,30 @@ func TestMemoryLimitDefaultsUnlessGOMEMLIMITIsSet(t *testing.T) {
 			t.Errorf("%q: limit %d, set %v; want %d, %v", c.setting, n, sets, c.want, c.sets)
 		}
 	}
-	// The default leaves room for the password checks of more cores.
-	if got := DefaultMemoryLimit(2); got != 200<<20 {
-		t.Errorf("default on 2 cores = %d", got)
+	// The default leaves room for the password checks of more cores, and
+	// gives the heap SQLite's page caches when the database is elsewhere.
+	if got := DefaultMemoryLimit(2, db.SQLite); got != 200<<20 {
+		t.Errorf("default on 2 cores with SQLite = %d", got)
 	}
-	if got := DefaultMemoryLimit(8); got != 100<<20+8*2*19<<20 {
+	if got := DefaultMemoryLimit(2, db.Postgres); got != 250<<20 {
+		t.Errorf("default on 2 cores with PostgreSQL = %d", got)
+	}
+	if got := DefaultMemoryLimit(8, db.SQLite); got != 100<<20+8*2*19<<20 {
 		t.Errorf("default on 8 cores = %d", got)
+	}
+	if got := DefaultMemoryLimit(8, db.Postgres); got != 100<<20+8*2*19<<20 {
+		t.Errorf("default on 8 cores with PostgreSQL = %d", got)
+	}
+	// The database setting chooses the default.
+	for location, want := range map[string]int64{"": 200 << 20, "/srv/imi.db": 200 << 20, "sqlite:/srv/imi.db": 200 << 20,
+		"postgres://imi@db/imi": 250 << 20, "postgresql://imi@db/imi": 250 << 20} {
+		cfg, err := load(t, []string{"--database", location}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, sets := cfg.MemoryLimitBytes(none, 2); n != want || !sets {
+			t.Errorf("database %q: default limit %d, set %v; want %d", location, n, sets, want)
+		}
 	}
 	// From the environment and the file, like every setting.
 	cfg, err := load(t, nil, map[string]string{"IMI_MEMORY_LIMIT": "300MiB"})

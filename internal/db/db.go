@@ -82,12 +82,21 @@ type DB struct {
 	Location string
 }
 
+// DialectOf is the database a location names: PostgreSQL for a postgres://
+// or postgresql:// URL, SQLite for anything else.
+func DialectOf(location string) Dialect {
+	if strings.HasPrefix(location, "postgres://") || strings.HasPrefix(location, "postgresql://") {
+		return Postgres
+	}
+	return SQLite
+}
+
 // Open opens the database named by location: a PostgreSQL URL
 // (postgres:// or postgresql://), a sqlite: URL, or a file path for SQLite.
 // It does not run migrations; see Migrate.
 func Open(ctx context.Context, location string, opts Options) (*DB, error) {
 	switch {
-	case strings.HasPrefix(location, "postgres://"), strings.HasPrefix(location, "postgresql://"):
+	case DialectOf(location) == Postgres:
 		return openPostgres(ctx, location, opts)
 	case location == "":
 		return nil, errors.New("db: no database location given")
