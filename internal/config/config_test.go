@@ -160,6 +160,9 @@ func TestMemoryLimitDefaultsUnlessGOMEMLIMITIsSet(t *testing.T) {
 	if got := DefaultMemoryLimit(2, db.Postgres); got != 250<<20 {
 		t.Errorf("default on 2 cores with PostgreSQL = %d", got)
 	}
+	if got := DefaultMemoryLimit(3, db.Postgres); got != 250<<20 {
+		t.Errorf("default on 3 cores with PostgreSQL = %d", got)
+	}
 	if got := DefaultMemoryLimit(8, db.SQLite); got != 100<<20+8*2*19<<20 {
 		t.Errorf("default on 8 cores = %d", got)
 	}
@@ -177,8 +180,13 @@ func TestMemoryLimitDefaultsUnlessGOMEMLIMITIsSet(t *testing.T) {
 			t.Errorf("database %q: default limit %d, set %v; want %d", location, n, sets, want)
 		}
 	}
+	// The database from the environment chooses it as well.
+	cfg, err := load(t, nil, map[string]string{"IMI_DATABASE": "postgres://imi@db/imi"})
+	if n, _ := cfg.MemoryLimitBytes(none, 2); err != nil || n != 250<<20 {
+		t.Errorf("IMI_DATABASE=postgres://…: default limit %d, %v", n, err)
+	}
 	// From the environment and the file, like every setting.
-	cfg, err := load(t, nil, map[string]string{"IMI_MEMORY_LIMIT": "300MiB"})
+	cfg, err = load(t, nil, map[string]string{"IMI_MEMORY_LIMIT": "300MiB"})
 	if n, _ := cfg.MemoryLimitBytes(none, 2); err != nil || n != 300<<20 {
 		t.Errorf("IMI_MEMORY_LIMIT=300MiB: %d, %v", n, err)
 	}
