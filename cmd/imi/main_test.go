@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openimi/openimi/internal/db"
 	"github.com/openimi/openimi/internal/db/dbtest"
 )
 
@@ -107,14 +108,14 @@ func TestAuditVerifyNamesTheFirstBadRow(t *testing.T) {
 }
 
 func driverFor(loc string) string {
-	if strings.HasPrefix(loc, "postgres") {
+	if db.DialectOf(loc) == db.Postgres {
 		return "pgx"
 	}
 	return "sqlite"
 }
 
 func dsnFor(loc string) string {
-	if strings.HasPrefix(loc, "postgres") {
+	if db.DialectOf(loc) == db.Postgres {
 		return loc
 	}
 	return "file:" + loc

@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/openimi/openimi/internal/db"
@@ -75,5 +74,5 @@ func Open(t testing.TB) *db.DB {
 
 // IsPostgres reports whether tests run on PostgreSQL.
 func IsPostgres() bool {
-	return strings.HasPrefix(os.Getenv(EnvVar), "postgres")
+	return db.DialectOf(os.Getenv(EnvVar)) == db.Postgres
 }
