@@ -67,7 +67,6 @@ type Authority struct {
 	Scope            Scope // of a delegated coordinator
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
-	revision         int64 // one more at each change of the lists above (migration 14)
 }
 
 // Competence is a term of an area's vocabulary the authority is competent for.

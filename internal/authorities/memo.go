@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"unsafe"
 
 	"github.com/openimi/openimi/internal/db"
 )
@@ -68,20 +69,75 @@ func (m *memo) put(a *Authority) {
 // roles makes every server read again what it needs: such changes are
 // rare (the registry is kept by hand and by imports), pages many.
 const (
-	registryMost = 8 << 20 // bytes: about 5,000 authorities
+	registryMost = 8 << 20 // bytes: about 5,500 authorities of one name, an area and two competences (authorityCost)
 	rolesMost    = 1 << 20 // bytes: about 5,000 users' roles
 )
 
-// authorityCost is about the bytes an authority kept takes.
+// authorityCost is the bytes an authority kept takes on the heap: its
+// struct, each text, list and map as Go lays them out, and its entry in
+// what keeps it. An estimate that was a third to two thirds short let the
+// registry hold 20 MB where 8 were meant, at 1,000,000 requests; the
+// collector then ran far more often under password checks (change 29,
+// docs/PERFORMANCE.md). TestAuthorityCostIsWhatAKeptAuthorityTakes
+// compares it with the heap.
 func authorityCost(a *Authority) int {
-	n := 512 + len(a.ID) + len(a.ExternalID) + len(a.Name) + len(a.Acronym) + len(a.Region) + len(a.Street) + len(a.Postcode) + len(a.City) +
-		len(a.Email) + len(a.Phone) + len(a.Website) + len(a.ParentID)
-	for _, m := range []map[string]string{a.Names, a.Descriptions, a.Supervisors} {
+	n := keptEntryBytes + heapBytes(int(unsafe.Sizeof(*a)))
+	for _, s := range [...]string{a.ExternalID, a.Country, a.Name, a.Language, a.Acronym, a.Region, a.Street, a.Postcode, a.City,
+		a.Email, a.Phone, a.Website, string(a.Kind), string(a.Status), a.ParentID} {
+		n += heapBytes(len(s))
+	}
+	n += heapBytes(len(a.ID)) // also the key it is kept under
+	for _, m := range [...]map[string]string{a.Names, a.Descriptions, a.Supervisors} {
+		n += mapBytes(len(m))
 		for k, v := range m {
-			n += 48 + len(k) + len(v)
+			n += heapBytes(len(k)) + heapBytes(len(v))
 		}
 	}
-	return n + 24*(len(a.Areas)+len(a.Competences)+len(a.Scope.Areas)+len(a.Scope.Regions))
+	for _, list := range [...][]string{a.Areas, a.Scope.Areas, a.Scope.Regions} {
+		n += heapBytes(16 * cap(list))
+		for _, s := range list {
+			n += heapBytes(len(s))
+		}
+	}
+	n += heapBytes(int(unsafe.Sizeof(Competence{})) * cap(a.Competences))
+	for _, c := range a.Competences {
+		n += heapBytes(len(c.Area)) + heapBytes(len(c.Vocabulary)) + heapBytes(len(c.Term))
+	}
+	return n
+}
+
+// keptEntryBytes is what an entry takes in the map of what is kept: its
+// key and value, and the empty slots a map keeps beside them.
+const keptEntryBytes = 40
+
+// heapBytes is what an allocation of n bytes takes: n rounded up to the
+// allocator's size classes, about an eighth above n beyond 128 bytes.
+func heapBytes(n int) int {
+	switch {
+	case n == 0:
+		return 0
+	case n <= 16:
+		return (n + 7) &^ 7
+	case n <= 128:
+		return (n + 15) &^ 15
+	default:
+		return n + n/8
+	}
+}
+
+// mapBytes is what a map[string]string of n entries takes besides its
+// keys and values: its header and groups of eight slots of 32 bytes, at
+// most seven eighths full.
+func mapBytes(n int) int {
+	const header, group = 48, 8 + 8*32
+	if n == 0 {
+		return header
+	}
+	groups := 1
+	for groups*8*7/8 < n && n > 8 {
+		groups *= 2
+	}
+	return header + heapBytes(groups*group)
 }
 
 // registryRevision reads the registry revision, once for a memo.
@@ -104,81 +160,4 @@ func (s *Service) registryRevision(ctx context.Context, m *memo) (int64, error) 
 		m.mu.Unlock()
 	}
 	return r, nil
-}
-
-// keptLists holds, for the authorities a server has read, their four lists
-// (texts, areas, competences, scope) under the revision they were read at.
-// Triggers add one to an authority's revision in the transaction that
-// changes any of its lists (migration 14), so a reader that finds the
-// row's revision equal to the kept one has the lists without another
-// query (loadMany's union of the four), on every server. Lists are kept
-// only from reads outside a transaction: a transaction's uncommitted lists
-// could be rolled back.
-//
-// A database restored under a running server could bring back an older
-// revision; servers are stopped for a restore (docs/OPERATIONS.md).
-type keptLists struct {
-	mu   sync.Mutex
-	byID map[string]*Authority // only the lists and the revision are used
-}
-
-// keptMax bounds what a server keeps: about a kilobyte an authority, and
-// the authorities of the busiest exchanges are read far more than the rest.
-var keptMax = 5000
-
-// fill copies the kept lists of a into it when they are of its revision.
-func (k *keptLists) fill(a *Authority) bool {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	c := k.byID[a.ID]
-	if c == nil || c.revision != a.revision {
-		return false
-	}
-	a.Names, a.Descriptions, a.Supervisors = maps.Clone(c.Names), maps.Clone(c.Descriptions), maps.Clone(c.Supervisors)
-	a.Areas, a.Competences = slices.Clone(c.Areas), slices.Clone(c.Competences)
-	a.Scope = Scope{Areas: slices.Clone(c.Scope.Areas), Regions: slices.Clone(c.Scope.Regions)}
-	return true
-}
-
-// keep remembers a's lists, read outside any transaction.
-func (k *keptLists) keep(list []*Authority) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.byID == nil {
-		k.byID = map[string]*Authority{}
-	}
-	for _, a := range list {
-		if len(k.byID) >= keptMax {
-			// Forget an arbitrary tenth: the authorities read often
-			// come back at once.
-			n := keptMax / 10
-			for id := range k.byID {
-				delete(k.byID, id)
-				if n--; n <= 0 {
-					break
-				}
-			}
-		}
-		k.byID[a.ID] = a.Clone()
-	}
-}
-
-// loadKept is loadMany for authorities read outside a transaction: the
-// lists of those whose revision the server has kept are copied, the
-// others read (and kept).
-func (s *Service) loadKept(ctx context.Context, list []*Authority) error {
-	var missing []*Authority
-	for _, a := range list {
-		if !s.lists.fill(a) {
-			missing = append(missing, a)
-		}
-	}
-	if len(missing) == 0 {
-		return nil
-	}
-	if err := s.loadMany(ctx, s.db.Read(), missing); err != nil {
-		return err
-	}
-	s.lists.keep(missing)
-	return nil
 }

@@ -471,7 +471,7 @@ func (s *Service) byIDs(ctx context.Context, ids []string) ([]*Authority, error)
 	if err := rows.Err(); err != nil {
 		return nil, db.Check(err)
 	}
-	if err := s.loadKept(ctx, list); err != nil {
+	if err := s.loadMany(ctx, s.db.Read(), list); err != nil {
 		return nil, err
 	}
 	return list, nil

@@ -34,7 +34,6 @@ type Service struct {
 	publicURL string
 	index     *search.Index
 	labels    labelIndex
-	lists     keptLists            // lists of authorities by their revision (memo.go)
 	registry  *kept.At[*Authority] // authorities by the registry revision (memo.go)
 	userRoles *kept.At[[]UserRole] // users' roles by the registry revision
 }
@@ -58,13 +57,13 @@ var errNotFound = problem.New(problem.NotFound, "error_not_found")
 var errForbidden = problem.New(problem.Forbidden, "error_forbidden")
 
 const authorityColumns = `id, COALESCE(external_id, ''), country, name, language, acronym, region, street, postcode, city, email, phone, website,
-	role, alert_coordinator, status, COALESCE(parent_id, ''), created_at, updated_at, revision`
+	role, alert_coordinator, status, COALESCE(parent_id, ''), created_at, updated_at`
 
 func scanAuthority(row interface{ Scan(...any) error }) (*Authority, error) {
 	var a Authority
 	var kind, status string
 	err := row.Scan(&a.ID, &a.ExternalID, &a.Country, &a.Name, &a.Language, &a.Acronym, &a.Region, &a.Street, &a.Postcode, &a.City,
-		&a.Email, &a.Phone, &a.Website, &kind, &a.AlertCoordinator, &status, &a.ParentID, &a.CreatedAt, &a.UpdatedAt, &a.revision)
+		&a.Email, &a.Phone, &a.Website, &kind, &a.AlertCoordinator, &status, &a.ParentID, &a.CreatedAt, &a.UpdatedAt)
 	a.Kind, a.Status = Kind(kind), Status(status)
 	return &a, db.Check(err)
 }
@@ -165,8 +164,7 @@ func (s *Service) Find(ctx context.Context, ref string) (*Authority, error) {
 	return a, err
 }
 
-// get reads one authority within q, or outside any transaction (q nil),
-// where its lists may come from those the server keeps.
+// get reads one authority within q, or outside any transaction (q nil).
 func (s *Service) get(ctx context.Context, q db.Querier, where string, arg any) (*Authority, error) {
 	read := q
 	if q == nil {
@@ -179,10 +177,7 @@ func (s *Service) get(ctx context.Context, q db.Querier, where string, arg any) 
 	if err != nil {
 		return nil, err
 	}
-	if q == nil {
-		return a, s.loadKept(ctx, []*Authority{a})
-	}
-	return a, s.load(ctx, q, a)
+	return a, s.load(ctx, read, a)
 }
 
 // ActorFor returns the actor a user acts as: their authority and roles.

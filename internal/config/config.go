@@ -137,7 +137,7 @@ var settings = []setting{
 
 	{"listen", Server, "address to listen on", str(func(c *Config) *string { return &c.Listen }, "127.0.0.1:8080")},
 	{"debug-listen", Server, "address for Go's profiler (net/http/pprof), e.g. 127.0.0.1:6060; empty: off. Keep it on loopback: it is not authenticated", str(func(c *Config) *string { return &c.DebugListen }, "")},
-	{"memory-limit", Server, "soft limit of the server's Go memory (not SQLite's), e.g. 200MiB or 1GiB, at least 32MiB: the garbage collector works harder near it rather than let the heap grow (0 or off: none; default 200MiB with SQLite on up to 2 cores, 250MiB with PostgreSQL on up to 3, more on more cores, or GOMEMLIMIT's when that is set)", str(func(c *Config) *string { return &c.MemoryLimit }, "")},
+	{"memory-limit", Server, "soft limit of the server's Go memory (not SQLite's), e.g. 200MiB or 1GiB, at least 32MiB: the garbage collector works harder near it rather than let the heap grow (0 or off: none; default 220MiB with SQLite and 250MiB with PostgreSQL on up to 3 cores, more on more cores, or GOMEMLIMIT's when that is set)", str(func(c *Config) *string { return &c.MemoryLimit }, "")},
 	{"public-url", Server, "URL users reach the server at, used in e-mailed links; https:// turns on Secure __Host- cookies and HSTS (default: http:// plus the listen address)", str(func(c *Config) *string { return &c.PublicURL }, "")},
 	{"tls-cert", Server, "TLS certificate file (PEM); with --tls-key the server speaks HTTPS itself", str(func(c *Config) *string { return &c.TLSCert }, "")},
 	{"tls-key", Server, "TLS private key file (PEM)", str(func(c *Config) *string { return &c.TLSKey }, "")},
@@ -325,18 +325,19 @@ func (c *Config) finish() error {
 // after each collection, and each password check (argon2id) asks for
 // 19 MiB more: without a limit a burst of sign-ins lets the heap grow to
 // several times that before the collector catches up. The default leaves
-// room for the checks at once, twice over, and is at least 200 MiB with
+// room for the checks at once, twice over, and is at least 220 MiB with
 // SQLite and 250 MiB with PostgreSQL.
 //
 // A limit the retained heap reaches makes every password check a
 // collection and a scavenge of 19 MiB: saturated sign-ins at a million
 // requests fell round by round to half their rate (docs/PERFORMANCE.md,
-// change 28). SQLite keeps its page caches (4 MB a reader, 16 MB for the
-// writer) in the server's process, outside the Go heap, so its limit stays
-// lower, for the process to stay under 300 MB under load; with PostgreSQL
-// the database's cache is in another process and the heap gets more.
+// changes 28 and 29). SQLite keeps its page caches (4 MB a reader, 16 MB
+// for the writer) in the server's process, outside the Go heap, so its
+// limit is lower, for the process to stay under 300 MB under load; with
+// PostgreSQL the database's cache is in another process and the heap gets
+// more.
 func DefaultMemoryLimit(checks int, d db.Dialect) int64 {
-	least := int64(200 << 20)
+	least := int64(220 << 20)
 	if d == db.Postgres {
 		least = 250 << 20
 	}

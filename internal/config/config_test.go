@@ -129,7 +129,7 @@ func TestMemoryLimitDefaultsUnlessGOMEMLIMITIsSet(t *testing.T) {
 		want    int64
 		sets    bool
 	}{
-		{"", none, 200 << 20, true},
+		{"", none, 220 << 20, true},
 		{"", withGo, 0, false}, // the runtime read GOMEMLIMIT itself
 		{"512MiB", withGo, 512 << 20, true},
 		{"0", withGo, math.MaxInt64, true}, // the setting wins
@@ -154,8 +154,11 @@ func TestMemoryLimitDefaultsUnlessGOMEMLIMITIsSet(t *testing.T) {
 	}
 	// The default leaves room for the password checks of more cores, and
 	// gives the heap SQLite's page caches when the database is elsewhere.
-	if got := DefaultMemoryLimit(2, db.SQLite); got != 200<<20 {
+	if got := DefaultMemoryLimit(2, db.SQLite); got != 220<<20 {
 		t.Errorf("default on 2 cores with SQLite = %d", got)
+	}
+	if got := DefaultMemoryLimit(3, db.SQLite); got != 220<<20 {
+		t.Errorf("default on 3 cores with SQLite = %d", got)
 	}
 	if got := DefaultMemoryLimit(2, db.Postgres); got != 250<<20 {
 		t.Errorf("default on 2 cores with PostgreSQL = %d", got)
@@ -170,7 +173,7 @@ func TestMemoryLimitDefaultsUnlessGOMEMLIMITIsSet(t *testing.T) {
 		t.Errorf("default on 8 cores with PostgreSQL = %d", got)
 	}
 	// The database setting chooses the default.
-	for location, want := range map[string]int64{"": 200 << 20, "/srv/imi.db": 200 << 20, "sqlite:/srv/imi.db": 200 << 20,
+	for location, want := range map[string]int64{"": 220 << 20, "/srv/imi.db": 220 << 20, "sqlite:/srv/imi.db": 220 << 20,
 		"postgres://imi@db/imi": 250 << 20, "postgresql://imi@db/imi": 250 << 20} {
 		cfg, err := load(t, []string{"--database", location}, nil)
 		if err != nil {
