@@ -2,6 +2,7 @@ package authorities
 
 import (
 	"fmt"
+	"math"
 	"runtime"
 	"strings"
 	"testing"
@@ -54,7 +55,7 @@ func TestAuthorityCostIsWhatAKeptAuthorityTakes(t *testing.T) {
 		{"twelve names and long descriptions, four areas, forty competences", 12, 600, 4, 40, 500},
 	} {
 		t.Run(shape.name, func(t *testing.T) {
-			k := kept.New(1<<40, authorityCost)
+			k := kept.New(math.MaxInt, authorityCost)
 			var before, after runtime.MemStats
 			runtime.GC()
 			runtime.ReadMemStats(&before)

@@ -75,10 +75,10 @@ const (
 
 // authorityCost is the bytes an authority kept takes on the heap: its
 // struct, each text, list and map as Go lays them out, and its entry in
-// what keeps it. An estimate that was a third to two thirds short let the
-// registry hold 20 MB where 8 were meant, at 1,000,000 requests; the
-// collector then ran far more often under password checks (change 29,
-// docs/PERFORMANCE.md). TestAuthorityCostIsWhatAKeptAuthorityTakes
+// what keeps it. An estimate 23–41% short let the registry hold 10–14 MB
+// where 8 were meant, beside a second copy of the lists; at 1,000,000
+// requests the collector then ran far more often under password checks
+// (change 29, docs/PERFORMANCE.md). TestAuthorityCostIsWhatAKeptAuthorityTakes
 // compares it with the heap.
 func authorityCost(a *Authority) int {
 	n := keptEntryBytes + heapBytes(int(unsafe.Sizeof(*a)))
@@ -127,17 +127,21 @@ func heapBytes(n int) int {
 
 // mapBytes is what a map[string]string of n entries takes besides its
 // keys and values: its header and groups of eight slots of 32 bytes, at
-// most seven eighths full.
+// most seven eighths full beyond the first eight entries, which also need
+// a table and a directory.
 func mapBytes(n int) int {
-	const header, group = 48, 8 + 8*32
-	if n == 0 {
+	const header, group, table = 48, 8 + 8*32, 32 + 8
+	switch {
+	case n == 0:
 		return header
+	case n <= 8:
+		return header + heapBytes(group)
 	}
-	groups := 1
-	for groups*8*7/8 < n && n > 8 {
+	groups := 2
+	for groups*8*7/8 < n {
 		groups *= 2
 	}
-	return header + heapBytes(groups*group)
+	return header + table + heapBytes(groups*group)
 }
 
 // registryRevision reads the registry revision, once for a memo.

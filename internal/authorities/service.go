@@ -86,9 +86,12 @@ func (s *Service) Get(ctx context.Context, id string) (*Authority, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := s.registry.GetOr(revision, id, func() (*Authority, error) { return s.get(ctx, nil, `id = $1`, id) })
-	if err != nil {
-		return nil, err
+	a, ok := s.registry.Get(revision, id)
+	if !ok {
+		if a, err = s.get(ctx, nil, `id = $1`, id); err != nil {
+			return nil, err
+		}
+		s.registry.Keep(revision, a.ID, a) // its own id: the key costs nothing more (authorityCost)
 	}
 	if m != nil {
 		m.put(a)

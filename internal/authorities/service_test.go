@@ -370,11 +370,12 @@ func TestGetManyReadsWhatGetReads(t *testing.T) {
 	}
 }
 
-// A server keeps the lists of the authorities it reads (texts, areas,
-// competences, scope) under their revision. Any change to a list, made by
-// this server, another one or plain SQL, is seen at the next read, by
-// every server; a change rolled back is never seen.
-func TestKeptListsFollowEveryChange(t *testing.T) {
+// A change to an authority's lists (texts, areas, competences, scope)
+// raises its revision (migration 14) and so the registry revision
+// (migration 17), under which every server keeps what it reads. Any such
+// change, made by this server, another one or plain SQL, is seen at the
+// next read, by every server; a change rolled back is never seen.
+func TestListChangesAreSeenByEveryServer(t *testing.T) {
 	w := newWorld(t)
 	a := w.authority("DE", "Ärztekammer Berlin", authorities.CompetentAuthority, "pq")
 	other := authorities.New(w.db, mustRegistry(t), w.auth, "http://imi.test", nil) // a second server
