@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
 	"os/exec"
@@ -43,11 +44,12 @@ func TestEveryJourneyRunsAgainstRealServers(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", imi, "github.com/openimi/openimi/cmd/imi").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	const counts = "--authorities 150 --users 150 --requests 1500 --alerts 5 --registers 5 --accounts 10"
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	scale := "t" + hex.EncodeToString(b)
 	args := []string{"--imi", imi, "--work", filepath.Join(dir, "work"), "--scales", scale, "--rounds", "1", "--duration", "1s", "--warmup", "0s",
-		"--half-duration", "1s", "--workers", "2", "--generate", "--authorities 150 --users 150 --requests 1500 --alerts 5 --registers 5 --accounts 10"}
+		"--half-duration", "1s", "--workers", "2", "--generate", counts}
 	kind := "sqlite"
 	var location string
 	if base := os.Getenv(dbtest.EnvVar); base != "" {
@@ -131,6 +133,36 @@ func TestEveryJourneyRunsAgainstRealServers(t *testing.T) {
 	var n int
 	if err := d.Read().QueryRowContext(context.Background(), `SELECT COUNT(*) FROM `+ceilingTable).Scan(&n); err == nil {
 		t.Errorf("the ceiling's table is still there (%d rows)", n)
+	}
+	_ = d.Close()
+
+	// The next run uses the data set while the requests the journeys
+	// added stay within --grown of those generated, and generates it again
+	// beyond: each run measures what imi generate made.
+	work := filepath.Join(dir, "work")
+	generated, ok := generatedRequests(filepath.Join(work, kind+"-"+scale, "generated"))
+	stored, _, err := count(context.Background(), location)
+	if !ok || err != nil || generated == 0 || stored < generated+sent {
+		t.Fatalf("the marker gives %d requests generated (%v), the data set holds %d (%v), the journeys sent %d", generated, ok, stored, err, sent)
+	}
+	added := float64(stored - generated)
+	o := options{imi: imi, work: work, postgres: os.Getenv(dbtest.EnvVar), until: time.Now().UTC().Format(time.DateOnly), generateArgs: strings.Fields(counts)}
+	for _, c := range []struct {
+		grown float64
+		want  int
+		log   string
+	}{
+		{(added + 0.5) / float64(generated), stored, "using the data set"},
+		{(added - 0.5) / float64(generated), generated, fmt.Sprintf("earlier runs added %d requests to the %d generated", stored-generated, generated)},
+	} {
+		o.grown = c.grown
+		var log bytes.Buffer
+		if _, _, err := prepare(context.Background(), o, kind, scale, &log); err != nil {
+			t.Fatalf("prepare: %v\n%s", err, log.String())
+		}
+		if got, _, err := count(context.Background(), location); err != nil || got != c.want || !strings.Contains(log.String(), c.log) {
+			t.Errorf("--grown %.4f: %d requests (%v), want %d; log:\n%s", c.grown, got, err, c.want, log.String())
+		}
 	}
 }
 

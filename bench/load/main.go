@@ -27,6 +27,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -63,6 +64,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.workers, "workers", 8, "concurrent users in the saturation measurements")
 	fs.IntVar(&o.servers, "servers", 2, "imi serve processes on PostgreSQL for the scale-out figure (1: none)")
 	fs.StringVar(&o.profile, "profile", "", "save a CPU profile of the (first) server during each journey in this folder")
+	fs.Float64Var(&o.grown, "grown", 5, "generate a kept data set again once earlier runs' journeys have added more than this percentage of its generated requests")
 	fs.StringVar(&o.until, "until", time.Now().UTC().Format(time.DateOnly), "the last day of the generated history (imi generate --until)")
 	only := fs.String("only", "", "measure only these journeys (comma-separated names, e.g. \"inbox,open a request\"), besides the ceilings")
 	generate := fs.String("generate", "", "imi generate's counts instead of --scale, e.g. \"--authorities 200 --users 200 --requests 2000\" (the scale names the data set)")
@@ -70,6 +72,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if o.grown < 0 {
+		return fmt.Errorf("--grown: %v is below zero", o.grown)
+	}
+	o.grown /= 100
 	o.databases = strings.Split(*dbs, ",")
 	o.scales = strings.Split(*scales, ",")
 	o.generateArgs = strings.Fields(*generate)
@@ -150,9 +156,17 @@ func prepare(ctx context.Context, o options, kind, scale string, log io.Writer) 
 		return "", "", fmt.Errorf("unknown database %q (sqlite or postgres)", kind)
 	}
 	marker := filepath.Join(dir, "generated")
-	if _, err := os.Stat(marker); err == nil {
-		fmt.Fprintf(log, "%s %s: using the data set in %s (delete it to generate again)\n", kind, scale, dir)
-		return loc, dir, nil
+	if generated, ok := generatedRequests(marker); ok {
+		stored, _, err := count(ctx, loc)
+		if err != nil {
+			return "", "", err
+		}
+		if float64(stored-generated) <= o.grown*float64(generated) {
+			fmt.Fprintf(log, "%s %s: using the data set in %s, %d requests (%d generated; delete it to generate again)\n", kind, scale, dir, stored, generated)
+			return loc, dir, nil
+		}
+		fmt.Fprintf(log, "%s %s: earlier runs added %d requests to the %d generated (more than %.0f%%): generating it again\n",
+			kind, scale, stored-generated, generated, 100*o.grown)
 	}
 	if err := os.RemoveAll(dir); err != nil {
 		return "", "", err
@@ -190,7 +204,44 @@ func prepare(ctx context.Context, o options, kind, scale string, log io.Writer) 
 	if err := cmd.Run(); err != nil {
 		return "", "", fmt.Errorf("imi generate: %w", err)
 	}
-	return loc, dir, os.WriteFile(marker, []byte(strings.Join(args, " ")+"\n"), 0o600)
+	stored, _, err := count(ctx, loc)
+	if err != nil {
+		return "", "", err
+	}
+	return loc, dir, os.WriteFile(marker, fmt.Appendf(nil, "%s\n%s%d\n", strings.Join(args, " "), generatedPrefix, stored), 0o600)
+}
+
+// generatedPrefix begins the line of a data set's marker that gives how
+// many requests it held when generated.
+const generatedPrefix = "requests generated: "
+
+// generatedRequests reads a data set's marker: the requests it held when
+// generated, and whether it is a finished data set whose count is known
+// (a marker written before the count was kept is not).
+func generatedRequests(marker string) (int, bool) {
+	b, err := os.ReadFile(marker) // #nosec G304 -- our own work folder
+	if err != nil {
+		return 0, false
+	}
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), generatedPrefix); ok {
+			n, err := strconv.Atoi(rest)
+			return n, err == nil && n > 0
+		}
+	}
+	return 0, false
+}
+
+// count returns how many requests and authorities the data set at loc
+// holds.
+func count(ctx context.Context, loc string) (requests, authorities int, err error) {
+	d, err := db.Open(ctx, loc, db.Options{})
+	if err != nil {
+		return 0, 0, err
+	}
+	defer d.Close()
+	err = d.Read().QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM requests), (SELECT COUNT(*) FROM authorities)`).Scan(&requests, &authorities)
+	return requests, authorities, err
 }
 
 func measureSet(ctx context.Context, o options, kind, scale string, log io.Writer) (*result, error) {
@@ -229,11 +280,11 @@ func measureSet(ctx context.Context, o options, kind, scale string, log io.Write
 		return nil, err
 	}
 	w, err := loadWorld(ctx, d)
-	var stored, authorities int
-	if err == nil {
-		err = d.Read().QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM requests), (SELECT COUNT(*) FROM authorities)`).Scan(&stored, &authorities)
-	}
 	_ = d.Close()
+	if err != nil {
+		return nil, err
+	}
+	stored, authorities, err := count(ctx, loc)
 	if err != nil {
 		return nil, err
 	}
