@@ -141,20 +141,32 @@ func TestEveryJourneyRunsAgainstRealServers(t *testing.T) {
 	// beyond: each run measures what imi generate made.
 	work := filepath.Join(dir, "work")
 	generated, ok := generatedRequests(filepath.Join(work, kind+"-"+scale, "generated"))
+	if n, ok := generatedRequests(filepath.Join(work, "sqlite-none", "generated")); ok {
+		t.Errorf("a data set without a marker: %d requests generated", n)
+	}
 	stored, _, err := count(context.Background(), location)
 	if !ok || err != nil || generated == 0 || stored < generated+sent {
 		t.Fatalf("the marker gives %d requests generated (%v), the data set holds %d (%v), the journeys sent %d", generated, ok, stored, err, sent)
 	}
 	added := float64(stored - generated)
 	o := options{imi: imi, work: work, postgres: os.Getenv(dbtest.EnvVar), until: time.Now().UTC().Format(time.DateOnly), generateArgs: strings.Fields(counts)}
+	marker := filepath.Join(work, kind+"-"+scale, "generated")
 	for _, c := range []struct {
 		grown float64
+		claim int // if not 0, the marker is made to say this many were generated
 		want  int
 		log   string
 	}{
-		{(added + 0.5) / float64(generated), stored, "using the data set"},
-		{(added - 0.5) / float64(generated), generated, fmt.Sprintf("earlier runs added %d requests to the %d generated", stored-generated, generated)},
+		{grown: (added + 0.5) / float64(generated), want: stored, log: "using the data set"},
+		{grown: (added - 0.5) / float64(generated), want: generated, log: fmt.Sprintf("the data set holds %d requests, %d generated", stored, generated)},
+		// A set with fewer requests than generated is generated again.
+		{grown: 1, claim: generated + 1, want: generated, log: fmt.Sprintf("the data set holds %d requests, %d generated", generated, generated+1)},
 	} {
+		if c.claim != 0 {
+			if err := os.WriteFile(marker, fmt.Appendf(nil, "generate\n%s%d\n", generatedPrefix, c.claim), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
 		o.grown = c.grown
 		var log bytes.Buffer
 		if _, _, err := prepare(context.Background(), o, kind, scale, &log); err != nil {

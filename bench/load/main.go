@@ -157,16 +157,19 @@ func prepare(ctx context.Context, o options, kind, scale string, log io.Writer) 
 	}
 	marker := filepath.Join(dir, "generated")
 	if generated, ok := generatedRequests(marker); ok {
+		// A data set that lost requests, or whose database is gone, is
+		// not what was generated either.
 		stored, _, err := count(ctx, loc)
-		if err != nil {
-			return "", "", err
-		}
-		if float64(stored-generated) <= o.grown*float64(generated) {
+		switch {
+		case err != nil:
+			fmt.Fprintf(log, "%s %s: the data set in %s cannot be read (%v): generating it again\n", kind, scale, dir, err)
+		case stored >= generated && float64(stored-generated) <= o.grown*float64(generated):
 			fmt.Fprintf(log, "%s %s: using the data set in %s, %d requests (%d generated; delete it to generate again)\n", kind, scale, dir, stored, generated)
 			return loc, dir, nil
+		default:
+			fmt.Fprintf(log, "%s %s: the data set holds %d requests, %d generated (more than %.0f%% added by earlier runs, or fewer): generating it again\n",
+				kind, scale, stored, generated, 100*o.grown)
 		}
-		fmt.Fprintf(log, "%s %s: earlier runs added %d requests to the %d generated (more than %.0f%%): generating it again\n",
-			kind, scale, stored-generated, generated, 100*o.grown)
 	}
 	if err := os.RemoveAll(dir); err != nil {
 		return "", "", err
