@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Measures OpenIMI under load, as docs/PERFORMANCE.md describes: builds imi
 # and the load program (bench/load), generates the data sets it lacks
-# (kept in data/load/ for the next run), starts imi serve and the ceiling
+# (kept in data/load/ for the next runs, until their journeys have grown a
+# set by more than --grown percent), starts imi serve and the ceiling
 # server, runs every journey and ceiling in turn and prints the table.
 #
 #   scripts/load.sh --write docs/PERFORMANCE.md          # the documented table

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"os/exec"
@@ -34,7 +35,9 @@ func TestMain(m *testing.M) {
 // on PostgreSQL), the ceiling server, every journey through the forms. It
 // checks that each journey and ceiling did work without an error, that
 // the requests created were sent and answered, and that the table is
-// written between the markers. It measures nothing worth reading.
+// written between the markers. It measures nothing worth reading. Then
+// it checks when the next run uses the kept data set and when it
+// generates it again.
 func TestEveryJourneyRunsAgainstRealServers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts servers")
@@ -136,46 +139,72 @@ func TestEveryJourneyRunsAgainstRealServers(t *testing.T) {
 	}
 	_ = d.Close()
 
-	// The next run uses the data set while the requests the journeys
-	// added stay within --grown of those generated, and generates it again
-	// beyond: each run measures what imi generate made.
-	work := filepath.Join(dir, "work")
-	generated, ok := generatedRequests(filepath.Join(work, kind+"-"+scale, "generated"))
-	if n, ok := generatedRequests(filepath.Join(work, "sqlite-none", "generated")); ok {
-		t.Errorf("a data set without a marker: %d requests generated", n)
-	}
-	stored, _, err := count(context.Background(), location)
-	if !ok || err != nil || generated == 0 || stored < generated+sent {
-		t.Fatalf("the marker gives %d requests generated (%v), the data set holds %d (%v), the journeys sent %d", generated, ok, stored, err, sent)
-	}
-	added := float64(stored - generated)
-	o := options{imi: imi, work: work, postgres: os.Getenv(dbtest.EnvVar), until: time.Now().UTC().Format(time.DateOnly), generateArgs: strings.Fields(counts)}
-	marker := filepath.Join(work, kind+"-"+scale, "generated")
-	for _, c := range []struct {
-		grown float64
-		claim int // if not 0, the marker is made to say this many were generated
-		want  int
-		log   string
-	}{
-		{grown: (added + 0.5) / float64(generated), want: stored, log: "using the data set"},
-		{grown: (added - 0.5) / float64(generated), want: generated, log: fmt.Sprintf("the data set holds %d requests, %d generated", stored, generated)},
-		// A set with fewer requests than generated is generated again.
-		{grown: 1, claim: generated + 1, want: generated, log: fmt.Sprintf("the data set holds %d requests, %d generated", generated, generated+1)},
-	} {
-		if c.claim != 0 {
-			if err := os.WriteFile(marker, fmt.Appendf(nil, "generate\n%s%d\n", generatedPrefix, c.claim), 0o600); err != nil {
-				t.Fatal(err)
+	t.Run("a kept data set is generated again once grown beyond --grown, shrunk or gone", func(t *testing.T) {
+		// Each run measures what imi generate made: the next run uses
+		// the data set while the requests the journeys added stay within
+		// --grown percent of those generated.
+		work := filepath.Join(dir, "work")
+		marker := filepath.Join(work, kind+"-"+scale, "generated")
+		generated, counted, err := generatedRequests(marker)
+		if err != nil || !counted {
+			t.Fatalf("the marker gives %d requests generated (%v, %v)", generated, counted, err)
+		}
+		stored, _, err := count(context.Background(), location)
+		if err != nil || stored < generated+sent {
+			t.Fatalf("the data set holds %d requests (%v), %d generated, and the journeys sent %d", stored, err, generated, sent)
+		}
+		added := float64(stored - generated)
+		o := options{imi: imi, work: work, postgres: os.Getenv(dbtest.EnvVar), until: time.Now().UTC().Format(time.DateOnly), generateArgs: strings.Fields(counts)}
+		for _, c := range []struct {
+			name   string
+			grown  float64      // percent
+			change func() error // what happens to the data set before
+			want   int
+			log    string
+		}{
+			{"grown within --grown", 100 * (added + 0.5) / float64(generated), nil, stored, "using the data set"},
+			{"grown beyond --grown", 100 * (added - 0.5) / float64(generated), nil, generated,
+				fmt.Sprintf("earlier runs added %d requests to the %d generated", stored-generated, generated)},
+			{"fewer than generated", 100, func() error {
+				return os.WriteFile(marker, fmt.Appendf(nil, "generate\n%s%d\n", generatedPrefix, generated+1), 0o600)
+			}, generated, fmt.Sprintf("the data set holds %d requests, fewer than the %d generated", generated, generated+1)},
+			{"a marker without the count", 100, func() error { return os.WriteFile(marker, []byte("generate --scale 10k\n"), 0o600) },
+				generated, "does not say how many requests it was generated with"},
+			{"its database gone", 100, func() error {
+				if kind == "sqlite" {
+					return os.Remove(location)
+				}
+				d, err := db.Open(context.Background(), o.postgres, db.Options{})
+				if err != nil {
+					return err
+				}
+				defer d.Close()
+				return d.InTx(context.Background(), func(tx db.Querier) error {
+					_, err := tx.ExecContext(context.Background(), `DROP SCHEMA openimi_load_`+scale+` CASCADE`)
+					return err
+				})
+			}, generated, "is gone"},
+		} {
+			if c.change != nil {
+				if err := c.change(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			o.grown = c.grown
+			var log bytes.Buffer
+			if _, _, err := prepare(context.Background(), o, kind, scale, &log); err != nil {
+				t.Fatalf("%s: prepare: %v\n%s", c.name, err, log.String())
+			}
+			if got, _, err := count(context.Background(), location); err != nil || got != c.want || !strings.Contains(log.String(), c.log) {
+				t.Errorf("%s (--grown %g): %d requests (%v), want %d and %q in the log:\n%s", c.name, c.grown, got, err, c.want, c.log, log.String())
 			}
 		}
-		o.grown = c.grown
-		var log bytes.Buffer
-		if _, _, err := prepare(context.Background(), o, kind, scale, &log); err != nil {
-			t.Fatalf("prepare: %v\n%s", err, log.String())
+		for _, bad := range []string{"-1", "NaN"} {
+			if err := run(context.Background(), []string{"--grown", bad}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "--grown") {
+				t.Errorf("--grown %s: %v", bad, err)
+			}
 		}
-		if got, _, err := count(context.Background(), location); err != nil || got != c.want || !strings.Contains(log.String(), c.log) {
-			t.Errorf("--grown %.4f: %d requests (%v), want %d; log:\n%s", c.grown, got, err, c.want, log.String())
-		}
-	}
+	})
 }
 
 func TestTheSlowestStepsAreNamedWithoutTheirIdentifiers(t *testing.T) {

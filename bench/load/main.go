@@ -7,7 +7,7 @@
 // are the result, not the absolute times.
 //
 // It generates the data sets it needs (imi generate, kept in --work for the
-// next run), starts imi serve (two processes on PostgreSQL, for the
+// next runs until their journeys have grown a set by more than --grown), starts imi serve (two processes on PostgreSQL, for the
 // scale-out figure) and the ceiling server, signs the generated handler
 // accounts in through the forms, like a browser, and prints a Markdown
 // table; --write puts it in docs/PERFORMANCE.md. scripts/load.sh builds
@@ -20,6 +20,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -72,10 +73,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if o.grown < 0 {
-		return fmt.Errorf("--grown: %v is below zero", o.grown)
+	if !(o.grown >= 0) { // NaN too
+		return fmt.Errorf("--grown: %v is not a percentage of zero or more", o.grown)
 	}
-	o.grown /= 100
 	o.databases = strings.Split(*dbs, ",")
 	o.scales = strings.Split(*scales, ",")
 	o.generateArgs = strings.Fields(*generate)
@@ -138,8 +138,10 @@ type result struct {
 	one, two            []phase // the mixed journey on one and on two servers, per round
 }
 
-// prepare makes the data set unless a finished one is there, and returns
-// its database location and data folder.
+// prepare makes the data set unless a finished one is there that holds
+// the requests it was generated with and at most --grown percent more (the
+// journeys of earlier runs add some), and returns its database location
+// and data folder.
 func prepare(ctx context.Context, o options, kind, scale string, log io.Writer) (string, string, error) {
 	dir := filepath.Join(o.work, kind+"-"+scale)
 	loc := filepath.Join(dir, "imi.db")
@@ -156,19 +158,31 @@ func prepare(ctx context.Context, o options, kind, scale string, log io.Writer) 
 		return "", "", fmt.Errorf("unknown database %q (sqlite or postgres)", kind)
 	}
 	marker := filepath.Join(dir, "generated")
-	if generated, ok := generatedRequests(marker); ok {
+	generated, counted, err := generatedRequests(marker)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return "", "", err
+	case !counted:
+		fmt.Fprintf(log, "%s %s: the data set in %s does not say how many requests it was generated with (made before they were counted): generating it again\n", kind, scale, dir)
+	default:
 		// A data set that lost requests, or whose database is gone, is
 		// not what was generated either.
 		stored, _, err := count(ctx, loc)
 		switch {
+		case errors.Is(err, errNoDataSet):
+			fmt.Fprintf(log, "%s %s: the data set in %s is gone (%v): generating it again\n", kind, scale, dir, err)
 		case err != nil:
-			fmt.Fprintf(log, "%s %s: the data set in %s cannot be read (%v): generating it again\n", kind, scale, dir, err)
-		case stored >= generated && float64(stored-generated) <= o.grown*float64(generated):
-			fmt.Fprintf(log, "%s %s: using the data set in %s, %d requests (%d generated; delete it to generate again)\n", kind, scale, dir, stored, generated)
-			return loc, dir, nil
+			return "", "", err
+		case stored < generated:
+			fmt.Fprintf(log, "%s %s: the data set holds %d requests, fewer than the %d generated: generating it again\n", kind, scale, stored, generated)
+		case 100*float64(stored-generated) > o.grown*float64(generated):
+			fmt.Fprintf(log, "%s %s: earlier runs added %d requests to the %d generated, more than %g%%: generating it again\n",
+				kind, scale, stored-generated, generated, o.grown)
 		default:
-			fmt.Fprintf(log, "%s %s: the data set holds %d requests, %d generated (more than %.0f%% added by earlier runs, or fewer): generating it again\n",
-				kind, scale, stored, generated, 100*o.grown)
+			fmt.Fprintf(log, "%s %s: using the data set in %s, %d requests (%d generated, at most %g%% more; delete it to generate again)\n",
+				kind, scale, dir, stored, generated, o.grown)
+			return loc, dir, nil
 		}
 	}
 	if err := os.RemoveAll(dir); err != nil {
@@ -218,33 +232,45 @@ func prepare(ctx context.Context, o options, kind, scale string, log io.Writer) 
 // many requests it held when generated.
 const generatedPrefix = "requests generated: "
 
-// generatedRequests reads a data set's marker: the requests it held when
-// generated, and whether it is a finished data set whose count is known
-// (a marker written before the count was kept is not).
-func generatedRequests(marker string) (int, bool) {
+// generatedRequests reads a data set's marker, written once the set was
+// generated: the requests it held then, and whether the marker says
+// (one written before they were counted does not). Without a marker the
+// error wraps fs.ErrNotExist.
+func generatedRequests(marker string) (int, bool, error) {
 	b, err := os.ReadFile(marker) // #nosec G304 -- our own work folder
 	if err != nil {
-		return 0, false
+		return 0, false, err
 	}
 	for line := range strings.Lines(string(b)) {
 		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), generatedPrefix); ok {
 			n, err := strconv.Atoi(rest)
-			return n, err == nil && n > 0
+			return n, err == nil && n >= 0, nil
 		}
 	}
-	return 0, false
+	return 0, false, nil
 }
 
+// errNoDataSet is count's error when the data set's database, or its
+// tables, are not there.
+var errNoDataSet = errors.New("no data set")
+
 // count returns how many requests and authorities the data set at loc
-// holds.
+// holds. It makes no database where there is none.
 func count(ctx context.Context, loc string) (requests, authorities int, err error) {
-	d, err := db.Open(ctx, loc, db.Options{})
+	d, err := db.Open(ctx, loc, db.Options{Existing: true})
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, 0, fmt.Errorf("%w: %w", errNoDataSet, err)
+	}
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, err // the database server, not the data set
 	}
 	defer d.Close()
 	err = d.Read().QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM requests), (SELECT COUNT(*) FROM authorities)`).Scan(&requests, &authorities)
-	return requests, authorities, err
+	if err != nil {
+		// Reached, but without the tables (a schema dropped, say).
+		return 0, 0, fmt.Errorf("%w: %w", errNoDataSet, err)
+	}
+	return requests, authorities, nil
 }
 
 func measureSet(ctx context.Context, o options, kind, scale string, log io.Writer) (*result, error) {

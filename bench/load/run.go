@@ -41,8 +41,9 @@ type options struct {
 	commit       string // of the source measured (sourceCommit)
 	until        string
 	generateArgs []string // instead of --scale (tests: tiny data sets)
-	// grown is the share of requests the journeys of earlier runs may
-	// have added to a data set before it is generated again (--grown).
+	// grown is the percentage of its generated requests the journeys of
+	// earlier runs may have added to a data set before it is generated
+	// again (--grown).
 	grown float64
 }
 
