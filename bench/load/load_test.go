@@ -169,7 +169,7 @@ func TestEveryJourneyRunsAgainstRealServers(t *testing.T) {
 				return os.WriteFile(marker, fmt.Appendf(nil, "generate\n%s%d\n", generatedPrefix, generated+1), 0o600)
 			}, generated, fmt.Sprintf("the data set holds %d requests, fewer than the %d generated", generated, generated+1)},
 			{"a marker without the count", 100, func() error { return os.WriteFile(marker, []byte("generate --scale 10k\n"), 0o600) },
-				generated, "does not say how many requests it was generated with"},
+				generated, "gives no count of the requests generated"},
 			{"its database gone", 100, func() error {
 				if kind == "sqlite" {
 					return os.Remove(location)
@@ -183,7 +183,7 @@ func TestEveryJourneyRunsAgainstRealServers(t *testing.T) {
 					_, err := tx.ExecContext(context.Background(), `DROP SCHEMA openimi_load_`+scale+` CASCADE`)
 					return err
 				})
-			}, generated, "is gone"},
+			}, generated, "the data set is gone"},
 		} {
 			if c.change != nil {
 				if err := c.change(); err != nil {
@@ -195,12 +195,31 @@ func TestEveryJourneyRunsAgainstRealServers(t *testing.T) {
 			if _, _, err := prepare(context.Background(), o, kind, scale, &log); err != nil {
 				t.Fatalf("%s: prepare: %v\n%s", c.name, err, log.String())
 			}
-			if got, _, err := count(context.Background(), location); err != nil || got != c.want || !strings.Contains(log.String(), c.log) {
-				t.Errorf("%s (--grown %g): %d requests (%v), want %d and %q in the log:\n%s", c.name, c.grown, got, err, c.want, c.log, log.String())
+			reused := c.change == nil && c.want == stored
+			if got, _, err := count(context.Background(), location); err != nil || got != c.want || !strings.Contains(log.String(), c.log) ||
+				strings.Contains(log.String(), ": imi generate ") == reused {
+				t.Errorf("%s (--grown %g): %d requests (%v), want %d, %q in the log and generated again %v:\n%s", c.name, c.grown, got, err, c.want, c.log, !reused, log.String())
 			}
 		}
+		// A database that cannot be reached is an error, not a data set
+		// to delete.
+		kept := filepath.Join(work, "postgres-unreachable")
+		if err := os.MkdirAll(kept, 0o750); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(kept, "generated"), fmt.Appendf(nil, "generate\n%s%d\n", generatedPrefix, generated), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		o.postgres, o.grown = "postgres://imi@127.0.0.1:1/imi?connect_timeout=2&sslmode=disable", 5
+		if _, _, err := prepare(context.Background(), o, "postgres", "unreachable", io.Discard); err == nil {
+			t.Error("a data set on a database that cannot be reached was prepared")
+		}
+		if _, err := os.Stat(filepath.Join(kept, "generated")); err != nil {
+			t.Errorf("a data set on a database that cannot be reached was deleted: %v", err)
+		}
 		for _, bad := range []string{"-1", "NaN"} {
-			if err := run(context.Background(), []string{"--grown", bad}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "--grown") {
+			err := run(context.Background(), []string{"--grown", bad, "--work", t.TempDir(), "--imi", filepath.Join(dir, "none"), "--databases", "sqlite"}, io.Discard, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), "--grown") {
 				t.Errorf("--grown %s: %v", bad, err)
 			}
 		}

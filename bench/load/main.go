@@ -6,8 +6,9 @@
 // inserting one row durably. The machine is shared and noisy: the ratios
 // are the result, not the absolute times.
 //
-// It generates the data sets it needs (imi generate, kept in --work for the
-// next runs until their journeys have grown a set by more than --grown), starts imi serve (two processes on PostgreSQL, for the
+// It generates the data sets it needs (imi generate, kept in --work for
+// the next runs until their journeys have grown a set by more than
+// --grown percent), starts imi serve (two processes on PostgreSQL, for the
 // scale-out figure) and the ceiling server, signs the generated handler
 // accounts in through the forms, like a browser, and prints a Markdown
 // table; --write puts it in docs/PERFORMANCE.md. scripts/load.sh builds
@@ -54,7 +55,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.imi, "imi", "bin/imi", "the imi program to measure")
-	fs.StringVar(&o.work, "work", "data/load", "folder for the generated data sets (kept for the next run), logs and profiles")
+	fs.StringVar(&o.work, "work", "data/load", "folder for the generated data sets (kept for the next runs, see --grown), logs and profiles")
 	fs.StringVar(&o.postgres, "postgres", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "PostgreSQL database; each data set is a schema in it")
 	dbs := fs.String("databases", "sqlite,postgres", "databases to measure: sqlite, postgres or both")
 	scales := fs.String("scales", "10k,1m", "data sets (imi generate --scale), smallest first: the medians of the largest are compared with the smallest's")
@@ -164,14 +165,14 @@ func prepare(ctx context.Context, o options, kind, scale string, log io.Writer) 
 	case err != nil:
 		return "", "", err
 	case !counted:
-		fmt.Fprintf(log, "%s %s: the data set in %s does not say how many requests it was generated with (made before they were counted): generating it again\n", kind, scale, dir)
+		fmt.Fprintf(log, "%s %s: the marker of the data set in %s gives no count of the requests generated: generating it again\n", kind, scale, dir)
 	default:
 		// A data set that lost requests, or whose database is gone, is
 		// not what was generated either.
 		stored, _, err := count(ctx, loc)
 		switch {
 		case errors.Is(err, errNoDataSet):
-			fmt.Fprintf(log, "%s %s: the data set in %s is gone (%v): generating it again\n", kind, scale, dir, err)
+			fmt.Fprintf(log, "%s %s: %v: generating it again\n", kind, scale, err)
 		case err != nil:
 			return "", "", err
 		case stored < generated:
@@ -184,6 +185,9 @@ func prepare(ctx context.Context, o options, kind, scale string, log io.Writer) 
 				kind, scale, dir, stored, generated, o.grown)
 			return loc, dir, nil
 		}
+	}
+	if err := ctx.Err(); err != nil {
+		return "", "", err // interrupted: what is there stays
 	}
 	if err := os.RemoveAll(dir); err != nil {
 		return "", "", err
@@ -251,26 +255,37 @@ func generatedRequests(marker string) (int, bool, error) {
 }
 
 // errNoDataSet is count's error when the data set's database, or its
-// tables, are not there.
-var errNoDataSet = errors.New("no data set")
+// tables, are not there. Any other error (the database server down, an
+// interrupted count) is not one: the data set may be whole.
+var errNoDataSet = errors.New("the data set is gone")
 
 // count returns how many requests and authorities the data set at loc
 // holds. It makes no database where there is none.
 func count(ctx context.Context, loc string) (requests, authorities int, err error) {
 	d, err := db.Open(ctx, loc, db.Options{Existing: true})
 	if errors.Is(err, fs.ErrNotExist) {
-		return 0, 0, fmt.Errorf("%w: %w", errNoDataSet, err)
+		return 0, 0, fmt.Errorf("%w (%w)", errNoDataSet, err)
 	}
 	if err != nil {
-		return 0, 0, err // the database server, not the data set
+		return 0, 0, err
 	}
 	defer d.Close()
-	err = d.Read().QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM requests), (SELECT COUNT(*) FROM authorities)`).Scan(&requests, &authorities)
-	if err != nil {
-		// Reached, but without the tables (a schema dropped, say).
-		return 0, 0, fmt.Errorf("%w: %w", errNoDataSet, err)
+	// Whether the tables are there, asked of the catalog: on PostgreSQL
+	// to_regclass follows the search path, and is NULL when the data
+	// set's schema is gone.
+	exists := `SELECT to_regclass('requests') IS NOT NULL`
+	if d.Dialect() == db.SQLite {
+		exists = `SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'requests')`
 	}
-	return requests, authorities, nil
+	var there bool
+	if err := d.Read().QueryRowContext(ctx, exists).Scan(&there); err != nil {
+		return 0, 0, err
+	}
+	if !there {
+		return 0, 0, fmt.Errorf("%w (no requests table)", errNoDataSet)
+	}
+	err = d.Read().QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM requests), (SELECT COUNT(*) FROM authorities)`).Scan(&requests, &authorities)
+	return requests, authorities, err
 }
 
 func measureSet(ctx context.Context, o options, kind, scale string, log io.Writer) (*result, error) {
