@@ -192,7 +192,7 @@ func TestEveryJourneyRunsAgainstRealServers(t *testing.T) {
 			}
 			o.grown = c.grown
 			var log bytes.Buffer
-			if _, _, err := prepare(context.Background(), o, kind, scale, &log); err != nil {
+			if _, err := prepare(context.Background(), o, kind, scale, &log); err != nil {
 				t.Fatalf("%s: prepare: %v\n%s", c.name, err, log.String())
 			}
 			reused := c.change == nil && c.want == stored
@@ -211,7 +211,7 @@ func TestEveryJourneyRunsAgainstRealServers(t *testing.T) {
 			t.Fatal(err)
 		}
 		o.postgres, o.grown = "postgres://imi@127.0.0.1:1/imi?connect_timeout=2&sslmode=disable", 5
-		if _, _, err := prepare(context.Background(), o, "postgres", "unreachable", io.Discard); err == nil {
+		if _, err := prepare(context.Background(), o, "postgres", "unreachable", io.Discard); err == nil {
 			t.Error("a data set on a database that cannot be reached was prepared")
 		}
 		if _, err := os.Stat(filepath.Join(kept, "generated")); err != nil {

@@ -139,42 +139,48 @@ type result struct {
 	one, two            []phase // the mixed journey on one and on two servers, per round
 }
 
+// dataSet is a data set ready to measure: its database location, its
+// data folder, and the requests and authorities it holds at the start.
+type dataSet struct {
+	loc, dir              string
+	requests, authorities int
+}
+
 // prepare makes the data set unless a finished one is there that holds
 // the requests it was generated with and at most --grown percent more (the
-// journeys of earlier runs add some), and returns its database location
-// and data folder.
-func prepare(ctx context.Context, o options, kind, scale string, log io.Writer) (string, string, error) {
+// journeys of earlier runs add some), and returns it.
+func prepare(ctx context.Context, o options, kind, scale string, log io.Writer) (dataSet, error) {
 	dir := filepath.Join(o.work, kind+"-"+scale)
 	loc := filepath.Join(dir, "imi.db")
 	if kind == "postgres" {
 		u, err := url.Parse(o.postgres)
 		if err != nil {
-			return "", "", err
+			return dataSet{}, err
 		}
 		q := u.Query()
 		q.Set("search_path", "openimi_load_"+strings.ToLower(scale))
 		u.RawQuery = q.Encode()
 		loc = u.String()
 	} else if kind != "sqlite" {
-		return "", "", fmt.Errorf("unknown database %q (sqlite or postgres)", kind)
+		return dataSet{}, fmt.Errorf("unknown database %q (sqlite or postgres)", kind)
 	}
 	marker := filepath.Join(dir, "generated")
 	generated, counted, err := generatedRequests(marker)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
-		return "", "", err
+		return dataSet{}, err
 	case !counted:
 		fmt.Fprintf(log, "%s %s: the marker of the data set in %s gives no count of the requests generated: generating it again\n", kind, scale, dir)
 	default:
 		// A data set that lost requests, or whose database is gone, is
 		// not what was generated either.
-		stored, _, err := count(ctx, loc)
+		stored, authorities, err := count(ctx, loc)
 		switch {
 		case errors.Is(err, errNoDataSet):
 			fmt.Fprintf(log, "%s %s: %v: generating it again\n", kind, scale, err)
 		case err != nil:
-			return "", "", err
+			return dataSet{}, err
 		case stored < generated:
 			fmt.Fprintf(log, "%s %s: the data set holds %d requests, fewer than the %d generated: generating it again\n", kind, scale, stored, generated)
 		case 100*float64(stored-generated) > o.grown*float64(generated):
@@ -183,22 +189,22 @@ func prepare(ctx context.Context, o options, kind, scale string, log io.Writer) 
 		default:
 			fmt.Fprintf(log, "%s %s: using the data set in %s, %d requests (%d generated, at most %g%% more; delete it to generate again)\n",
 				kind, scale, dir, stored, generated, o.grown)
-			return loc, dir, nil
+			return dataSet{loc, dir, stored, authorities}, nil
 		}
 	}
 	if err := ctx.Err(); err != nil {
-		return "", "", err // interrupted: what is there stays
+		return dataSet{}, err // interrupted: what is there stays
 	}
 	if err := os.RemoveAll(dir); err != nil {
-		return "", "", err
+		return dataSet{}, err
 	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return "", "", err
+		return dataSet{}, err
 	}
 	if kind == "postgres" {
 		d, err := db.Open(ctx, o.postgres, db.Options{})
 		if err != nil {
-			return "", "", err
+			return dataSet{}, err
 		}
 		schema := "openimi_load_" + strings.ToLower(scale)
 		err = d.InTx(ctx, func(tx db.Querier) error {
@@ -210,7 +216,7 @@ func prepare(ctx context.Context, o options, kind, scale string, log io.Writer) 
 		})
 		_ = d.Close()
 		if err != nil {
-			return "", "", err
+			return dataSet{}, err
 		}
 	}
 	args := []string{"generate", "--database", loc, "--data-dir", dir, "--log-level", "warn", "--until", o.until}
@@ -223,13 +229,13 @@ func prepare(ctx context.Context, o options, kind, scale string, log io.Writer) 
 	cmd := exec.CommandContext(ctx, o.imi, args...) // #nosec G204 -- our own program
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Run(); err != nil {
-		return "", "", fmt.Errorf("imi generate: %w", err)
+		return dataSet{}, fmt.Errorf("imi generate: %w", err)
 	}
-	stored, _, err := count(ctx, loc)
+	stored, authorities, err := count(ctx, loc)
 	if err != nil {
-		return "", "", err
+		return dataSet{}, err
 	}
-	return loc, dir, os.WriteFile(marker, fmt.Appendf(nil, "%s\n%s%d\n", strings.Join(args, " "), generatedPrefix, stored), 0o600)
+	return dataSet{loc, dir, stored, authorities}, os.WriteFile(marker, fmt.Appendf(nil, "%s\n%s%d\n", strings.Join(args, " "), generatedPrefix, stored), 0o600)
 }
 
 // generatedPrefix begins the line of a data set's marker that gives how
@@ -270,15 +276,10 @@ func count(ctx context.Context, loc string) (requests, authorities int, err erro
 		return 0, 0, err
 	}
 	defer d.Close()
-	// Whether the tables are there, asked of the catalog: on PostgreSQL
-	// to_regclass follows the search path, and is NULL when the data
-	// set's schema is gone.
-	exists := `SELECT to_regclass('requests') IS NOT NULL`
-	if d.Dialect() == db.SQLite {
-		exists = `SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'requests')`
-	}
-	var there bool
-	if err := d.Read().QueryRowContext(ctx, exists).Scan(&there); err != nil {
+	// Whether the tables are there, asked of the catalog (on PostgreSQL,
+	// not there when the data set's schema is gone).
+	there, err := d.HasTable(ctx, "requests")
+	if err != nil {
 		return 0, 0, err
 	}
 	if !there {
@@ -289,10 +290,11 @@ func count(ctx context.Context, loc string) (requests, authorities int, err erro
 }
 
 func measureSet(ctx context.Context, o options, kind, scale string, log io.Writer) (*result, error) {
-	loc, dir, err := prepare(ctx, o, kind, scale, log)
+	set, err := prepare(ctx, o, kind, scale, log)
 	if err != nil {
 		return nil, err
 	}
+	loc, dir := set.loc, set.dir
 	servers := 1
 	if kind == "postgres" {
 		servers = max(o.servers, 1)
@@ -328,10 +330,6 @@ func measureSet(ctx context.Context, o options, kind, scale string, log io.Write
 	if err != nil {
 		return nil, err
 	}
-	stored, authorities, err := count(ctx, loc)
-	if err != nil {
-		return nil, err
-	}
 	l := &loader{w: w, ceiling: ceiling.url, servers: []string{procs[0].url},
 		transport: &counting{base: &http.Transport{MaxIdleConnsPerHost: 1024, MaxIdleConns: 1024, IdleConnTimeout: time.Minute}}}
 	l.rec = &recorder{}
@@ -351,7 +349,7 @@ func measureSet(ctx context.Context, o options, kind, scale string, log io.Write
 			return nil, err
 		}
 	}
-	res := &result{kind: kind, scale: scale, rounds: map[string][]phase{}, half: map[string]phase{}, stored: stored, authorities: authorities}
+	res := &result{kind: kind, scale: scale, rounds: map[string][]phase{}, half: map[string]phase{}, stored: set.requests, authorities: set.authorities}
 	// The resident size of the (first) server, sampled while it works.
 	sampling, stopSampling := context.WithCancel(ctx)
 	var sampled sync.WaitGroup

@@ -145,17 +145,33 @@ func (d *DB) RecountInbox(ctx context.Context, q Querier) error {
 	return nil
 }
 
-func (d *DB) restorePendingIndexes(ctx context.Context, log *slog.Logger) error {
+// HasTable reports whether the database holds table name: on PostgreSQL
+// in the current schema, so not when the search path names a schema that
+// is not there.
+func (d *DB) HasTable(ctx context.Context, name string) (bool, error) {
+	there, err := hasRelation(ctx, d.writer, d.dialect, "table", name)
+	return there, mapErr(err)
+}
+
+// hasRelation reports whether q sees a table (kind "table") or an index
+// ("index") called name, as HasTable.
+func hasRelation(ctx context.Context, q Querier, dialect Dialect, kind, name string) (bool, error) {
 	exists := `SELECT COUNT(*) FROM sqlite_master WHERE type = $1 AND name = $2`
-	if d.dialect == Postgres {
+	if dialect == Postgres {
 		exists = `SELECT COUNT(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 			WHERE n.nspname = current_schema() AND c.relkind = (CASE $1 WHEN 'table' THEN 'r' ELSE 'i' END)::"char" AND c.relname = $2`
 	}
 	var n int
-	if err := d.writer.QueryRowContext(ctx, exists, "table", PendingIndexes).Scan(&n); err != nil {
-		return fmt.Errorf("db: pending indexes: %w", mapErr(err))
+	err := q.QueryRowContext(ctx, exists, kind, name).Scan(&n)
+	return n > 0, err
+}
+
+func (d *DB) restorePendingIndexes(ctx context.Context, log *slog.Logger) error {
+	pending, err := d.HasTable(ctx, PendingIndexes)
+	if err != nil {
+		return fmt.Errorf("db: pending indexes: %w", err)
 	}
-	if n == 0 {
+	if !pending {
 		return nil
 	}
 	return d.InTxAlone(ctx, func(tx Querier) error {
@@ -188,11 +204,11 @@ func (d *DB) restorePendingIndexes(ctx context.Context, log *slog.Logger) error 
 			if !strings.HasPrefix(def, "CREATE INDEX ") {
 				return fmt.Errorf("db: %s lists %q, which is not an index definition", PendingIndexes, names[i])
 			}
-			var there int
-			if err := tx.QueryRowContext(ctx, exists, "index", names[i]).Scan(&there); err != nil {
+			there, err := hasRelation(ctx, tx, d.dialect, "index", names[i])
+			if err != nil {
 				return err
 			}
-			if there > 0 {
+			if there {
 				continue
 			}
 			if log != nil {
