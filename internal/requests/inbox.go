@@ -2,6 +2,7 @@ package requests
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -35,6 +36,12 @@ type Filter struct {
 	Text    string // a reference, or (for the parties) the subject's name
 	Page    int
 	PerPage int
+	// Brief reads only what a row of a list shows (briefColumns): the
+	// requests come without the subject's fields, the message, the
+	// questions, the ratings and the moments of each step. The pages of
+	// the inbox are read so; the API's list gives whole requests. Nor
+	// are the actions the viewer may take listed (Request.Actions).
+	Brief bool
 }
 
 // countExact as Filter.PerPage makes Inbox count the box from its
@@ -243,7 +250,7 @@ func (s *Service) inbox(ctx context.Context, actor authorities.Actor, box string
 		}
 		listing = strings.Join(parts, " UNION ALL ")
 	}
-	list, err := s.page(ctx, `SELECT m.id FROM (`+listing+`) m`+strings.ReplaceAll(order, " last_", " m.last_")+fmt.Sprintf(` LIMIT %d OFFSET %d`, f.PerPage, (f.Page-1)*f.PerPage), args)
+	list, err := s.page(ctx, `SELECT m.id FROM (`+listing+`) m`+strings.ReplaceAll(order, " last_", " m.last_")+fmt.Sprintf(` LIMIT %d OFFSET %d`, f.PerPage, (f.Page-1)*f.PerPage), args, f.Brief)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -268,7 +275,11 @@ func (s *Service) inbox(ctx context.Context, actor authorities.Actor, box string
 			total-- // a coordinator of the country, but not of this authority
 			continue
 		}
-		out = append(out, s.view(r, w))
+		if f.Brief {
+			out = append(out, shown(r, w))
+		} else {
+			out = append(out, s.view(r, w))
+		}
 	}
 	return out, total, nil
 }
@@ -298,8 +309,9 @@ func (b branch) where(state string) string {
 
 // page reads the requests whose ids query returns, in its order: the ids
 // come from the indexes alone (see migration 13), then only those rows are
-// read, instead of every matching row before sorting them.
-func (s *Service) page(ctx context.Context, query string, args []any) ([]*Request, error) {
+// read, instead of every matching row before sorting them; brief ones
+// (Filter.Brief) if brief.
+func (s *Service) page(ctx context.Context, query string, args []any, brief bool) ([]*Request, error) {
 	ids, err := db.Strings(s.db.Read().QueryContext(ctx, query, args...))
 	if err != nil || len(ids) == 0 {
 		return nil, err
@@ -309,14 +321,18 @@ func (s *Service) page(ctx context.Context, query string, args []any) ([]*Reques
 	for i, id := range ids {
 		in[i], idArgs[i] = fmt.Sprintf("$%d", i+1), id
 	}
-	rows, err := s.db.Read().QueryContext(ctx, `SELECT `+columns("r.")+` FROM requests r WHERE r.id IN (`+strings.Join(in, ", ")+`)`, idArgs...)
+	cols, scan := columns("r."), scanWhole
+	if brief {
+		cols, scan = briefColumns, scanBrief
+	}
+	rows, err := s.db.Read().QueryContext(ctx, `SELECT `+cols+` FROM requests r WHERE r.id IN (`+strings.Join(in, ", ")+`)`, idArgs...)
 	if err != nil {
 		return nil, db.Check(err)
 	}
 	defer rows.Close()
 	byID := make(map[string]*Request, len(ids))
 	for rows.Next() {
-		r, err := scanRequest(rows)
+		r, err := scan(rows)
 		if err != nil {
 			return nil, db.Check(err)
 		}
@@ -333,6 +349,31 @@ func (s *Service) page(ctx context.Context, query string, args []any) ([]*Reques
 	}
 	return list, nil
 }
+
+// briefColumns lists what scanBrief reads, from the requests table as r:
+// what a row of the inbox shows, and what deciding what its viewer sees
+// and may do needs (the parties, the state, a proposed date, whether the
+// personal data is blocked). A row's subject is its JSON, and times are
+// parsed one by one on SQLite: reading all of a page's 20 requests was
+// about a tenth of the processor time of an inbox page.
+const briefColumns = `r.id, r.reference, r.area, r.question_set, r.state, r.requester_id, COALESCE(r.responder_id, ''), r.reply_by,
+	r.proposed_reply_by, r.last_activity_at, r.subject_name, r.blocked_at`
+
+// scanBrief scans a row of briefColumns.
+func scanBrief(row interface{ Scan(...any) error }) (*Request, error) {
+	var r Request
+	var proposed, blocked sql.NullTime
+	if err := row.Scan(&r.ID, &r.Reference, &r.Area, &r.QuestionSet, &r.State, &r.RequesterID, &r.ResponderID, &r.ReplyBy,
+		&proposed, &r.LastActivityAt, &r.SubjectName, &blocked); err != nil {
+		return nil, err
+	}
+	r.ProposedReplyBy, r.BlockedAt = db.Time(proposed), db.Time(blocked)
+	r.ReplyBy = r.ReplyBy.UTC()
+	return &r, nil
+}
+
+// scanWhole scans a row of columns().
+func scanWhole(row interface{ Scan(...any) error }) (*Request, error) { return scanRequest(row) }
 
 // Entry is one line of a request's timeline as a viewer may see it.
 type Entry struct {

@@ -453,6 +453,21 @@ func (s *Service) load(ctx context.Context, q db.Querier, id string) (*Request, 
 // the request's area.
 func (s *Service) who(ctx context.Context, actor authorities.Actor, r *Request) (workflow.Who, error) {
 	var w workflow.Who
+	if r.Requester == nil || r.Responder == nil && r.ResponderID != "" {
+		// Both parties in one read: on a request's page, neither is in
+		// the page's memo, and often not among the authorities kept.
+		// One that does not exist is left to Get below, which says so.
+		found, err := s.authorities.GetMany(ctx, []string{r.RequesterID, r.ResponderID})
+		if err != nil {
+			return w, err
+		}
+		if r.Requester == nil {
+			r.Requester = found[r.RequesterID]
+		}
+		if r.Responder == nil {
+			r.Responder = found[r.ResponderID]
+		}
+	}
 	if r.Requester == nil {
 		a, err := s.authorities.Get(ctx, r.RequesterID)
 		if err != nil {
@@ -534,10 +549,15 @@ func seesPersonal(r *Request, w workflow.Who) bool { return isParty(w) && r.Bloc
 // view trims r to what the actor may see and fills in what it may do.
 // A coordinator sees the exchange's progress, not its personal data.
 func (s *Service) view(r *Request, w workflow.Who) *Request {
-	r.Parties = w.Parties
 	for _, a := range s.machine.Allowed(r.State, w, s.options(r)) {
 		r.Actions = append(r.Actions, a.Name)
 	}
+	return shown(r, w)
+}
+
+// shown trims r to what who may see: view without the actions.
+func shown(r *Request, w workflow.Who) *Request {
+	r.Parties = w.Parties
 	r.PersonalShown = seesPersonal(r, w)
 	if !r.PersonalShown {
 		r.SubjectName, r.Subject, r.Message = "", nil, ""

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -570,6 +571,62 @@ func TestInboxAndTimeline(t *testing.T) {
 	}
 	if _, err := w.svc.Timeline(w.ctx, w.frHandler, a.ID); !isKind(err, problem.NotFound) {
 		t.Fatalf("a stranger read the timeline: %v", err)
+	}
+}
+
+// The inbox's pages read brief rows (Filter.Brief): each holds what the
+// whole request holds of what a row shows, and its viewer sees of it what
+// they would see of the whole request: the subject of a request whose
+// personal data is blocked is not named.
+func TestBriefRowsHoldWhatTheWholeRequestsDo(t *testing.T) {
+	w := newWorld(t)
+	proposed := w.draft()
+	w.act(w.deHandler, proposed.ID, "send", requests.Input{})
+	w.act(w.plAllocator, proposed.ID, "accept", requests.Input{})
+	w.act(w.plHandler, proposed.ID, "propose_date", requests.Input{ReplyBy: w.now.AddDate(0, 2, 0)})
+	blocked := w.draft()
+	w.act(w.deHandler, blocked.ID, "send", requests.Input{})
+	w.draft()
+	if err := w.db.InTx(w.ctx, func(tx db.Querier) error {
+		_, err := tx.ExecContext(w.ctx, `UPDATE requests SET blocked_at = $1 WHERE id = $2`, w.now, blocked.ID)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	named := map[string]string{}
+	for _, c := range []struct {
+		actor authorities.Actor
+		box   string
+	}{{w.deHandler, requests.Outgoing}, {w.deHandler, requests.ToDo}, {w.deHandler, requests.Drafts}, {w.plHandler, requests.Incoming}, {w.plAllocator, requests.ToDo}} {
+		whole, total, err := w.svc.Inbox(w.ctx, c.actor, c.box, requests.Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		brief, briefTotal, err := w.svc.Inbox(w.ctx, c.actor, c.box, requests.Filter{Brief: true})
+		if err != nil || briefTotal != total || len(brief) != len(whole) || len(whole) == 0 {
+			t.Fatalf("%s, %s: %d brief rows of %d, %d whole of %d, %v", c.actor.UserID, c.box, len(brief), briefTotal, len(whole), total, err)
+		}
+		for i, b := range brief {
+			x := whole[i]
+			if b.ID != x.ID || b.Reference != x.Reference || b.Area != x.Area || b.QuestionSet != x.QuestionSet || b.State != x.State ||
+				b.RequesterID != x.RequesterID || b.ResponderID != x.ResponderID || !b.ReplyBy.Equal(x.ReplyBy) || b.ReplyBy.Location() != time.UTC ||
+				!b.LastActivityAt.Equal(x.LastActivityAt) || b.SubjectName != x.SubjectName || b.PersonalShown != x.PersonalShown ||
+				(b.ProposedReplyBy == nil) != (x.ProposedReplyBy == nil) || (b.BlockedAt == nil) != (x.BlockedAt == nil) ||
+				!slices.Equal(b.Parties, x.Parties) || b.Requester == nil || b.Requester.ID != x.Requester.ID || (b.Responder == nil) != (x.Responder == nil) {
+				t.Fatalf("%s, %s: brief row\n%+v\nof the whole\n%+v", c.actor.UserID, c.box, b, x)
+			}
+			if b.ProposedReplyBy != nil && !b.ProposedReplyBy.Equal(*x.ProposedReplyBy) {
+				t.Fatalf("proposed date %v, whole %v", b.ProposedReplyBy, x.ProposedReplyBy)
+			}
+			// Brief: nothing else was read.
+			if b.Subject != nil || b.Message != "" || b.Questions != nil || b.Actions != nil || !b.CreatedAt.IsZero() {
+				t.Fatalf("a brief row holds more: %+v", b)
+			}
+			named[b.ID] = b.SubjectName
+		}
+	}
+	if !strings.HasPrefix(named[proposed.ID], "Jan Kowalski") || named[blocked.ID] != "" {
+		t.Fatalf("subjects named: %q for the request, %q for the blocked one", named[proposed.ID], named[blocked.ID])
 	}
 }
 

@@ -107,7 +107,7 @@ func (s *Server) inboxPage(w http.ResponseWriter, r *http.Request, actor authori
 	n = max(n, 1)
 	lang := visitOf(r).lang.Lang()
 	f := requests.Filter{Area: q.Get("area"), State: q.Get("state"), Country: countries.Normalize(q.Get("country")), Overdue: q.Get("overdue") == "on",
-		Text: q.Get("q"), Page: n, PerPage: 20}
+		Text: q.Get("q"), Page: n, PerPage: 20, Brief: true}
 	list, total, counts, err := s.requests.InboxWithCounts(r.Context(), actor, box, f)
 	v := inboxView{Box: box, Tabs: inboxTabs(visitOf(r).lang, box, counts), Total: total, Page: n, Pages: (total + 19) / 20, Filter: q,
 		CanNew: actor.HasAny(authorities.RequestHandler), CanFollowUp: actor.HasAny(authorities.Coordinator),
