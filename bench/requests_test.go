@@ -72,8 +72,12 @@ func BenchmarkRequests100000(b *testing.B) {
 				return err
 			})
 			timed("open", func() error { _, err := svc.Get(ctx, responder, id); return err })
-			timed("inbox", func() error {
+			timed("inbox", func() error { // as the API lists it
 				_, _, err := svc.Inbox(ctx, responder, requests.Incoming, requests.Filter{})
+				return err
+			})
+			timed("inbox_brief", func() error { // as the inbox's pages read it
+				_, _, err := svc.Inbox(ctx, responder, requests.Incoming, requests.Filter{Brief: true})
 				return err
 			})
 			timed("accept_and_answer", func() error {

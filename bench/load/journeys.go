@@ -153,7 +153,17 @@ func (l *loader) do(ctx context.Context, s *session, method, path string, form u
 		return page{}, err
 	}
 	if res.StatusCode != http.StatusOK && res.StatusCode != http.StatusCreated {
-		return page{}, fmt.Errorf("%s %s: %d", method, res.Request.URL.Path, res.StatusCode)
+		// A plain-text answer is an error message (the ceiling server's,
+		// http.Error's): the reason, where an HTML page would be too long.
+		reason := ""
+		if strings.HasPrefix(res.Header.Get("Content-Type"), "text/plain") {
+			reason, _, _ = strings.Cut(strings.TrimSpace(string(b)), "\n")
+			if len(reason) > 200 {
+				reason = strings.ToValidUTF8(reason[:200], "") + "…"
+			}
+			reason = " " + reason
+		}
+		return page{}, fmt.Errorf("%s %s: %d%s", method, res.Request.URL.Path, res.StatusCode, reason)
 	}
 	return page{path: res.Request.URL.Path, body: string(b)}, nil
 }

@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -244,5 +246,45 @@ func TestTheSlowestStepsAreNamedWithoutTheirIdentifiers(t *testing.T) {
 	}
 	if got, want := p.slowest(0.3), "2× POST /sign-in, 1× GET /authorities"; got != want {
 		t.Errorf("the slowest 30%%: %q, want %q", got, want)
+	}
+}
+
+// A second run on the same work folder is refused while one runs, and a
+// step that fails says why where the answer is a plain-text message.
+func TestASecondRunIsRefusedAndFailedStepsSayWhy(t *testing.T) {
+	dir := t.TempDir()
+	unlock, err := lockWork(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = run(context.Background(), []string{"--work", dir, "--databases", "sqlite", "--scales", "10k"}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "another run of the load program is using "+dir) {
+		t.Fatalf("a second run: %v", err)
+	}
+	unlock()
+	again, err := lockWork(dir) // free once the first run ends
+	if err != nil {
+		t.Fatalf("after the first run: %v", err)
+	}
+	again()
+
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/page" {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.WriteHeader(http.StatusInternalServerError)
+			_, _ = io.WriteString(w, "<!DOCTYPE html><p>Something went wrong.</p>")
+			return
+		}
+		http.Error(w, "no such table: load_ceiling\nsecond line", http.StatusInternalServerError)
+	}))
+	defer srv.Close()
+	l := &loader{transport: &counting{base: http.DefaultTransport}, servers: []string{srv.URL}, rec: &recorder{}}
+	for path, want := range map[string]string{
+		"/insert": "POST /insert: 500 no such table: load_ceiling",
+		"/page":   "POST /page: 500",
+	} {
+		if _, err := l.do(context.Background(), l.newSession(), http.MethodPost, srv.URL+path, url.Values{}); err == nil || err.Error() != want {
+			t.Errorf("%s: %v, want %q", path, err, want)
+		}
 	}
 }

@@ -36,11 +36,12 @@ type Filter struct {
 	Text    string // a reference, or (for the parties) the subject's name
 	Page    int
 	PerPage int
-	// Brief reads only what a row of a list shows (briefColumns): the
-	// requests come without the subject's fields, the message, the
-	// questions, the ratings and the moments of each step. The pages of
-	// the inbox are read so; the API's list gives whole requests. Nor
-	// are the actions the viewer may take listed (Request.Actions).
+	// Brief reads only what a row of the inbox shows (briefColumns):
+	// the requests come without the subject's fields, the message, the
+	// question set, the ratings, who created and who handles them, their
+	// parent, and the moments of each step but the reply-by date; nor are
+	// the actions the viewer may take listed (Request.Actions). The pages
+	// of the inbox are read so; the API's list gives whole requests.
 	Brief bool
 }
 
@@ -352,27 +353,28 @@ func (s *Service) page(ctx context.Context, query string, args []any, brief bool
 
 // briefColumns lists what scanBrief reads, from the requests table as r:
 // what a row of the inbox shows, and what deciding what its viewer sees
-// and may do needs (the parties, the state, a proposed date, whether the
-// personal data is blocked). A row's subject is its JSON, and times are
-// parsed one by one on SQLite: reading all of a page's 20 requests was
-// about a tenth of the processor time of an inbox page.
-const briefColumns = `r.id, r.reference, r.area, r.question_set, r.state, r.requester_id, COALESCE(r.responder_id, ''), r.reply_by,
-	r.proposed_reply_by, r.last_activity_at, r.subject_name, r.blocked_at`
+// needs (the parties, the state, whether the personal data is blocked;
+// erasure blocks it too, and empties the subject's name). A row's subject
+// is its JSON, and each time is parsed from text on SQLite: reading the
+// page's 20 requests whole, and listing the actions of each, was about a
+// tenth of the processor time of an inbox page at 1m (docs/PERFORMANCE.md,
+// change 30).
+const briefColumns = `r.id, r.reference, r.area, r.state, r.requester_id, COALESCE(r.responder_id, ''), r.reply_by, r.subject_name, r.blocked_at`
 
 // scanBrief scans a row of briefColumns.
 func scanBrief(row interface{ Scan(...any) error }) (*Request, error) {
 	var r Request
-	var proposed, blocked sql.NullTime
-	if err := row.Scan(&r.ID, &r.Reference, &r.Area, &r.QuestionSet, &r.State, &r.RequesterID, &r.ResponderID, &r.ReplyBy,
-		&proposed, &r.LastActivityAt, &r.SubjectName, &blocked); err != nil {
+	var blocked sql.NullTime
+	if err := row.Scan(&r.ID, &r.Reference, &r.Area, &r.State, &r.RequesterID, &r.ResponderID, &r.ReplyBy, &r.SubjectName, &blocked); err != nil {
 		return nil, err
 	}
-	r.ProposedReplyBy, r.BlockedAt = db.Time(proposed), db.Time(blocked)
+	r.BlockedAt = db.Time(blocked)
 	r.ReplyBy = r.ReplyBy.UTC()
 	return &r, nil
 }
 
-// scanWhole scans a row of columns().
+// scanWhole scans a row of columns(): scanRequest as page's scanner, which
+// takes the row alone (scanRequest also scans further columns into more).
 func scanWhole(row interface{ Scan(...any) error }) (*Request, error) { return scanRequest(row) }
 
 // Entry is one line of a request's timeline as a viewer may see it.

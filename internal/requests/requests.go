@@ -453,20 +453,26 @@ func (s *Service) load(ctx context.Context, q db.Querier, id string) (*Request, 
 // the request's area.
 func (s *Service) who(ctx context.Context, actor authorities.Actor, r *Request) (workflow.Who, error) {
 	var w workflow.Who
-	if r.Requester == nil || r.Responder == nil && r.ResponderID != "" {
-		// Both parties in one read: on a request's page, neither is in
-		// the page's memo, and often not among the authorities kept.
-		// One that does not exist is left to Get below, which says so.
-		found, err := s.authorities.GetMany(ctx, []string{r.RequesterID, r.ResponderID})
+	var missing []string
+	if r.Requester == nil {
+		missing = append(missing, r.RequesterID)
+	}
+	if r.Responder == nil && r.ResponderID != "" {
+		missing = append(missing, r.ResponderID)
+	}
+	if len(missing) == 2 {
+		// Both parties in one read where neither is at hand: a
+		// coordinator's page of a request (a party's own authority is in
+		// the page's memo already), and every read without a memo (the
+		// API, a workflow step), which read the registry revision once
+		// for each party, and each party the server does not keep with
+		// a query of its own. One that does not exist is left to Get
+		// below, which says so.
+		found, err := s.authorities.GetMany(ctx, missing)
 		if err != nil {
 			return w, err
 		}
-		if r.Requester == nil {
-			r.Requester = found[r.RequesterID]
-		}
-		if r.Responder == nil {
-			r.Responder = found[r.ResponderID]
-		}
+		r.Requester, r.Responder = found[r.RequesterID], found[r.ResponderID]
 	}
 	if r.Requester == nil {
 		a, err := s.authorities.Get(ctx, r.RequesterID)

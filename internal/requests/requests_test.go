@@ -577,27 +577,35 @@ func TestInboxAndTimeline(t *testing.T) {
 // The inbox's pages read brief rows (Filter.Brief): each holds what the
 // whole request holds of what a row shows, and its viewer sees of it what
 // they would see of the whole request: the subject of a request whose
-// personal data is blocked is not named.
+// personal data is blocked is named to nobody, and that of any request to
+// nobody but the parties (here a coordinator who approves what is sent).
 func TestBriefRowsHoldWhatTheWholeRequestsDo(t *testing.T) {
-	w := newWorld(t)
-	proposed := w.draft()
-	w.act(w.deHandler, proposed.ID, "send", requests.Input{})
-	w.act(w.plAllocator, proposed.ID, "accept", requests.Input{})
-	w.act(w.plHandler, proposed.ID, "propose_date", requests.Input{ReplyBy: w.now.AddDate(0, 2, 0)})
-	blocked := w.draft()
-	w.act(w.deHandler, blocked.ID, "send", requests.Input{})
-	w.draft()
+	w := newWorldWith(t, "  countries:\n    DE:\n      outgoing_approval: true\n")
+	sent := func() *requests.Request {
+		r := w.draft()
+		w.act(w.deHandler, r.ID, "submit", requests.Input{})
+		w.act(w.deCoordinator, r.ID, "approve", requests.Input{})
+		return r
+	}
+	accepted := sent()
+	w.act(w.plAllocator, accepted.ID, "accept", requests.Input{})
+	w.act(w.plHandler, accepted.ID, "request_info", requests.Input{Comment: "Which year?"}) // the requester's to do
+	blocked := sent()
 	if err := w.db.InTx(w.ctx, func(tx db.Querier) error {
 		_, err := tx.ExecContext(w.ctx, `UPDATE requests SET blocked_at = $1 WHERE id = $2`, w.now, blocked.ID)
 		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
-	named := map[string]string{}
+	waiting := w.draft()
+	w.act(w.deHandler, waiting.ID, "submit", requests.Input{})
+	w.draft()
+	seen := map[string]*requests.Request{} // by viewer and request
 	for _, c := range []struct {
 		actor authorities.Actor
 		box   string
-	}{{w.deHandler, requests.Outgoing}, {w.deHandler, requests.ToDo}, {w.deHandler, requests.Drafts}, {w.plHandler, requests.Incoming}, {w.plAllocator, requests.ToDo}} {
+	}{{w.deHandler, requests.Outgoing}, {w.deHandler, requests.ToDo}, {w.deHandler, requests.Drafts}, {w.plHandler, requests.Incoming},
+		{w.plAllocator, requests.ToDo}, {w.deCoordinator, requests.ToDo}} {
 		whole, total, err := w.svc.Inbox(w.ctx, c.actor, c.box, requests.Filter{})
 		if err != nil {
 			t.Fatal(err)
@@ -608,25 +616,43 @@ func TestBriefRowsHoldWhatTheWholeRequestsDo(t *testing.T) {
 		}
 		for i, b := range brief {
 			x := whole[i]
-			if b.ID != x.ID || b.Reference != x.Reference || b.Area != x.Area || b.QuestionSet != x.QuestionSet || b.State != x.State ||
+			if b.ID != x.ID || b.Reference != x.Reference || b.Area != x.Area || b.State != x.State ||
 				b.RequesterID != x.RequesterID || b.ResponderID != x.ResponderID || !b.ReplyBy.Equal(x.ReplyBy) || b.ReplyBy.Location() != time.UTC ||
-				!b.LastActivityAt.Equal(x.LastActivityAt) || b.SubjectName != x.SubjectName || b.PersonalShown != x.PersonalShown ||
-				(b.ProposedReplyBy == nil) != (x.ProposedReplyBy == nil) || (b.BlockedAt == nil) != (x.BlockedAt == nil) ||
+				b.SubjectName != x.SubjectName || b.PersonalShown != x.PersonalShown || (b.BlockedAt == nil) != (x.BlockedAt == nil) ||
 				!slices.Equal(b.Parties, x.Parties) || b.Requester == nil || b.Requester.ID != x.Requester.ID || (b.Responder == nil) != (x.Responder == nil) {
 				t.Fatalf("%s, %s: brief row\n%+v\nof the whole\n%+v", c.actor.UserID, c.box, b, x)
 			}
-			if b.ProposedReplyBy != nil && !b.ProposedReplyBy.Equal(*x.ProposedReplyBy) {
-				t.Fatalf("proposed date %v, whole %v", b.ProposedReplyBy, x.ProposedReplyBy)
-			}
 			// Brief: nothing else was read.
-			if b.Subject != nil || b.Message != "" || b.Questions != nil || b.Actions != nil || !b.CreatedAt.IsZero() {
+			if b.Subject != nil || b.Message != "" || b.Actions != nil || b.CreatedBy != "" || !b.CreatedAt.IsZero() || b.SentAt != nil || x.CreatedBy == "" {
 				t.Fatalf("a brief row holds more: %+v", b)
 			}
-			named[b.ID] = b.SubjectName
+			seen[c.actor.UserID+" "+b.ID] = b
 		}
 	}
-	if !strings.HasPrefix(named[proposed.ID], "Jan Kowalski") || named[blocked.ID] != "" {
-		t.Fatalf("subjects named: %q for the request, %q for the blocked one", named[proposed.ID], named[blocked.ID])
+	name := func(viewer authorities.Actor, r *requests.Request) string {
+		t.Helper()
+		b := seen[viewer.UserID+" "+r.ID]
+		if b == nil {
+			t.Fatalf("%s not listed for %s", r.Reference, viewer.UserID)
+		}
+		if b.PersonalShown != (b.SubjectName != "") {
+			t.Fatalf("%s for %s: personal data shown %v, subject %q", r.Reference, viewer.UserID, b.PersonalShown, b.SubjectName)
+		}
+		return b.SubjectName
+	}
+	if n := name(w.plHandler, accepted); !strings.HasPrefix(n, "Jan Kowalski") {
+		t.Fatalf("the responder reads the subject as %q", n)
+	}
+	if n := name(w.deHandler, waiting); !strings.HasPrefix(n, "Jan Kowalski") {
+		t.Fatalf("the requester reads the subject as %q", n)
+	}
+	for _, c := range []struct {
+		viewer authorities.Actor
+		r      *requests.Request
+	}{{w.deHandler, blocked}, {w.plHandler, blocked}, {w.deCoordinator, waiting}} {
+		if n := name(c.viewer, c.r); n != "" {
+			t.Fatalf("%s named %q to %s", c.r.Reference, n, c.viewer.UserID)
+		}
 	}
 }
 
