@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"mime"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -154,18 +155,28 @@ func (l *loader) do(ctx context.Context, s *session, method, path string, form u
 	}
 	if res.StatusCode != http.StatusOK && res.StatusCode != http.StatusCreated {
 		// A plain-text answer is an error message (the ceiling server's,
-		// http.Error's): the reason, where an HTML page would be too long.
-		reason := ""
-		if strings.HasPrefix(res.Header.Get("Content-Type"), "text/plain") {
-			reason, _, _ = strings.Cut(strings.TrimSpace(string(b)), "\n")
-			if len(reason) > 200 {
-				reason = strings.ToValidUTF8(reason[:200], "") + "…"
-			}
-			reason = " " + reason
-		}
-		return page{}, fmt.Errorf("%s %s: %d%s", method, res.Request.URL.Path, res.StatusCode, reason)
+		// http.Error's): its first line says why, where an HTML page would
+		// be too long.
+		return page{}, fmt.Errorf("%s %s: %d%s", method, res.Request.URL.Path, res.StatusCode, reason(res.Header.Get("Content-Type"), b))
 	}
 	return page{path: res.Request.URL.Path, body: string(b)}, nil
+}
+
+// reason is " " and the first line of a plain-text body, at most 200
+// bytes of it, or "" for any other.
+func reason(contentType string, body []byte) string {
+	if t, _, err := mime.ParseMediaType(contentType); err != nil || t != "text/plain" {
+		return ""
+	}
+	line, _, _ := strings.Cut(string(body), "\n")
+	line = strings.TrimSpace(line)
+	if len(line) > 200 {
+		line = strings.ToValidUTF8(line[:200], "") + "…"
+	}
+	if line == "" {
+		return ""
+	}
+	return " " + line
 }
 
 // journey is one user's task, made of steps; it returns an error when a

@@ -262,9 +262,15 @@ func TestASecondRunIsRefusedAndFailedStepsSayWhy(t *testing.T) {
 		t.Fatalf("a second run: %v", err)
 	}
 	unlock()
-	again, err := lockWork(dir) // free once the first run ends
+	// A run lets go of the folder when it ends, failed or not (here in
+	// prepare, after taking the lock).
+	err = run(context.Background(), []string{"--work", dir, "--databases", "nonsense", "--scales", "10k"}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), `unknown database "nonsense"`) {
+		t.Fatalf("a run on an unknown database: %v", err)
+	}
+	again, err := lockWork(dir)
 	if err != nil {
-		t.Fatalf("after the first run: %v", err)
+		t.Fatalf("after a run ended: %v", err)
 	}
 	again()
 
@@ -275,13 +281,23 @@ func TestASecondRunIsRefusedAndFailedStepsSayWhy(t *testing.T) {
 			_, _ = io.WriteString(w, "<!DOCTYPE html><p>Something went wrong.</p>")
 			return
 		}
-		http.Error(w, "no such table: load_ceiling\nsecond line", http.StatusInternalServerError)
+		switch r.URL.Path {
+		case "/long": // 199 bytes, then a character of two
+			http.Error(w, strings.Repeat("x", 199)+"é and more", http.StatusServiceUnavailable)
+		case "/empty":
+			w.Header().Set("Content-Type", "Text/Plain; charset=utf-8")
+			w.WriteHeader(http.StatusBadGateway)
+		default:
+			http.Error(w, "no such table: load_ceiling\r\nsecond line", http.StatusInternalServerError)
+		}
 	}))
 	defer srv.Close()
 	l := &loader{transport: &counting{base: http.DefaultTransport}, servers: []string{srv.URL}, rec: &recorder{}}
 	for path, want := range map[string]string{
 		"/insert": "POST /insert: 500 no such table: load_ceiling",
 		"/page":   "POST /page: 500",
+		"/long":   "POST /long: 503 " + strings.Repeat("x", 199) + "…",
+		"/empty":  "POST /empty: 502",
 	} {
 		if _, err := l.do(context.Background(), l.newSession(), http.MethodPost, srv.URL+path, url.Values{}); err == nil || err.Error() != want {
 			t.Errorf("%s: %v, want %q", path, err, want)

@@ -137,7 +137,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // measurements, and each one's ceiling server drops its table when it
 // stops, under the other's inserts: in a table measured so, every insert
 // of three rounds failed. The lock is the kernel's (flock), released when
-// the process ends, however it ends.
+// the process ends, however it ends. It does not cover the PostgreSQL
+// data sets of another folder: their schemas are named by scale alone.
 func lockWork(dir string) (unlock func(), err error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, err
@@ -149,7 +150,7 @@ func lockWork(dir string) (unlock func(), err error) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil { // #nosec G115 -- a file descriptor fits an int
 		_ = f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("another run of the load program is using %s (and the PostgreSQL data sets): two runs would disturb each other's measurements; wait for it to end", dir)
+			return nil, fmt.Errorf("another run of the load program is using %s: two runs would disturb each other's measurements; wait for it to end", dir)
 		}
 		return nil, fmt.Errorf("locking %s: %w", dir, err)
 	}

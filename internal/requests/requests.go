@@ -461,13 +461,13 @@ func (s *Service) who(ctx context.Context, actor authorities.Actor, r *Request) 
 		missing = append(missing, r.ResponderID)
 	}
 	if len(missing) == 2 {
-		// Both parties in one read where neither is at hand: a
-		// coordinator's page of a request (a party's own authority is in
-		// the page's memo already), and every read without a memo (the
-		// API, a workflow step), which read the registry revision once
-		// for each party, and each party the server does not keep with
-		// a query of its own. One that does not exist is left to Get
-		// below, which says so.
+		// Both parties in one read: GetMany takes what the page's memo
+		// (a party's own authority) and the kept authorities hold, and
+		// reads the rest in one query. A coordinator's page and every
+		// read without a memo (the API, a workflow step) read the
+		// registry revision, and each party the server does not keep,
+		// once for each party with Get. One that does not exist is
+		// left to Get below, which says so.
 		found, err := s.authorities.GetMany(ctx, missing)
 		if err != nil {
 			return w, err
