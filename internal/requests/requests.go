@@ -463,11 +463,11 @@ func (s *Service) who(ctx context.Context, actor authorities.Actor, r *Request) 
 	if len(missing) == 2 {
 		// Both parties in one read: GetMany takes what the page's memo
 		// (a party's own authority) and the kept authorities hold, and
-		// reads the rest in one query. A coordinator's page and every
-		// read without a memo (the API, a workflow step) read the
-		// registry revision, and each party the server does not keep,
-		// once for each party with Get. One that does not exist is
-		// left to Get below, which says so.
+		// reads the rest in one query. With a Get for each, a
+		// coordinator's page and every read without a memo (the API, a
+		// workflow step) read the registry revision twice, and each
+		// party the server does not keep in a query of its own. One
+		// that does not exist is left to Get below, which says so.
 		found, err := s.authorities.GetMany(ctx, missing)
 		if err != nil {
 			return w, err
