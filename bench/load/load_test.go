@@ -65,20 +65,10 @@ func TestEveryJourneyRunsAgainstRealServers(t *testing.T) {
 			t.Fatal(err)
 		}
 		q := u.Query()
-		q.Set("search_path", "openimi_load_"+scale)
+		q.Set("search_path", schemaOf(scale))
 		u.RawQuery = q.Encode()
 		location = u.String()
-		t.Cleanup(func() {
-			d, err := db.Open(context.Background(), base, db.Options{})
-			if err != nil {
-				return
-			}
-			defer d.Close()
-			_ = d.InTx(context.Background(), func(tx db.Querier) error {
-				_, err := tx.ExecContext(context.Background(), `DROP SCHEMA openimi_load_`+scale+` CASCADE`)
-				return err
-			})
-		})
+		t.Cleanup(func() { _ = dropSchema(base, scale) })
 	} else {
 		location = filepath.Join(dir, "work", "sqlite-"+scale, "imi.db")
 	}
@@ -176,15 +166,7 @@ func TestEveryJourneyRunsAgainstRealServers(t *testing.T) {
 				if kind == "sqlite" {
 					return os.Remove(location)
 				}
-				d, err := db.Open(context.Background(), o.postgres, db.Options{})
-				if err != nil {
-					return err
-				}
-				defer d.Close()
-				return d.InTx(context.Background(), func(tx db.Querier) error {
-					_, err := tx.ExecContext(context.Background(), `DROP SCHEMA openimi_load_`+scale+` CASCADE`)
-					return err
-				})
+				return dropSchema(o.postgres, scale)
 			}, generated, "the data set is gone"},
 		} {
 			if c.change != nil {
@@ -275,13 +257,11 @@ func TestASecondRunIsRefusedAndFailedStepsSayWhy(t *testing.T) {
 	again()
 
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/page" {
+		switch r.URL.Path {
+		case "/page":
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			w.WriteHeader(http.StatusInternalServerError)
 			_, _ = io.WriteString(w, "<!DOCTYPE html><p>Something went wrong.</p>")
-			return
-		}
-		switch r.URL.Path {
 		case "/long": // 199 bytes, then a character of two
 			http.Error(w, strings.Repeat("x", 199)+"é and more", http.StatusServiceUnavailable)
 		case "/empty":
@@ -303,4 +283,17 @@ func TestASecondRunIsRefusedAndFailedStepsSayWhy(t *testing.T) {
 			t.Errorf("%s: %v, want %q", path, err, want)
 		}
 	}
+}
+
+// dropSchema drops a PostgreSQL data set's schema.
+func dropSchema(base, scale string) error {
+	d, err := db.Open(context.Background(), base, db.Options{})
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.InTx(context.Background(), func(tx db.Querier) error {
+		_, err := tx.ExecContext(context.Background(), `DROP SCHEMA `+schemaOf(scale)+` CASCADE`)
+		return err
+	})
 }

@@ -188,7 +188,7 @@ func prepare(ctx context.Context, o options, kind, scale string, log io.Writer) 
 			return dataSet{}, err
 		}
 		q := u.Query()
-		q.Set("search_path", "openimi_load_"+strings.ToLower(scale))
+		q.Set("search_path", schemaOf(scale))
 		u.RawQuery = q.Encode()
 		loc = u.String()
 	} else if kind != "sqlite" {
@@ -236,7 +236,7 @@ func prepare(ctx context.Context, o options, kind, scale string, log io.Writer) 
 		if err != nil {
 			return dataSet{}, err
 		}
-		schema := "openimi_load_" + strings.ToLower(scale)
+		schema := schemaOf(scale)
 		err = d.InTx(ctx, func(tx db.Querier) error {
 			if _, err := tx.ExecContext(ctx, `DROP SCHEMA IF EXISTS `+schema+` CASCADE`); err != nil {
 				return err
@@ -267,6 +267,10 @@ func prepare(ctx context.Context, o options, kind, scale string, log io.Writer) 
 	}
 	return dataSet{loc, dir, stored, authorities}, os.WriteFile(marker, fmt.Appendf(nil, "%s\n%s%d\n", strings.Join(args, " "), generatedPrefix, stored), 0o600)
 }
+
+// schemaOf is the PostgreSQL schema of a data set: named by its scale
+// alone, whatever the work folder.
+func schemaOf(scale string) string { return "openimi_load_" + strings.ToLower(scale) }
 
 // generatedPrefix begins the line of a data set's marker that gives how
 // many requests it held when generated.

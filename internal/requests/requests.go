@@ -460,8 +460,8 @@ func (s *Service) who(ctx context.Context, actor authorities.Actor, r *Request) 
 	if r.Responder == nil && r.ResponderID != "" {
 		missing = append(missing, r.ResponderID)
 	}
-	if len(missing) == 2 {
-		// Both parties in one read: GetMany takes what the page's memo
+	if len(missing) > 0 {
+		// The parties in one read: GetMany takes what the page's memo
 		// (a party's own authority) and the kept authorities hold, and
 		// reads the rest in one query. With a Get for each, a
 		// coordinator's page and every read without a memo (the API, a
@@ -472,7 +472,12 @@ func (s *Service) who(ctx context.Context, actor authorities.Actor, r *Request) 
 		if err != nil {
 			return w, err
 		}
-		r.Requester, r.Responder = found[r.RequesterID], found[r.ResponderID]
+		if r.Requester == nil {
+			r.Requester = found[r.RequesterID]
+		}
+		if r.Responder == nil {
+			r.Responder = found[r.ResponderID]
+		}
 	}
 	if r.Requester == nil {
 		a, err := s.authorities.Get(ctx, r.RequesterID)
