@@ -516,3 +516,33 @@ func TestUnknownLanguageIsRefused(t *testing.T) {
 		t.Fatal("el refused")
 	}
 }
+
+// A session is read with the registry's revision, so that a page needs no
+// statement of its own to read it (authorities.KnowRevision).
+func TestASessionCarriesTheRegistryRevision(t *testing.T) {
+	f := newFixture(t)
+	full, _, _ := f.enrol(t)
+	revision := func() int64 {
+		t.Helper()
+		var r int64
+		if err := f.db.Read().QueryRowContext(f.ctx, `SELECT revision FROM registry_revision WHERE id = 1`).Scan(&r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	for range 2 {
+		sess, _, err := f.svc.SessionByToken(f.ctx, full)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := revision(); sess.RegistryRevision != want {
+			t.Fatalf("the session read revision %d, the registry is at %d", sess.RegistryRevision, want)
+		}
+		if err := f.db.InTx(f.ctx, func(tx db.Querier) error {
+			_, err := tx.ExecContext(f.ctx, `UPDATE registry_revision SET revision = revision + 7`)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

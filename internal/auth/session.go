@@ -30,7 +30,11 @@ type Session struct {
 	CreatedAt  time.Time
 	LastSeenAt time.Time
 	ExpiresAt  time.Time
-	hash       []byte
+	// RegistryRevision is the registry's revision (migration 17), read in
+	// the session's statement: a page then needs no statement of its own
+	// to read it (authorities.KnowRevision).
+	RegistryRevision int64
+	hash             []byte
 }
 
 // touchEvery limits how often a session's last use is written.
@@ -61,10 +65,11 @@ func (s *Service) SessionByToken(ctx context.Context, token string) (Session, Us
 	var sess Session
 	var stage string
 	row := s.db.Read().QueryRowContext(ctx, `SELECT s.user_id, s.stage, s.csrf_token, s.created_at, s.last_seen_at, s.expires_at,
-		`+userColumns+`
+		(SELECT revision FROM registry_revision WHERE id = 1), `+userColumns+`
 		FROM sessions s JOIN users u ON u.id = s.user_id `+authorityJoin+` WHERE s.token_hash = $1`, h)
 	var u User
-	err := db.Check(row.Scan(append([]any{&sess.UserID, &stage, &sess.CSRFToken, &sess.CreatedAt, &sess.LastSeenAt, &sess.ExpiresAt}, u.targets()...)...))
+	err := db.Check(row.Scan(append([]any{&sess.UserID, &stage, &sess.CSRFToken, &sess.CreatedAt, &sess.LastSeenAt, &sess.ExpiresAt,
+		&sess.RegistryRevision}, u.targets()...)...))
 	if errors.Is(err, db.ErrNotFound) {
 		return Session{}, User{}, problem.New(problem.Unauthorized, "error_session_expired")
 	}

@@ -52,10 +52,13 @@ func (m *memo) get(id string) *Authority {
 	return nil
 }
 
+// put remembers a, which must be an instance nobody changes: one the
+// server keeps (package kept), as every authority read is. get hands out
+// copies of it.
 func (m *memo) put(a *Authority) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.byID[a.ID] = a.Clone()
+	m.byID[a.ID] = a
 }
 
 // registry holds whole authorities, lists and all, as the server read
@@ -142,6 +145,20 @@ func mapBytes(n int) int {
 		groups *= 2
 	}
 	return header + table + heapBytes(groups*group)
+}
+
+// KnowRevision gives the memo of ctx, if it has one, the registry
+// revision read with the page's session (auth.Session.RegistryRevision),
+// so that the page does not read it again: on PostgreSQL a round trip
+// for each page. The session is read before anything the page keeps, so
+// what the page reads is as new as the revision or newer, as when the
+// memo reads it first itself.
+func KnowRevision(ctx context.Context, revision int64) {
+	if m := memoOf(ctx); m != nil {
+		m.mu.Lock()
+		m.revision, m.read = revision, true
+		m.mu.Unlock()
+	}
 }
 
 // registryRevision reads the registry revision, once for a memo.

@@ -124,10 +124,18 @@ func (s *Service) GetMany(ctx context.Context, ids []string) (map[string]*Author
 		if err != nil {
 			return nil, err
 		}
+		// The instances kept, which nobody changes, go to the memo; the
+		// caller gets copies.
+		found := func(a *Authority) {
+			out[a.ID] = a.Clone()
+			if m != nil {
+				m.put(a)
+			}
+		}
 		var unread []string
 		for _, id := range missing {
 			if a, ok := s.registry.Get(revision, id); ok {
-				out[id] = a.Clone()
+				found(a)
 			} else {
 				unread = append(unread, id)
 			}
@@ -138,16 +146,14 @@ func (s *Service) GetMany(ctx context.Context, ids []string) (map[string]*Author
 				return nil, err
 			}
 			for _, a := range list {
-				out[a.ID] = a.Clone()
 				s.registry.Keep(revision, a.ID, a)
+				found(a)
 			}
 		}
 	}
 	for id, a := range out {
 		if a == nil {
 			delete(out, id)
-		} else if m != nil {
-			m.put(a)
 		}
 	}
 	return out, nil

@@ -506,6 +506,22 @@ func TestKeptAuthoritiesFollowTheRegistryRevision(t *testing.T) {
 	if again := get(w.svc, authorities.WithMemo(w.ctx), a.ID); again.Names["fr"] != "" || again.Areas[0] != "pq" {
 		t.Fatalf("a change to a copy reached what is kept: %+v", again)
 	}
+	// Nor what a page's memo holds: it hands out copies of what the
+	// server keeps, through Get and GetMany alike.
+	page := authorities.WithMemo(w.ctx)
+	first, err := w.svc.GetMany(page, []string{a.ID, b.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first[a.ID].Names["fr"], first[b.ID].Names["it"] = "changed", "changed"
+	get(w.svc, page, b.ID).Areas[0] = "changed"
+	again, err := w.svc.GetMany(page, []string{a.ID, b.ID})
+	if err != nil || again[a.ID].Names["fr"] != "" || again[b.ID].Names["it"] != "" || again[b.ID].Areas[0] != "pq" {
+		t.Fatalf("a change to a copy reached the memo: %+v, %+v (%v)", again[a.ID], again[b.ID], err)
+	}
+	if got := get(w.svc, w.ctx, b.ID); got.Names["it"] != "" || got.Areas[0] != "pq" {
+		t.Fatalf("a change to a copy from a memo reached what is kept: %+v", got)
+	}
 	reads(2)
 
 	change := func(name string, want int, statements ...string) {
@@ -525,7 +541,18 @@ func TestKeptAuthoritiesFollowTheRegistryRevision(t *testing.T) {
 			t.Fatalf("%s: the registry revision rose by %d, want %d", name, n, want)
 		}
 	}
+	keptAt := registry()
 	change("a phone number", 1, `UPDATE authorities SET phone = '+49 30 1' WHERE id = $1`)
+	// A page's memo told the revision its session was read with reads no
+	// revision of its own: told the revision before the change, it finds
+	// what was kept under it.
+	told := authorities.WithMemo(w.ctx)
+	authorities.KnowRevision(told, int64(keptAt))
+	if got := get(w.svc, told, a.ID); got.Phone != "" {
+		t.Fatalf("a memo told revision %d read the phone %q", keptAt, got.Phone)
+	}
+	authorities.KnowRevision(w.ctx, int64(keptAt)) // no memo: nothing to tell
+	reads(2)
 	for i, svc := range []*authorities.Service{w.svc, other} {
 		if got := get(svc, w.ctx, a.ID); got.Phone != "+49 30 1" {
 			t.Fatalf("server %d read the phone %q", i+1, got.Phone)

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/openimi/openimi/internal/auth"
+	"github.com/openimi/openimi/internal/authorities"
 	"github.com/openimi/openimi/internal/problem"
 )
 
@@ -97,6 +98,7 @@ func (s *Server) identify(next http.Handler) http.Handler {
 			switch _, isProblem := problem.As(err); {
 			case err == nil:
 				v.session, v.user, v.token, v.csrf = &sess, &u, c.Value, sess.CSRFToken
+				authorities.KnowRevision(r.Context(), sess.RegistryRevision)
 			case isProblem:
 				s.setCookie(w, s.cookieSes, "", -1)
 				v.expired = true
