@@ -66,7 +66,8 @@ func (m *memo) put(a *Authority) {
 // triggers add one to it in the transaction of any change to an
 // authority, its lists or a user's roles, so what is kept under the
 // revision a page reads has not changed since (package kept). A page
-// reads the revision once (its memo keeps it); a form, which has no memo,
+// reads the revision once (its memo keeps it; a signed-in page takes the
+// one read with its session, KnowRevision); a form, which has no memo,
 // once for each authority it asks for: a read of a one-row table instead
 // of an authority's row and lists. Any change to any authority or user's
 // roles makes every server read again what it needs: such changes are
@@ -161,6 +162,11 @@ func KnowRevision(ctx context.Context, revision int64) {
 	}
 }
 
+// RevisionReads is how many times the server has read the registry
+// revision in a statement of its own (registryRevision): none for a
+// signed-in page, which has it from its session.
+func (s *Service) RevisionReads() int64 { return s.revisionReads.Load() }
+
 // registryRevision reads the registry revision, once for a memo.
 func (s *Service) registryRevision(ctx context.Context, m *memo) (int64, error) {
 	if m != nil {
@@ -172,6 +178,7 @@ func (s *Service) registryRevision(ctx context.Context, m *memo) (int64, error) 
 		}
 	}
 	var r int64
+	s.revisionReads.Add(1)
 	if err := s.db.Read().QueryRowContext(ctx, `SELECT revision FROM registry_revision WHERE id = 1`).Scan(&r); err != nil {
 		return 0, db.Check(err)
 	}

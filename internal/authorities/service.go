@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -36,6 +37,8 @@ type Service struct {
 	labels    labelIndex
 	registry  *kept.At[*Authority] // authorities by the registry revision (memo.go)
 	userRoles *kept.At[[]UserRole] // users' roles by the registry revision
+
+	revisionReads atomic.Int64 // RevisionReads
 }
 
 // New returns the registry service.

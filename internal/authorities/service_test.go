@@ -546,10 +546,13 @@ func TestKeptAuthoritiesFollowTheRegistryRevision(t *testing.T) {
 	// A page's memo told the revision its session was read with reads no
 	// revision of its own: told the revision before the change, it finds
 	// what was kept under it.
-	told := authorities.WithMemo(w.ctx)
+	told, revisionReads := authorities.WithMemo(w.ctx), w.svc.RevisionReads()
 	authorities.KnowRevision(told, int64(keptAt))
 	if got := get(w.svc, told, a.ID); got.Phone != "" {
 		t.Fatalf("a memo told revision %d read the phone %q", keptAt, got.Phone)
+	}
+	if n := w.svc.RevisionReads() - revisionReads; n != 0 {
+		t.Fatalf("a memo told the revision read it %d times", n)
 	}
 	authorities.KnowRevision(w.ctx, int64(keptAt)) // no memo: nothing to tell
 	reads(2)
@@ -559,6 +562,22 @@ func TestKeptAuthoritiesFollowTheRegistryRevision(t *testing.T) {
 		}
 	}
 	reads(3)
+	// What a memo holds of an authority read from the database, not kept
+	// before (b, under the new revision), is safe from the caller's copy too.
+	fresh := authorities.WithMemo(w.ctx)
+	list, err := w.svc.GetMany(fresh, []string{b.ID})
+	if err != nil || list[b.ID] == nil {
+		t.Fatalf("GetMany: %v, %v", list, err)
+	}
+	reads(4)
+	list[b.ID].Names["it"], list[b.ID].Areas[0] = "changed", "changed"
+	if got := get(w.svc, fresh, b.ID); got.Names["it"] != "" || got.Areas[0] != "pq" {
+		t.Fatalf("a change to a copy of an authority read reached the memo: %+v", got)
+	}
+	if got := get(w.svc, w.ctx, b.ID); got.Names["it"] != "" || got.Areas[0] != "pq" {
+		t.Fatalf("a change to a copy of an authority read reached what is kept: %+v", got)
+	}
+	reads(4)
 	// Several changes in one transaction raise the revision once on
 	// PostgreSQL, at the commit.
 	change("a status and a name", 1, `UPDATE authorities SET status = 'deactivated' WHERE id = $1`,

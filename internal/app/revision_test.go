@@ -1,0 +1,45 @@
+package app_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/openimi/openimi/internal/authorities"
+)
+
+// A signed-in page takes the registry revision from its session's
+// statement: it reads authorities and roles under it, with no statement of
+// its own for it, and sees a change to the registry at once.
+func TestASignedInPageReadsTheRegistryRevisionWithItsSession(t *testing.T) {
+	s := startSite(t)
+	de := registerWith(t, s, authorities.Input{Country: "DE", Name: "Ärztekammer Berlin", Language: "de", Areas: []string{"pq"}})
+	m := s.matrixMember(t, "Anna Arzt", de, "anna@aekb.de.example", "de", "request_handler")
+	page := func(path, want string) {
+		t.Helper()
+		before := s.app.Authorities.RevisionReads()
+		r := m.b.get(path)
+		if r.code != http.StatusOK || !strings.Contains(r.body, want) {
+			t.Fatalf("%s: %d, %q not on the page", path, r.code, want)
+		}
+		if n := s.app.Authorities.RevisionReads() - before; n != 0 {
+			t.Fatalf("%s read the registry revision %d times in statements of its own", path, n)
+		}
+	}
+	page("/requests", `href="/requests/new"`) // offered by the user's roles
+	page("/authorities/"+de.ID, "Ärztekammer Berlin")
+	in := authorities.Input{Country: "DE", Name: "Ärztekammer des Landes Berlin", Language: "de", Areas: []string{"pq"}}
+	if _, err := s.app.Authorities.Update(t.Context(), authorities.System(), de.ID, in); err != nil {
+		t.Fatal(err)
+	}
+	page("/authorities/"+de.ID, "Ärztekammer des Landes Berlin")
+	// The count counts: a read without a memo (a form, the API) reads the
+	// revision itself.
+	before := s.app.Authorities.RevisionReads()
+	if _, err := s.app.Authorities.Get(t.Context(), de.ID); err != nil {
+		t.Fatal(err)
+	}
+	if s.app.Authorities.RevisionReads() == before {
+		t.Fatal("a read without a memo did not count its read of the revision")
+	}
+}
