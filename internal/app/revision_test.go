@@ -33,13 +33,21 @@ func TestASignedInPageReadsTheRegistryRevisionWithItsSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	page("/authorities/"+de.ID, "Ärztekammer des Landes Berlin")
-	// The count counts: a read without a memo (a form, the API) reads the
-	// revision itself.
+	// The count counts: an API read, whose memo has no session to take the
+	// revision from, reads it once, and a read without a memo (a form)
+	// reads it itself.
 	before := s.app.Authorities.RevisionReads()
+	if r := s.api(t, http.MethodGet, "/api/v1/authorities/"+de.ID, m.token, ""); r.code != http.StatusOK {
+		t.Fatalf("the API: %d", r.code)
+	}
+	if n := s.app.Authorities.RevisionReads() - before; n != 1 {
+		t.Fatalf("an API read read the registry revision %d times, want 1", n)
+	}
+	before = s.app.Authorities.RevisionReads()
 	if _, err := s.app.Authorities.Get(t.Context(), de.ID); err != nil {
 		t.Fatal(err)
 	}
-	if s.app.Authorities.RevisionReads() == before {
-		t.Fatal("a read without a memo did not count its read of the revision")
+	if n := s.app.Authorities.RevisionReads() - before; n != 1 {
+		t.Fatalf("a read without a memo read the registry revision %d times, want 1", n)
 	}
 }

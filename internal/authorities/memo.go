@@ -164,7 +164,7 @@ func KnowRevision(ctx context.Context, revision int64) {
 
 // RevisionReads is how many times the server has read the registry
 // revision in a statement of its own (registryRevision): none for a
-// signed-in page, which has it from its session.
+// signed-in page (GET), which has it from its session.
 func (s *Service) RevisionReads() int64 { return s.revisionReads.Load() }
 
 // registryRevision reads the registry revision, once for a memo.
@@ -178,10 +178,10 @@ func (s *Service) registryRevision(ctx context.Context, m *memo) (int64, error) 
 		}
 	}
 	var r int64
-	s.revisionReads.Add(1)
 	if err := s.db.Read().QueryRowContext(ctx, `SELECT revision FROM registry_revision WHERE id = 1`).Scan(&r); err != nil {
 		return 0, db.Check(err)
 	}
+	s.revisionReads.Add(1)
 	if m != nil {
 		m.mu.Lock()
 		m.revision, m.read = r, true
