@@ -53,8 +53,8 @@ func (m *memo) get(id string) *Authority {
 }
 
 // put remembers a, which must be an instance nobody changes: one the
-// server keeps (package kept), as every authority read is. get hands out
-// copies of it.
+// server keeps (package kept), or one it read and gave nobody else (an
+// authority too large to keep). get hands out copies of it.
 func (m *memo) put(a *Authority) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
