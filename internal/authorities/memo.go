@@ -156,10 +156,22 @@ func mapBytes(n int) int {
 // memo reads it first itself.
 func KnowRevision(ctx context.Context, revision int64) {
 	if m := memoOf(ctx); m != nil {
-		m.mu.Lock()
-		m.revision, m.read = revision, true
-		m.mu.Unlock()
+		m.know(revision)
 	}
+}
+
+// know keeps the registry revision the memo's page reads under.
+func (m *memo) know(revision int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.revision, m.read = revision, true
+}
+
+// known returns the registry revision the memo keeps, if it has one.
+func (m *memo) known() (int64, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.revision, m.read
 }
 
 // RevisionReads is how many times the server has read the registry
@@ -170,10 +182,7 @@ func (s *Service) RevisionReads() int64 { return s.revisionReads.Load() }
 // registryRevision reads the registry revision, once for a memo.
 func (s *Service) registryRevision(ctx context.Context, m *memo) (int64, error) {
 	if m != nil {
-		m.mu.Lock()
-		r, read := m.revision, m.read
-		m.mu.Unlock()
-		if read {
+		if r, read := m.known(); read {
 			return r, nil
 		}
 	}
@@ -183,9 +192,7 @@ func (s *Service) registryRevision(ctx context.Context, m *memo) (int64, error) 
 	}
 	s.revisionReads.Add(1)
 	if m != nil {
-		m.mu.Lock()
-		m.revision, m.read = r, true
-		m.mu.Unlock()
+		m.know(r)
 	}
 	return r, nil
 }
