@@ -285,6 +285,50 @@ func TestASecondRunIsRefusedAndFailedStepsSayWhy(t *testing.T) {
 	}
 }
 
+// A run from another work folder is refused while one uses the same
+// PostgreSQL data set (its schema is named by scale alone), and a run
+// lets go of the data set when it ends.
+func TestASecondRunOnAPostgreSQLDataSetIsRefused(t *testing.T) {
+	base := os.Getenv(dbtest.EnvVar)
+	if base == "" {
+		t.Skip("PostgreSQL data sets: run with " + dbtest.EnvVar)
+	}
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	scale := "t" + hex.EncodeToString(b)
+	unlock, err := lockSchema(context.Background(), base, schemaOf(scale))
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--work", t.TempDir(), "--databases", "postgres", "--postgres", base, "--scales", scale}
+	err = run(context.Background(), args, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "another run of the load program is using the data set "+schemaOf(scale)) {
+		t.Fatalf("a second run: %v", err)
+	}
+	if _, err := lockSchema(context.Background(), base, schemaOf(scale)); err == nil {
+		t.Fatal("a second lock on the same data set was taken")
+	}
+	// Another data set is free meanwhile.
+	other, err := lockSchema(context.Background(), base, schemaOf(scale+"x"))
+	if err != nil {
+		t.Fatalf("another data set: %v", err)
+	}
+	other()
+	unlock()
+	// A run lets go of the data set when it ends, failed or not (here
+	// with no imi to generate it, after taking the lock).
+	err = run(context.Background(), append(args, "--imi", filepath.Join(t.TempDir(), "no-imi")), io.Discard, io.Discard)
+	if err == nil || strings.Contains(err.Error(), "another run") {
+		t.Fatalf("a run that fails to generate: %v", err)
+	}
+	t.Cleanup(func() { _ = dropSchema(base, scale) })
+	again, err := lockSchema(context.Background(), base, schemaOf(scale))
+	if err != nil {
+		t.Fatalf("after a run ended: %v", err)
+	}
+	again()
+}
+
 // dropSchema drops a PostgreSQL data set's schema.
 func dropSchema(base, scale string) error {
 	d, err := db.Open(context.Background(), base, db.Options{})

@@ -35,6 +35,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/openimi/openimi/internal/db"
 )
 
@@ -137,8 +139,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // measurements, and each one's ceiling server drops its table when it
 // stops, under the other's inserts: in a table measured so, every insert
 // of three rounds failed. The lock is the kernel's (flock), released when
-// the process ends, however it ends. It does not cover the PostgreSQL
-// data sets of another folder: their schemas are named by scale alone.
+// the process ends, however it ends. The PostgreSQL data sets, named by
+// scale alone whatever the folder, have a lock of their own (lockSchema).
 func lockWork(dir string) (unlock func(), err error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, err
@@ -155,6 +157,30 @@ func lockWork(dir string) (unlock func(), err error) {
 		return nil, fmt.Errorf("locking %s: %w", dir, err)
 	}
 	return func() { _ = f.Close() }, nil
+}
+
+// lockSchema keeps other runs of the load program, from any work folder,
+// out of a PostgreSQL data set while this one prepares and measures it:
+// its schema is named by scale alone (schemaOf), so two folders' runs
+// would generate, measure and drop the same one. The lock is PostgreSQL's
+// (a session advisory lock on the schema's name), held by a connection of
+// its own and released when it closes, or when the process ends however
+// it ends.
+func lockSchema(ctx context.Context, postgres, schema string) (unlock func(), err error) {
+	conn, err := pgx.Connect(ctx, postgres)
+	if err != nil {
+		return nil, err
+	}
+	var locked bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtext($1))`, schema).Scan(&locked); err != nil {
+		_ = conn.Close(ctx)
+		return nil, fmt.Errorf("locking the data set %s: %w", schema, err)
+	}
+	if !locked {
+		_ = conn.Close(ctx)
+		return nil, fmt.Errorf("another run of the load program is using the data set %s in this PostgreSQL database: two runs would disturb each other's measurements and generate or drop it under each other; wait for it to end", schema)
+	}
+	return func() { _ = conn.Close(context.Background()) }, nil
 }
 
 // result is what one data set on one database gave.
@@ -324,6 +350,13 @@ func count(ctx context.Context, loc string) (requests, authorities int, err erro
 }
 
 func measureSet(ctx context.Context, o options, kind, scale string, log io.Writer) (*result, error) {
+	if kind == "postgres" {
+		unlock, err := lockSchema(ctx, o.postgres, schemaOf(scale))
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+	}
 	set, err := prepare(ctx, o, kind, scale, log)
 	if err != nil {
 		return nil, err
