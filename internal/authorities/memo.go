@@ -44,12 +44,18 @@ func (a *Authority) Clone() *Authority {
 }
 
 func (m *memo) get(id string) *Authority {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if a := m.byID[id]; a != nil {
+	if a := m.peek(id); a != nil {
 		return a.Clone()
 	}
 	return nil
+}
+
+// peek returns the instance the memo holds for id, which nobody may
+// change (put), or nil.
+func (m *memo) peek(id string) *Authority {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.byID[id]
 }
 
 // put remembers a, which must be an instance nobody changes: one the

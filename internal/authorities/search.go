@@ -240,6 +240,10 @@ const MaxResults = 1000
 // ranked by relevance (filters alone: by name). Deactivated authorities are
 // not found unless asked for by status. Every signed-in user may search:
 // contact data is not personal. The total is at most MaxResults+1.
+//
+// The authorities found are the instances the server keeps, shared with
+// every page that reads them, not copies: read them, never change them
+// or what they hold (Get returns a copy one may change).
 func (s *Service) Search(ctx context.Context, q Query) ([]*Authority, int, error) {
 	if len(q.Text) > 4*search.MaxQueryLength || len([]rune(q.Text)) > search.MaxQueryLength {
 		return nil, 0, problem.Field("q", "error_query_too_long", "Max", search.MaxQueryLength)
@@ -430,9 +434,9 @@ func (s *Service) filtered(ctx context.Context, q Query) ([]*Authority, int, err
 }
 
 // inOrder is GetMany in the order of ids: those kept under the registry
-// revision, the rest read.
+// revision, the rest read; the instances themselves (GetManyShared).
 func (s *Service) inOrder(ctx context.Context, ids []string) ([]*Authority, error) {
-	byID, err := s.GetMany(ctx, ids)
+	byID, err := s.GetManyShared(ctx, ids)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package authorities_test
 import (
 	"fmt"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -236,5 +237,48 @@ func TestSearchesThatFindTooManySaySo(t *testing.T) {
 	}
 	if len(seen) != authorities.MaxResults {
 		t.Fatalf("%d listed over every page, want %d", len(seen), authorities.MaxResults)
+	}
+}
+
+// A search hands out the instances the server keeps, not copies of them
+// (copying was 5–7% of a search page at 1m), while Get and GetMany still
+// hand out copies one may change; and a change to the registry is found
+// at once.
+func TestSearchSharesTheKeptAuthorities(t *testing.T) {
+	w := newWorld(t)
+	a := w.authority("DE", "Ärztekammer Berlin", authorities.CompetentAuthority, "pq")
+	w.authority("DE", "Ärztekammer Hamburg", authorities.CompetentAuthority, "pq")
+	first := w.search(authorities.Query{Text: "Ärztekammer"})
+	again, _, err := w.svc.Search(authorities.WithMemo(w.ctx), authorities.Query{Text: "Ärztekammer"})
+	if err != nil || len(first) != 2 || len(again) != 2 {
+		t.Fatalf("%s; %s (%v)", names(first), names(again), err)
+	}
+	for i := range first {
+		if first[i] != again[i] {
+			t.Fatalf("%s: two searches handed out two instances", first[i].Name)
+		}
+	}
+	copied, err := w.svc.GetMany(w.ctx, []string{a.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := w.svc.Get(w.ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared := first[slices.IndexFunc(first, func(x *authorities.Authority) bool { return x.ID == a.ID })]
+	if copied[a.ID] == shared || got == shared || !reflect.DeepEqual(got, shared) || !reflect.DeepEqual(copied[a.ID], shared) {
+		t.Fatal("Get or GetMany handed out the instance a search shares, or another authority")
+	}
+	got.Names["fr"], copied[a.ID].Areas[0] = "changed", "changed"
+	if shared.Names["fr"] != "" || shared.Areas[0] != "pq" {
+		t.Fatalf("a change to a copy reached what searches share: %+v", shared)
+	}
+	in := authorities.Input{Country: "DE", Name: "Ärztekammer des Landes Berlin", Language: "de", Areas: []string{"pq"}, Email: "office@de.example"}
+	if _, err := w.svc.Update(w.ctx, authorities.System(), a.ID, in); err != nil {
+		t.Fatal(err)
+	}
+	if list := w.search(authorities.Query{Text: "Ärztekammer"}); !strings.Contains(names(list), "Ärztekammer des Landes Berlin") || shared.Name != "Ärztekammer Berlin" {
+		t.Fatalf("after a change: %s; the instance shared before: %s", names(list), shared.Name)
 	}
 }

@@ -106,6 +106,21 @@ func (s *Service) Get(ctx context.Context, id string) (*Authority, error) {
 // thousand at a time: a list of cases from many senders needs each
 // sender, and one Get each was thousands of queries.
 func (s *Service) GetMany(ctx context.Context, ids []string) (map[string]*Authority, error) {
+	return s.getMany(ctx, ids, false)
+}
+
+// GetManyShared is GetMany for a caller that only reads what it is
+// given (a list to show: Search, an inbox's parties): the instances the
+// server keeps, or read and gave nobody else, shared with every page,
+// instead of copies. Read them, never change them or what they hold.
+// Copying was 5–7% of the processor time of a search page and of an
+// inbox at 1m (bench/load).
+func (s *Service) GetManyShared(ctx context.Context, ids []string) (map[string]*Authority, error) {
+	return s.getMany(ctx, ids, true)
+}
+
+// getMany is GetMany, or GetManyShared if shared.
+func (s *Service) getMany(ctx context.Context, ids []string, shared bool) (map[string]*Authority, error) {
 	out := map[string]*Authority{}
 	m := memoOf(ctx)
 	var missing []string
@@ -114,7 +129,10 @@ func (s *Service) GetMany(ctx context.Context, ids []string) (map[string]*Author
 			continue
 		}
 		if m != nil {
-			if a := m.get(id); a != nil {
+			if a := m.peek(id); a != nil {
+				if !shared {
+					a = a.Clone()
+				}
 				out[id] = a
 				continue
 			}
@@ -128,9 +146,12 @@ func (s *Service) GetMany(ctx context.Context, ids []string) (map[string]*Author
 			return nil, err
 		}
 		// The instances kept, which nobody changes, go to the memo; the
-		// caller gets copies.
+		// caller gets copies, unless it shares them.
 		found := func(a *Authority) {
-			out[a.ID] = a.Clone()
+			out[a.ID] = a
+			if !shared {
+				out[a.ID] = a.Clone()
+			}
 			if m != nil {
 				m.put(a)
 			}

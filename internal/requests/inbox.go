@@ -99,6 +99,9 @@ const maxPage = 10_000
 const countryOwner = "country:"
 
 // Inbox lists the requests of a box for the actor, latest activity first.
+// Their Requester and Responder are the authorities the server keeps,
+// shared with every page (authorities.GetManyShared): read them, never
+// change them.
 func (s *Service) Inbox(ctx context.Context, actor authorities.Actor, box string, f Filter) ([]*Request, int, error) {
 	return s.inbox(ctx, actor, box, f, nil)
 }
@@ -255,12 +258,13 @@ func (s *Service) inbox(ctx context.Context, actor authorities.Actor, box string
 	if err != nil {
 		return nil, 0, err
 	}
-	// The page's authorities, read together.
+	// The page's authorities, read together: the instances the server
+	// keeps, which the list's readers only read (GetManyShared).
 	ids := make([]string, 0, 2*len(list))
 	for _, r := range list {
 		ids = append(ids, r.RequesterID, r.ResponderID)
 	}
-	parties, err := s.authorities.GetMany(ctx, ids)
+	parties, err := s.authorities.GetManyShared(ctx, ids)
 	if err != nil {
 		return nil, 0, err
 	}
