@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -296,32 +298,43 @@ func TestASecondRunOnAPostgreSQLDataSetIsRefused(t *testing.T) {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	scale := "t" + hex.EncodeToString(b)
+	t.Cleanup(func() { _ = dropSchema(base, scale) }) // made by the run that fails below
 	unlock, err := lockSchema(context.Background(), base, schemaOf(scale))
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"--work", t.TempDir(), "--databases", "postgres", "--postgres", base, "--scales", scale}
+	// A run asks for every data set before measuring any: here the
+	// SQLite one it would have measured first is not even generated.
+	work := t.TempDir()
+	args := []string{"--work", work, "--databases", "sqlite,postgres", "--postgres", base, "--scales", scale}
 	err = run(context.Background(), args, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "another run of the load program is using the data set "+schemaOf(scale)) {
+		unlock()
 		t.Fatalf("a second run: %v", err)
 	}
-	if _, err := lockSchema(context.Background(), base, schemaOf(scale)); err == nil {
+	if _, err := os.Stat(filepath.Join(work, "sqlite-"+scale)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the refused run prepared the SQLite data set first: %v", err)
+	}
+	if second, err := lockSchema(context.Background(), base, schemaOf(scale)); err == nil {
+		second()
+		unlock()
 		t.Fatal("a second lock on the same data set was taken")
 	}
 	// Another data set is free meanwhile.
 	other, err := lockSchema(context.Background(), base, schemaOf(scale+"x"))
 	if err != nil {
+		unlock()
 		t.Fatalf("another data set: %v", err)
 	}
 	other()
 	unlock()
 	// A run lets go of the data set when it ends, failed or not (here
 	// with no imi to generate it, after taking the lock).
-	err = run(context.Background(), append(args, "--imi", filepath.Join(t.TempDir(), "no-imi")), io.Discard, io.Discard)
+	args = []string{"--work", work, "--databases", "postgres", "--postgres", base, "--scales", scale, "--imi", filepath.Join(t.TempDir(), "no-imi")}
+	err = run(context.Background(), args, io.Discard, io.Discard)
 	if err == nil || strings.Contains(err.Error(), "another run") {
 		t.Fatalf("a run that fails to generate: %v", err)
 	}
-	t.Cleanup(func() { _ = dropSchema(base, scale) })
 	again, err := lockSchema(context.Background(), base, schemaOf(scale))
 	if err != nil {
 		t.Fatalf("after a run ended: %v", err)

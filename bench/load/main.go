@@ -108,6 +108,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer unlock()
+	// Every PostgreSQL data set of the run, before measuring anything: a
+	// run refused one after measuring the others would have thrown their
+	// minutes away.
+	if slices.Contains(o.databases, "postgres") {
+		for _, scale := range o.scales {
+			unlock, err := lockSchema(ctx, o.postgres, schemaOf(scale))
+			if err != nil {
+				return err
+			}
+			defer unlock()
+		}
+	}
 	o.commit = sourceCommit(o.imi)
 	var results []*result
 	for _, kind := range o.databases {
@@ -160,19 +172,20 @@ func lockWork(dir string) (unlock func(), err error) {
 }
 
 // lockSchema keeps other runs of the load program, from any work folder,
-// out of a PostgreSQL data set while this one prepares and measures it:
-// its schema is named by scale alone (schemaOf), so two folders' runs
-// would generate, measure and drop the same one. The lock is PostgreSQL's
-// (a session advisory lock on the schema's name), held by a connection of
-// its own and released when it closes, or when the process ends however
-// it ends.
+// out of a PostgreSQL data set while this one runs: its schema is named
+// by scale alone (schemaOf), so two folders' runs would generate, measure
+// and drop the same one. The lock is PostgreSQL's (a session advisory lock
+// on the schema's name, in a key space of the load program's own), held
+// by a connection of its own; unlock releases it before closing the
+// connection, and PostgreSQL releases it when the process ends however it
+// ends.
 func lockSchema(ctx context.Context, postgres, schema string) (unlock func(), err error) {
 	conn, err := pgx.Connect(ctx, postgres)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("locking the data set %s: %w", schema, err)
 	}
 	var locked bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtext($1))`, schema).Scan(&locked); err != nil {
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, hashtext($2))`, lockSpace, schema).Scan(&locked); err != nil {
 		_ = conn.Close(ctx)
 		return nil, fmt.Errorf("locking the data set %s: %w", schema, err)
 	}
@@ -180,8 +193,15 @@ func lockSchema(ctx context.Context, postgres, schema string) (unlock func(), er
 		_ = conn.Close(ctx)
 		return nil, fmt.Errorf("another run of the load program is using the data set %s in this PostgreSQL database: two runs would disturb each other's measurements and generate or drop it under each other; wait for it to end", schema)
 	}
-	return func() { _ = conn.Close(context.Background()) }, nil
+	return func() {
+		_, _ = conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1, hashtext($2))`, lockSpace, schema)
+		_ = conn.Close(context.Background())
+	}, nil
 }
+
+// lockSpace is the first key of the load program's advisory locks, apart
+// from imi's own (a single 64-bit key, such as the audit log's).
+const lockSpace = 0x10ad
 
 // result is what one data set on one database gave.
 type result struct {
@@ -350,13 +370,6 @@ func count(ctx context.Context, loc string) (requests, authorities int, err erro
 }
 
 func measureSet(ctx context.Context, o options, kind, scale string, log io.Writer) (*result, error) {
-	if kind == "postgres" {
-		unlock, err := lockSchema(ctx, o.postgres, schemaOf(scale))
-		if err != nil {
-			return nil, err
-		}
-		defer unlock()
-	}
 	set, err := prepare(ctx, o, kind, scale, log)
 	if err != nil {
 		return nil, err

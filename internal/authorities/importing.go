@@ -1186,8 +1186,21 @@ func (s *Service) loadMany(ctx context.Context, q db.Querier, list []*Authority)
 		})
 		slices.Sort(a.Scope.Areas)
 		slices.Sort(a.Scope.Regions)
+		// No room left behind the lists: an authority may be kept and
+		// shared (GetManyShared), and an append to a shared list with
+		// room would write into what other pages read.
+		a.Areas, a.Competences = exact(a.Areas), exact(a.Competences)
+		a.Scope.Areas, a.Scope.Regions = exact(a.Scope.Areas), exact(a.Scope.Regions)
 	}
 	return nil
+}
+
+// exact returns s in an array of its own length.
+func exact[T any](s []T) []T {
+	if cap(s) == len(s) {
+		return s
+	}
+	return append(make([]T, 0, len(s)), s...)
 }
 
 func scanEach(ctx context.Context, q db.Querier, query string, args []any, fn func(scan func(...any) error) error) error {

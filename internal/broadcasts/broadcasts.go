@@ -775,7 +775,9 @@ func (s *Service) Act(ctx context.Context, actor authorities.Actor, id, action s
 // Candidates lists the authorities a recipient coordinator may
 // disseminate a case to: active authorities of its country that work in
 // the case's area and have not received it, found by text (or all, up to
-// 50, when text is empty).
+// 50, when text is empty). They are the authorities the server keeps,
+// shared with every page (authorities.Search): read them, never change
+// them.
 func (s *Service) Candidates(ctx context.Context, actor authorities.Actor, id, text string) ([]*authorities.Authority, error) {
 	c, w, err := s.takingPart(ctx, s.db.Read(), actor, id)
 	if err != nil {

@@ -49,18 +49,21 @@ var States = []string{Draft, AwaitingApproval, AwaitingAllocation, Sent, Accepte
 type Request struct {
 	ID, Reference, Area, QuestionSet, State string
 	RequesterID, ResponderID                string
-	Requester, Responder                    *authorities.Authority
-	CreatedBy, HandlerID, ParentID          string
-	ReplyBy                                 time.Time
-	ProposedReplyBy                         *time.Time
-	SentAt, AcceptedAt, AnsweredAt          *time.Time
-	ClosedAt, StoppedAt                     *time.Time
-	BlockedAt, ErasedAt                     *time.Time
-	StoppedSeconds                          int64
-	RatingTime, RatingEffort                *int
-	LastActivityAt, CreatedAt, UpdatedAt    time.Time
-	Questions                               []Question
-	Attachments                             []Attachment // for the parties only
+	// Requester and Responder may be the authorities the server keeps,
+	// shared with every page (an inbox's: authorities.GetManyShared):
+	// read them, never change them.
+	Requester, Responder                 *authorities.Authority
+	CreatedBy, HandlerID, ParentID       string
+	ReplyBy                              time.Time
+	ProposedReplyBy                      *time.Time
+	SentAt, AcceptedAt, AnsweredAt       *time.Time
+	ClosedAt, StoppedAt                  *time.Time
+	BlockedAt, ErasedAt                  *time.Time
+	StoppedSeconds                       int64
+	RatingTime, RatingEffort             *int
+	LastActivityAt, CreatedAt, UpdatedAt time.Time
+	Questions                            []Question
+	Attachments                          []Attachment // for the parties only
 
 	// Personal data: filled only for a viewer of a party authority.
 	PersonalShown bool
