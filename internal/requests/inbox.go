@@ -58,8 +58,10 @@ func (s *Service) Count(ctx context.Context, actor authorities.Actor, box string
 // Counts returns how many requests each box holds for the actor. They are
 // kept in inbox_counts by the database (migration 15) in the transaction
 // of every change, so that no page counts rows. A coordinator's to-do box
-// also counts what waits for a decision in the country, as Inbox lists it
-// (before its exact scope is checked, request by request).
+// also counts what waits for its decision in the country, as Inbox lists
+// it: for a national coordinator the country's kept count; for a delegated
+// one, whose scope is some regions or areas of the country, a count of
+// the requests in its scope (decisions).
 func (s *Service) Counts(ctx context.Context, actor authorities.Actor) (map[string]int, error) {
 	out := make(map[string]int, len(Boxes))
 	for _, b := range Boxes {
@@ -70,8 +72,18 @@ func (s *Service) Counts(ctx context.Context, actor authorities.Actor) (map[stri
 		return out, nil
 	}
 	country := ""
-	if actor.HasAny(authorities.Coordinator) {
-		country = countryOwner + me.Country
+	var scoped []any // a delegated coordinator's decisions, as a count's arguments
+	var counted string
+	if bs := decisions(actor, func(v any) string { scoped = append(scoped, v); return fmt.Sprintf("$%d", len(scoped)) }); len(bs) > 0 {
+		if me.Kind != authorities.DelegatedCoordinator { // the whole country: its kept count
+			country = countryOwner + me.Country
+		} else {
+			conds := make([]string, len(bs))
+			for i, b := range bs {
+				conds[i] = b.where("")
+			}
+			counted = `SELECT COUNT(*) ` + withParties + ` WHERE (` + strings.Join(conds, ") OR (") + `)`
+		}
 	}
 	rows, err := s.db.Read().QueryContext(ctx, `SELECT owner, box, n FROM inbox_counts WHERE owner IN ($1, $2)`, me.ID, country)
 	if err != nil {
@@ -88,8 +100,40 @@ func (s *Service) Counts(ctx context.Context, actor authorities.Actor) (map[stri
 			out[box] += n
 		}
 	}
-	return out, db.Check(rows.Err())
+	if err := rows.Err(); err != nil {
+		return nil, db.Check(err)
+	}
+	if counted != "" {
+		var n int
+		if err := s.db.Read().QueryRowContext(ctx, counted, scoped...).Scan(&n); err != nil {
+			return nil, db.Check(err)
+		}
+		out[ToDo] += n
+	}
+	return out, nil
 }
+
+// decisions are the branches of a coordinator's to-do box that wait for
+// its decision in its country: requests awaiting the approval of their
+// requester, or allocation to a responder, in its country, or for a
+// delegated coordinator of an authority in its scope, its regions and
+// areas (authorities.Actor.ValidatesSQL, the rule of CanValidate, which
+// who applies to each request). None for anyone else. arg binds a value.
+func decisions(actor authorities.Actor, arg func(any) string) []branch {
+	me := actor.Authority
+	if me == nil || !actor.HasAny(authorities.Coordinator) {
+		return nil
+	}
+	if me.Kind == authorities.DelegatedCoordinator {
+		return []branch{{actor.ValidatesSQL("ra", arg), "", []string{AwaitingApproval}}, {actor.ValidatesSQL("pa", arg), "", []string{AwaitingAllocation}}}
+	}
+	country := arg(me.Country)
+	return []branch{{"ra.country = " + country, "", []string{AwaitingApproval}}, {"pa.country = " + country, "", []string{AwaitingAllocation}}}
+}
+
+// withParties is the FROM of a box whose conditions name the parties'
+// authorities: ra the requester's, pa the responder's.
+const withParties = `FROM requests r JOIN authorities ra ON ra.id = r.requester_id LEFT JOIN authorities pa ON pa.id = r.responder_id`
 
 // maxPage is the last page of a box one may ask for (a million requests
 // at 100 a page): each state of a box reads up to page × per-page entries.
@@ -155,13 +199,9 @@ func (s *Service) inbox(ctx context.Context, actor authorities.Actor, box string
 			{requester, "r.proposed_reply_by IS NOT NULL", []string{Accepted}},
 			{responder, "", []string{Sent, Accepted}},
 		}
-		if actor.HasAny(authorities.Coordinator) {
-			// Coordinators of the country decide on what waits for
-			// approval or allocation there; their exact scope is checked
-			// on each request below.
-			country := arg(me.Country)
-			branches = append(branches, branch{"ra.country = " + country, "", []string{AwaitingApproval}}, branch{"pa.country = " + country, "", []string{AwaitingAllocation}})
-		}
+		// Coordinators decide on what waits for approval or allocation
+		// in their scope (who checks it again on each request below).
+		branches = append(branches, decisions(actor, arg)...)
 	case Outgoing:
 		branches = []branch{{requester, "", []string{AwaitingApproval, AwaitingAllocation, Sent, Accepted, InfoRequested, Answered}}}
 	case Incoming:
@@ -213,8 +253,7 @@ func (s *Service) inbox(ctx context.Context, actor authorities.Actor, box string
 		}
 		matching = strings.Join(parts, " UNION ALL ")
 	} else {
-		from := `FROM requests r JOIN authorities ra ON ra.id = r.requester_id LEFT JOIN authorities pa ON pa.id = r.responder_id`
-		matching = `SELECT r.id, r.last_activity_at ` + from + ` WHERE ((` + strings.Join(conds, ") OR (") + `))` + filter
+		matching = `SELECT r.id, r.last_activity_at ` + withParties + ` WHERE ((` + strings.Join(conds, ") OR (") + `))` + filter
 	}
 	var total int
 	if f.PerPage == countExact || filter != "" {
@@ -277,7 +316,7 @@ func (s *Service) inbox(ctx context.Context, actor authorities.Actor, box string
 			return nil, 0, err
 		}
 		if len(w.Parties) == 0 {
-			total-- // a coordinator of the country, but not of this authority
+			total-- // out of the actor's sight after all (changed meanwhile)
 			continue
 		}
 		if f.Brief {

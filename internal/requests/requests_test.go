@@ -1250,3 +1250,76 @@ func TestFormChangesLeaveTheViewToThePage(t *testing.T) {
 		t.Fatalf("the actions recorded %d views", n)
 	}
 }
+
+// A delegated coordinator's to-do box holds what waits for its decision
+// in its scope alone (its regions, its areas), and its count says so: the
+// count counted the whole country's, and its pages listed fewer than it
+// said.
+func TestADelegatedCoordinatorsToDoHoldsItsScopeAlone(t *testing.T) {
+	w := newWorldWith(t, "  countries:\n    DE:\n      outgoing_approval: true\n")
+	register := func(name, region string, kind authorities.Kind, scope authorities.Scope) *authorities.Authority {
+		a, err := w.auths.Register(w.ctx, authorities.System(), authorities.Input{Country: "DE", Name: name, Language: "de", Kind: kind, Region: region,
+			Areas: []string{"pq"}, Scope: scope, Email: "office@de.example"})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return a
+	}
+	bavaria := w.user(register("Koordinierung Bayern", "Bayern", authorities.DelegatedCoordinator, authorities.Scope{Regions: []string{"Bayern"}}),
+		"coordinator@bayern.example", "coordinator")
+	health := w.user(register("Koordinierung Gesundheitsberufe", "", authorities.DelegatedCoordinator, authorities.Scope{Areas: []string{"pq"}}),
+		"coordinator@gesundheit.example", "coordinator")
+	saxony := w.user(register("Koordinierung Sachsen", "Sachsen", authorities.DelegatedCoordinator, authorities.Scope{Regions: []string{"Sachsen"}}),
+		"coordinator@sachsen.example", "coordinator")
+	munich := w.user(register("Ärztekammer München", "Bayern", authorities.CompetentAuthority, authorities.Scope{}), "handler@muenchen.example", "request_handler")
+	fromBerlin := w.draft()
+	fromMunich, err := w.svc.Create(w.ctx, munich, requests.DraftInput{Area: "pq", QuestionSet: "authenticity", Questions: []string{"diploma_authentic"},
+		ResponderID: w.plCA.ID, Subject: map[string]string{"name": "Anna Nowak", "profession": "doctor"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.act(w.deHandler, fromBerlin.ID, "submit", requests.Input{})
+	w.act(munich, fromMunich.ID, "submit", requests.Input{})
+	todo := func(actor authorities.Actor, want ...string) {
+		t.Helper()
+		counts, err := w.svc.Counts(w.ctx, actor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := w.svc.CountRows(w.ctx, actor, requests.ToDo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if counts[requests.ToDo] != len(want) || rows != len(want) {
+			t.Errorf("%s: the to-do box counts %d and holds %d, want %d", actor.UserID, counts[requests.ToDo], rows, len(want))
+		}
+		var got []string
+		for page := 1; page <= len(want)+1; page++ { // a request a page, and one page more
+			list, total, err := w.svc.Inbox(w.ctx, actor, requests.ToDo, requests.Filter{Page: page, PerPage: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if total != len(want) {
+				t.Errorf("%s: page %d says %d in all, want %d", actor.UserID, page, total, len(want))
+			}
+			for _, r := range list {
+				got = append(got, r.ID)
+			}
+		}
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: the to-do box lists %v, want %v", actor.UserID, got, want)
+		}
+	}
+	todo(w.deCoordinator, fromBerlin.ID, fromMunich.ID)
+	todo(bavaria, fromMunich.ID)
+	todo(health, fromBerlin.ID, fromMunich.ID)
+	todo(saxony)
+	// Approving takes it out of the delegate's box, and the national
+	// coordinator's.
+	w.act(bavaria, fromMunich.ID, "approve", requests.Input{})
+	todo(bavaria)
+	todo(health, fromBerlin.ID)
+	todo(w.deCoordinator, fromBerlin.ID)
+}
