@@ -329,8 +329,9 @@ func TestASecondRunOnAPostgreSQLDataSetIsRefused(t *testing.T) {
 	other()
 	unlock()
 	// A run lets go of the data set when it ends, failed or not (here
-	// with no imi to generate it, after taking the lock).
-	args = []string{"--work", work, "--databases", "postgres", "--postgres", base, "--scales", scale, "--imi", filepath.Join(t.TempDir(), "no-imi")}
+	// with no imi to generate it, after taking the lock); a scale named
+	// twice is one data set, locked once.
+	args = []string{"--work", work, "--databases", "postgres", "--postgres", base, "--scales", scale + "," + scale, "--imi", filepath.Join(t.TempDir(), "no-imi")}
 	err = run(context.Background(), args, io.Discard, io.Discard)
 	if err == nil || strings.Contains(err.Error(), "another run") {
 		t.Fatalf("a run that fails to generate: %v", err)

@@ -80,7 +80,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--grown: %v is not a percentage of zero or more", o.grown)
 	}
 	o.databases = strings.Split(*dbs, ",")
-	o.scales = strings.Split(*scales, ",")
+	for _, scale := range strings.Split(*scales, ",") {
+		if !slices.Contains(o.scales, scale) { // each data set once (and locked once)
+			o.scales = append(o.scales, scale)
+		}
+	}
 	o.generateArgs = strings.Fields(*generate)
 	if *only != "" {
 		for _, name := range strings.Split(*only, ",") {

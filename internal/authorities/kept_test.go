@@ -38,6 +38,7 @@ func authorityOfShape(i, names, descLen, areas, competences int) *Authority {
 	for j := range competences {
 		a.Competences = append(a.Competences, Competence{Area: text("pq"), Vocabulary: text("professions"), Term: text("term-%d", j)})
 	}
+	a.Areas, a.Competences = exact(a.Areas), exact(a.Competences) // as loadMany leaves them
 	return a
 }
 

@@ -73,17 +73,18 @@ func (s *Service) Counts(ctx context.Context, actor authorities.Actor) (map[stri
 	}
 	country := ""
 	var scoped []any // a delegated coordinator's decisions, as a count's arguments
-	var counted string
-	if bs := decisions(actor, func(v any) string { scoped = append(scoped, v); return fmt.Sprintf("$%d", len(scoped)) }); len(bs) > 0 {
-		if me.Kind != authorities.DelegatedCoordinator { // the whole country: its kept count
-			country = countryOwner + me.Country
-		} else {
-			conds := make([]string, len(bs))
-			for i, b := range bs {
-				conds[i] = b.where("")
+	var counted []string
+	switch {
+	case !decides(actor):
+	case me.Kind == authorities.DelegatedCoordinator:
+		// A count for each state, each one range of the states' index.
+		for _, b := range decisions(actor, func(v any) string { scoped = append(scoped, v); return fmt.Sprintf("$%d", len(scoped)) }) {
+			for _, st := range b.states {
+				counted = append(counted, `(SELECT COUNT(*) `+withParties+` WHERE `+b.where(st)+`)`)
 			}
-			counted = `SELECT COUNT(*) ` + withParties + ` WHERE (` + strings.Join(conds, ") OR (") + `)`
 		}
+	default: // the whole country: its kept count
+		country = countryOwner + me.Country
 	}
 	rows, err := s.db.Read().QueryContext(ctx, `SELECT owner, box, n FROM inbox_counts WHERE owner IN ($1, $2)`, me.ID, country)
 	if err != nil {
@@ -103,9 +104,9 @@ func (s *Service) Counts(ctx context.Context, actor authorities.Actor) (map[stri
 	if err := rows.Err(); err != nil {
 		return nil, db.Check(err)
 	}
-	if counted != "" {
+	if len(counted) > 0 {
 		var n int
-		if err := s.db.Read().QueryRowContext(ctx, counted, scoped...).Scan(&n); err != nil {
+		if err := s.db.Read().QueryRowContext(ctx, `SELECT `+strings.Join(counted, " + "), scoped...).Scan(&n); err != nil {
 			return nil, db.Check(err)
 		}
 		out[ToDo] += n
@@ -118,17 +119,25 @@ func (s *Service) Counts(ctx context.Context, actor authorities.Actor) (map[stri
 // requester, or allocation to a responder, in its country, or for a
 // delegated coordinator of an authority in its scope, its regions and
 // areas (authorities.Actor.ValidatesSQL, the rule of CanValidate, which
-// who applies to each request). None for anyone else. arg binds a value.
+// who applies to each request). None for anyone else, nor for a
+// coordinator whose authority is deactivated. arg binds a value.
 func decisions(actor authorities.Actor, arg func(any) string) []branch {
-	me := actor.Authority
-	if me == nil || !actor.HasAny(authorities.Coordinator) {
+	if !decides(actor) {
 		return nil
 	}
+	me := actor.Authority
 	if me.Kind == authorities.DelegatedCoordinator {
 		return []branch{{actor.ValidatesSQL("ra", arg), "", []string{AwaitingApproval}}, {actor.ValidatesSQL("pa", arg), "", []string{AwaitingAllocation}}}
 	}
 	country := arg(me.Country)
 	return []branch{{"ra.country = " + country, "", []string{AwaitingApproval}}, {"pa.country = " + country, "", []string{AwaitingAllocation}}}
+}
+
+// decides reports whether the actor decides on what waits in its
+// country (decisions): a coordinator of an authority not deactivated.
+func decides(actor authorities.Actor) bool {
+	me := actor.Authority
+	return me != nil && me.Status != authorities.Deactivated && actor.HasAny(authorities.Coordinator)
 }
 
 // withParties is the FROM of a box whose conditions name the parties'

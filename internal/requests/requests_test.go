@@ -1252,34 +1252,45 @@ func TestFormChangesLeaveTheViewToThePage(t *testing.T) {
 }
 
 // A delegated coordinator's to-do box holds what waits for its decision
-// in its scope alone (its regions, its areas), and its count says so: the
-// count counted the whole country's, and its pages listed fewer than it
-// said.
+// in its scope alone (its regions, its areas), on the requesting side
+// (approval) and on the responding side (allocation), and its count says
+// so: the count counted the whole country's, and its pages listed fewer
+// than it said.
 func TestADelegatedCoordinatorsToDoHoldsItsScopeAlone(t *testing.T) {
-	w := newWorldWith(t, "  countries:\n    DE:\n      outgoing_approval: true\n")
-	register := func(name, region string, kind authorities.Kind, scope authorities.Scope) *authorities.Authority {
-		a, err := w.auths.Register(w.ctx, authorities.System(), authorities.Input{Country: "DE", Name: name, Language: "de", Kind: kind, Region: region,
-			Areas: []string{"pq"}, Scope: scope, Email: "office@de.example"})
+	w := newWorldWith(t, "  countries:\n    DE:\n      outgoing_approval: true\n    PL:\n      incoming_allocation: true\n")
+	register := func(country, name, region string, kind authorities.Kind, scope authorities.Scope) *authorities.Authority {
+		a, err := w.auths.Register(w.ctx, authorities.System(), authorities.Input{Country: country, Name: name, Language: "de", Kind: kind, Region: region,
+			Areas: []string{"pq"}, Scope: scope, Email: "office@example.eu"})
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 		return a
 	}
-	bavaria := w.user(register("Koordinierung Bayern", "Bayern", authorities.DelegatedCoordinator, authorities.Scope{Regions: []string{"Bayern"}}),
-		"coordinator@bayern.example", "coordinator")
-	health := w.user(register("Koordinierung Gesundheitsberufe", "", authorities.DelegatedCoordinator, authorities.Scope{Areas: []string{"pq"}}),
-		"coordinator@gesundheit.example", "coordinator")
-	saxony := w.user(register("Koordinierung Sachsen", "Sachsen", authorities.DelegatedCoordinator, authorities.Scope{Regions: []string{"Sachsen"}}),
-		"coordinator@sachsen.example", "coordinator")
-	munich := w.user(register("Ärztekammer München", "Bayern", authorities.CompetentAuthority, authorities.Scope{}), "handler@muenchen.example", "request_handler")
-	fromBerlin := w.draft()
-	fromMunich, err := w.svc.Create(w.ctx, munich, requests.DraftInput{Area: "pq", QuestionSet: "authenticity", Questions: []string{"diploma_authentic"},
-		ResponderID: w.plCA.ID, Subject: map[string]string{"name": "Anna Nowak", "profession": "doctor"}})
-	if err != nil {
-		t.Fatal(err)
+	delegate := func(country, name, email string, scope authorities.Scope) authorities.Actor {
+		region := ""
+		if len(scope.Regions) > 0 {
+			region = scope.Regions[0]
+		}
+		return w.user(register(country, name, region, authorities.DelegatedCoordinator, scope), email, "coordinator")
 	}
-	w.act(w.deHandler, fromBerlin.ID, "submit", requests.Input{})
-	w.act(munich, fromMunich.ID, "submit", requests.Input{})
+	bavaria := delegate("DE", "Koordinierung Bayern", "coordinator@bayern.example", authorities.Scope{Regions: []string{"Bayern"}})
+	health := delegate("DE", "Koordinierung Gesundheitsberufe", "coordinator@gesundheit.example", authorities.Scope{Areas: []string{"pq"}})
+	saxony := delegate("DE", "Koordinierung Sachsen", "coordinator@sachsen.example", authorities.Scope{Regions: []string{"Sachsen"}})
+	lesserPoland := delegate("PL", "Koordynator Małopolska", "koordynator@malopolska.example", authorities.Scope{Regions: []string{"Małopolskie"}})
+	munich := w.user(register("DE", "Ärztekammer München", "Bayern", authorities.CompetentAuthority, authorities.Scope{}), "handler@muenchen.example", "request_handler")
+	krakow := register("PL", "Okręgowa Izba Lekarska w Krakowie", "Małopolskie", authorities.CompetentAuthority, authorities.Scope{})
+	draft := func(actor authorities.Actor, to *authorities.Authority, name string) string {
+		r, err := w.svc.Create(w.ctx, actor, requests.DraftInput{Area: "pq", QuestionSet: "authenticity", Questions: []string{"diploma_authentic"},
+			ResponderID: to.ID, Subject: map[string]string{"name": name, "profession": "doctor"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.act(actor, r.ID, "submit", requests.Input{})
+		return r.ID
+	}
+	fromBerlin := draft(w.deHandler, w.plCA, "Jan Kowalski")
+	fromMunich := draft(munich, w.plCA, "Anna Nowak")
+	toKrakow := draft(w.deHandler, krakow, "Piotr Zieliński")
 	todo := func(actor authorities.Actor, want ...string) {
 		t.Helper()
 		counts, err := w.svc.Counts(w.ctx, actor)
@@ -1306,20 +1317,36 @@ func TestADelegatedCoordinatorsToDoHoldsItsScopeAlone(t *testing.T) {
 				got = append(got, r.ID)
 			}
 		}
+		// Filtered, the box is counted from its rows.
+		if _, total, err := w.svc.Inbox(w.ctx, actor, requests.ToDo, requests.Filter{Area: "pq"}); err != nil || total != len(want) {
+			t.Errorf("%s: filtered by area, the box says %d in all, want %d (%v)", actor.UserID, total, len(want), err)
+		}
 		slices.Sort(got)
 		slices.Sort(want)
 		if !slices.Equal(got, want) {
 			t.Errorf("%s: the to-do box lists %v, want %v", actor.UserID, got, want)
 		}
 	}
-	todo(w.deCoordinator, fromBerlin.ID, fromMunich.ID)
-	todo(bavaria, fromMunich.ID)
-	todo(health, fromBerlin.ID, fromMunich.ID)
+	// Approval, on the requesting side.
+	todo(w.deCoordinator, fromBerlin, fromMunich, toKrakow)
+	todo(bavaria, fromMunich)
+	todo(health, fromBerlin, fromMunich, toKrakow)
 	todo(saxony)
-	// Approving takes it out of the delegate's box, and the national
-	// coordinator's.
-	w.act(bavaria, fromMunich.ID, "approve", requests.Input{})
+	for _, c := range []authorities.Actor{bavaria, w.deCoordinator} { // their authority deactivated: they decide on nothing
+		withdrawn := *c.Authority
+		withdrawn.Status = authorities.Deactivated
+		c.Authority = &withdrawn
+		todo(c)
+	}
+	// Allocation, on the responding side.
+	w.act(bavaria, fromMunich, "approve_for_allocation", requests.Input{})
+	w.act(w.deCoordinator, toKrakow, "approve_for_allocation", requests.Input{})
 	todo(bavaria)
-	todo(health, fromBerlin.ID)
-	todo(w.deCoordinator, fromBerlin.ID)
+	todo(health, fromBerlin)
+	todo(w.deCoordinator, fromBerlin)
+	todo(w.plCoordinator, fromMunich, toKrakow)
+	todo(lesserPoland, toKrakow)
+	w.act(lesserPoland, toKrakow, "allocate", requests.Input{})
+	todo(lesserPoland)
+	todo(w.plCoordinator, fromMunich)
 }
