@@ -44,7 +44,13 @@ func (c commands) serve(ctx context.Context, args []string, demo bool) error {
 	if err != nil {
 		return err
 	}
-	return a.Serve(ctx, ln)
+	var metrics net.Listener
+	if cfg.MetricsListen != "" {
+		if metrics, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
+			return fmt.Errorf("--metrics-listen: %w", err)
+		}
+	}
+	return a.Serve(ctx, ln, metrics)
 }
 
 // setMemoryLimit sets the Go runtime's soft memory limit the configuration

@@ -198,11 +198,25 @@ func (a *App) Handler(reg *prometheus.Registry) (http.Handler, error) {
 // Serve runs the HTTP server, the e-mail worker and periodic clean-up until
 // ctx is cancelled, then shuts down gracefully: the listener closes,
 // requests in flight finish, and the worker finishes the message in hand.
-func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+// metrics, if not nil, serves /metrics instead of ln (--metrics-listen,
+// which keeps /metrics off ln's handler).
+func (a *App) Serve(ctx context.Context, ln, metrics net.Listener) error {
 	reg := prometheus.NewRegistry()
 	h, err := a.Handler(reg)
 	if err != nil {
 		return err
+	}
+	if metrics != nil {
+		mux := http.NewServeMux()
+		registerMetrics(mux, reg)
+		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn)}
+		go func() {
+			if err := msrv.Serve(metrics); !errors.Is(err, http.ErrServerClosed) {
+				a.Log.Error("the metrics' server stopped", "err", err)
+			}
+		}()
+		defer func() { _ = msrv.Close() }()
+		a.Log.Info("metrics listening", "address", metrics.Addr().String())
 	}
 	srv := &http.Server{
 		Handler:           h,

@@ -16,7 +16,8 @@ import (
 
 // registerOperations adds the endpoints operators and load balancers use:
 // /healthz (the process runs), /readyz (it can serve: the database answers)
-// and /metrics (Prometheus).
+// and /metrics (Prometheus), unless the metrics have an address of their
+// own (--metrics-listen, Serve).
 func (a *App) registerOperations(mux *http.ServeMux, reg *prometheus.Registry) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -43,6 +44,13 @@ func (a *App) registerOperations(mux *http.ServeMux, reg *prometheus.Registry) {
 		}
 		writeStatus(w, http.StatusOK, map[string]string{"status": "ready", "database": "ok"})
 	})
+	if a.Config.MetricsListen == "" {
+		registerMetrics(mux, reg)
+	}
+}
+
+// registerMetrics serves reg's metrics at GET /metrics.
+func registerMetrics(mux *http.ServeMux, reg *prometheus.Registry) {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 }
 

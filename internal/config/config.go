@@ -44,6 +44,9 @@ type Config struct {
 	// DebugListen is where Go's profiler (net/http/pprof) listens; empty:
 	// nowhere. Only for a loopback address: it tells how the server works.
 	DebugListen string
+	// MetricsListen is where /metrics (Prometheus) is served instead of
+	// Listen; empty: on Listen, with everything else.
+	MetricsListen string
 	// MemoryLimit is the Go runtime's soft memory limit (see
 	// MemoryLimitBytes): "" for the default, "0" for none.
 	MemoryLimit       string
@@ -136,6 +139,7 @@ var settings = []setting{
 	{"db-max-connections", Common, "maximum database connections for reading; on PostgreSQL as many again for transactions (SQLite writes through one); 0: 16 on PostgreSQL, on SQLite 2 per processor core and at least 4", integer(func(c *Config) *int { return &c.DBMaxConnections }, 0)},
 
 	{"listen", Server, "address to listen on", str(func(c *Config) *string { return &c.Listen }, "127.0.0.1:8080")},
+	{"metrics-listen", Server, "address that serves /metrics (Prometheus) instead of the main one, e.g. 10.0.0.5:9100 on the monitoring network; empty: /metrics on the main address, to restrict at the proxy", str(func(c *Config) *string { return &c.MetricsListen }, "")},
 	{"debug-listen", Server, "address for Go's profiler (net/http/pprof), e.g. 127.0.0.1:6060; empty: off. Keep it on loopback: it is not authenticated", str(func(c *Config) *string { return &c.DebugListen }, "")},
 	{"memory-limit", Server, "soft limit of the server's Go memory (not SQLite's), e.g. 200MiB or 1GiB, at least 32MiB: the garbage collector works harder near it rather than let the heap grow (0 or off: none; default 220MiB with SQLite and 250MiB with PostgreSQL on up to 3 cores, more on more cores, or GOMEMLIMIT's when that is set)", str(func(c *Config) *string { return &c.MemoryLimit }, "")},
 	{"public-url", Server, "URL users reach the server at, used in e-mailed links; https:// turns on Secure __Host- cookies and HSTS (default: http:// plus the listen address)", str(func(c *Config) *string { return &c.PublicURL }, "")},
