@@ -7,6 +7,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -388,4 +389,50 @@ func sentToPiotr(t *testing.T, s *site, pl *authorities.Authority, deToken strin
 	}
 	s.api(t, "POST", "/api/v1/requests/"+req.ID+"/actions/send", deToken, "")
 	return req, s.enrolAs("piotr@nil.example.pl")
+}
+
+// A linked request's page names its parent by its reference and records
+// the view of its own personal data alone: the parent's is not shown, so
+// no view of it is recorded.
+func TestALinkedRequestsPageRecordsTheViewOfItselfAlone(t *testing.T) {
+	s, _, pl, deToken, plToken := requestSite(t)
+	krakow := registerWith(t, s, authorities.Input{Country: "PL", Name: "Okręgowa Izba Lekarska w Krakowie", Language: "pl", Areas: []string{"pq"}})
+	r := s.api(t, "POST", "/api/v1/requests", deToken, `{"area":"pq","question_set":"authenticity","questions":["diploma_authentic","diploma_issuer_competent"],
+		"responder_id":"`+pl.ID+`","subject":{"name":"Jan Kowalski","profession":"doctor"}}`)
+	var parent struct{ ID, Reference string }
+	if err := json.Unmarshal([]byte(r.body), &parent); err != nil || r.code != http.StatusCreated {
+		t.Fatalf("create: %d %s", r.code, r.body)
+	}
+	s.api(t, "POST", "/api/v1/requests/"+parent.ID+"/actions/send", deToken, "")
+	if r := s.api(t, "POST", "/api/v1/requests/"+parent.ID+"/actions/split", plToken,
+		`{"comment":"Kraków issued it.","responder_id":"`+krakow.ID+`","questions":["diploma_issuer_competent"]}`); r.code != http.StatusOK {
+		t.Fatalf("split: %d %s", r.code, r.body)
+	}
+	type listed struct {
+		ID, Reference string
+		ParentID      string `json:"parent_id"`
+	}
+	var sent struct{ Items []listed }
+	r = s.api(t, "GET", "/api/v1/requests?box=sent", deToken, "")
+	if err := json.Unmarshal([]byte(r.body), &sent); err != nil {
+		t.Fatal(err)
+	}
+	child := slices.IndexFunc(sent.Items, func(x listed) bool { return x.ParentID == parent.ID })
+	if child < 0 {
+		t.Fatalf("no linked request in %s", r.body)
+	}
+	views := func(reference string) int {
+		return s.count(t, `SELECT COUNT(*) FROM audit_log WHERE event = 'personal_data.viewed' AND subject = $1`, "request:"+reference)
+	}
+	ofParent, ofChild := views(parent.Reference), views(sent.Items[child].Reference)
+	page := s.enrol().get("/requests/" + sent.Items[child].ID)
+	if page.code != http.StatusOK || !strings.Contains(page.body, parent.Reference) || !strings.Contains(page.body, "Jan Kowalski") {
+		t.Fatalf("the linked request's page: %d", page.code)
+	}
+	if n := views(sent.Items[child].Reference) - ofChild; n != 1 {
+		t.Errorf("the linked request's page recorded %d views of it, want 1", n)
+	}
+	if n := views(parent.Reference) - ofParent; n != 0 {
+		t.Errorf("the linked request's page recorded %d views of its parent, which it does not show", n)
+	}
 }

@@ -609,6 +609,18 @@ func (s *Service) get(ctx context.Context, actor authorities.Actor, id string, r
 	return r, nil
 }
 
+// ReferenceOf returns the reference of a request the actor takes part in,
+// for a link to it (a linked request's page names its parent so). Nothing
+// of the request is shown, so no view is recorded; for anyone else it
+// does not exist.
+func (s *Service) ReferenceOf(ctx context.Context, actor authorities.Actor, id string) (string, error) {
+	r, _, err := s.takingPart(ctx, s.db.Read(), actor, id)
+	if err != nil {
+		return "", err
+	}
+	return r.Reference, nil
+}
+
 func viewed(actor authorities.Actor, r *Request) audit.Event {
 	return audit.Event{Event: audit.PersonalDataViewed, UserID: actor.UserID, Subject: "request:" + r.Reference}
 }

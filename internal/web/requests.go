@@ -531,8 +531,8 @@ func (s *Server) viewRequest(r *http.Request, actor authorities.Actor, x *reques
 		}
 	}
 	if x.ParentID != "" {
-		if p, err := s.requests.Get(r.Context(), actor, x.ParentID); err == nil {
-			v.Parent = p.Reference
+		if ref, err := s.requests.ReferenceOf(r.Context(), actor, x.ParentID); err == nil {
+			v.Parent = ref
 		}
 	}
 	if q := strings.TrimSpace(r.URL.Query().Get("responder_q")); q != "" && (slices.Contains(x.Actions, "forward") || slices.Contains(x.Actions, "split")) {
