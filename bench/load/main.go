@@ -81,6 +81,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	o.databases = strings.Split(*dbs, ",")
 	for _, scale := range strings.Split(*scales, ",") {
+		scale = strings.TrimSpace(scale)
 		if !slices.Contains(o.scales, scale) { // each data set once (and locked once)
 			o.scales = append(o.scales, scale)
 		}

@@ -47,6 +47,7 @@ func (c commands) serve(ctx context.Context, args []string, demo bool) error {
 	var metrics net.Listener
 	if cfg.MetricsListen != "" {
 		if metrics, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
+			_ = ln.Close()
 			return fmt.Errorf("--metrics-listen: %w", err)
 		}
 	}

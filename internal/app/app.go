@@ -198,18 +198,28 @@ func (a *App) Handler(reg *prometheus.Registry) (http.Handler, error) {
 // Serve runs the HTTP server, the e-mail worker and periodic clean-up until
 // ctx is cancelled, then shuts down gracefully: the listener closes,
 // requests in flight finish, and the worker finishes the message in hand.
-// metrics, if not nil, serves /metrics instead of ln (--metrics-listen,
-// which keeps /metrics off ln's handler).
+// metrics, if not nil, serves /metrics instead of ln, over plain HTTP
+// without authentication: it is given exactly when --metrics-listen is
+// set, which keeps /metrics off ln's handler (Handler).
 func (a *App) Serve(ctx context.Context, ln, metrics net.Listener) error {
+	if metrics != nil {
+		defer func() { _ = metrics.Close() }() // should Serve return early
+	}
+	if (metrics != nil) != (a.Config.MetricsListen != "") {
+		_ = ln.Close()
+		return errors.New("serve: the metrics' listener and --metrics-listen disagree")
+	}
 	reg := prometheus.NewRegistry()
 	h, err := a.Handler(reg)
 	if err != nil {
+		_ = ln.Close()
 		return err
 	}
 	if metrics != nil {
 		mux := http.NewServeMux()
 		registerMetrics(mux, reg)
-		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn)}
+		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second,
+			IdleTimeout: 120 * time.Second, MaxHeaderBytes: 16 << 10, ErrorLog: slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn)}
 		go func() {
 			if err := msrv.Serve(metrics); !errors.Is(err, http.ErrServerClosed) {
 				a.Log.Error("the metrics' server stopped", "err", err)

@@ -49,9 +49,17 @@ func TestMetricsOnAnAddressOfTheirOwn(t *testing.T) {
 		return ln
 	}
 	ln, metrics := listen(), listen()
+	// Serve refuses a listener the configuration does not ask for.
+	if err := a.Serve(context.Background(), listen(), nil); err == nil || !strings.Contains(err.Error(), "disagree") {
+		t.Fatalf("Serve without the metrics' listener: %v", err)
+	}
 	ctx, stop := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() { served <- a.Serve(ctx, ln, metrics) }()
+	t.Cleanup(func() { // before the database closes, should the test fail early
+		stop()
+		<-served
+	})
 	get := func(ln net.Listener, path string) (int, string) {
 		t.Helper()
 		res, err := http.Get("http://" + ln.Addr().String() + path)
@@ -79,6 +87,7 @@ func TestMetricsOnAnAddressOfTheirOwn(t *testing.T) {
 	if err := <-served; err != nil {
 		t.Fatalf("Serve: %v", err)
 	}
+	served <- nil // for the clean-up
 	if _, err := http.Get("http://" + metrics.Addr().String() + "/metrics"); err == nil {
 		t.Fatal("the metrics' address still answers after the server stopped")
 	}

@@ -1350,3 +1350,24 @@ func TestADelegatedCoordinatorsToDoHoldsItsScopeAlone(t *testing.T) {
 	todo(lesserPoland)
 	todo(w.plCoordinator, fromMunich)
 }
+
+// ReferenceOf names a request to those who take part in it, a party or a
+// coordinator on its path, and to nobody else.
+func TestAReferenceIsNamedToThoseWhoTakePartAlone(t *testing.T) {
+	w := newWorld(t)
+	r := w.draft()
+	w.act(w.deHandler, r.ID, "send", requests.Input{})
+	for _, a := range []authorities.Actor{w.deHandler, w.plHandler, w.deCoordinator, w.plCoordinator} {
+		if ref, err := w.svc.ReferenceOf(w.ctx, a, r.ID); err != nil || ref != r.Reference {
+			t.Errorf("%s: %q %v, want %q", a.UserID, ref, err, r.Reference)
+		}
+	}
+	for _, a := range []authorities.Actor{w.frHandler, w.pl2Handler} {
+		if ref, err := w.svc.ReferenceOf(w.ctx, a, r.ID); !isKind(err, problem.NotFound) || ref != "" {
+			t.Errorf("%s, who takes no part: %q %v", a.UserID, ref, err)
+		}
+	}
+	if _, err := w.svc.ReferenceOf(w.ctx, w.deHandler, "no-such-request"); !isKind(err, problem.NotFound) {
+		t.Errorf("a request that does not exist: %v", err)
+	}
+}
