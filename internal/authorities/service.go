@@ -123,6 +123,13 @@ func (s *Service) GetManyShared(ctx context.Context, ids []string) (map[string]*
 func (s *Service) getMany(ctx context.Context, ids []string, shared bool) (map[string]*Authority, error) {
 	out := map[string]*Authority{}
 	m := memoOf(ctx)
+	// give is what the caller gets of an instance nobody changes.
+	give := func(a *Authority) *Authority {
+		if shared {
+			return a
+		}
+		return a.Clone()
+	}
 	var missing []string
 	for _, id := range ids {
 		if _, ok := out[id]; ok || id == "" {
@@ -130,10 +137,7 @@ func (s *Service) getMany(ctx context.Context, ids []string, shared bool) (map[s
 		}
 		if m != nil {
 			if a := m.peek(id); a != nil {
-				if !shared {
-					a = a.Clone()
-				}
-				out[id] = a
+				out[id] = give(a)
 				continue
 			}
 		}
@@ -148,10 +152,7 @@ func (s *Service) getMany(ctx context.Context, ids []string, shared bool) (map[s
 		// The instances kept, which nobody changes, go to the memo; the
 		// caller gets copies, unless it shares them.
 		found := func(a *Authority) {
-			out[a.ID] = a
-			if !shared {
-				out[a.ID] = a.Clone()
-			}
+			out[a.ID] = give(a)
 			if m != nil {
 				m.put(a)
 			}

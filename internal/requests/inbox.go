@@ -72,13 +72,13 @@ func (s *Service) Counts(ctx context.Context, actor authorities.Actor) (map[stri
 		return out, nil
 	}
 	country := ""
-	var scoped []any // a delegated coordinator's decisions, as a count's arguments
+	var scoped sqlArgs // a delegated coordinator's decisions, as a count's arguments
 	var counted []string
 	switch {
 	case !decides(actor):
 	case me.Kind == authorities.DelegatedCoordinator:
 		// A count for each state, each one range of the states' index.
-		for _, b := range decisions(actor, func(v any) string { scoped = append(scoped, v); return fmt.Sprintf("$%d", len(scoped)) }) {
+		for _, b := range decisions(actor, scoped.add) {
 			for _, st := range b.states {
 				counted = append(counted, `(SELECT COUNT(*) `+withParties+` WHERE `+b.where(st)+`)`)
 			}
@@ -106,7 +106,7 @@ func (s *Service) Counts(ctx context.Context, actor authorities.Actor) (map[stri
 	}
 	if len(counted) > 0 {
 		var n int
-		if err := s.db.Read().QueryRowContext(ctx, `SELECT `+strings.Join(counted, " + "), scoped...).Scan(&n); err != nil {
+		if err := s.db.Read().QueryRowContext(ctx, `SELECT `+strings.Join(counted, " + "), scoped.list...).Scan(&n); err != nil {
 			return nil, db.Check(err)
 		}
 		out[ToDo] += n
