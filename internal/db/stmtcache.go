@@ -99,7 +99,7 @@ func (c *stmtCache) note(query string) {
 
 // writerStatement tells a statement worth preparing on the writer.
 func writerStatement(query string) bool {
-	if strings.Count(query, "$") > maxWriterParameters {
+	if strings.Count(query, "$")+strings.Count(query, "?") > maxWriterParameters {
 		return false
 	}
 	first, _, _ := strings.Cut(strings.TrimSpace(query), " ")
@@ -111,8 +111,11 @@ func writerStatement(query string) bool {
 }
 
 // maxWriterParameters: a list of authorities or requests written in a
-// statement's text (IN ($1, …)) has a text for each length.
-const maxWriterParameters = 16
+// statement's text (IN ($1, …), or SQLite's "?" of a bulk import) has a
+// text for each length. A row's own columns are fewer (a request's facts
+// are 24, an authority's update 17), and are worth preparing: each step
+// of a request writes its facts.
+const maxWriterParameters = 32
 
 // prepareWait bounds how long a transaction about to begin prepares what
 // was noted: the writer is its own to take next, or another's (a long
@@ -196,56 +199,86 @@ func (p cachedPool) QueryRowContext(ctx context.Context, query string, args ...a
 // prepared, once they are: each bound to the transaction once
 // (Tx.StmtContext makes a statement, held until the commit, at each call).
 //
-// Only statements that end when they return are run prepared (ExecContext,
-// and QueryRowContext, whose row is scanned at once): a prepared
-// statement is one SQLite statement, and running its text again while
-// rows of it are still open inside the same transaction would reset
-// them. QueryContext runs its statement unprepared.
+// A prepared statement is one SQLite statement: running its text again
+// while rows of it are still open inside the same transaction would reset
+// them. So a text whose rows (QueryContext) are open, or about to be, runs
+// unprepared until they are closed; its other runs (ExecContext, and
+// QueryRowContext, whose row is scanned at once) end when they return.
 type cachedTx struct {
 	tx    *sql.Tx
 	c     *stmtCache
 	mu    sync.Mutex
 	bound map[string]*sql.Stmt // this transaction's statements, by text
+	open  map[string]*sql.Rows // their rows perhaps still open (nil: being opened)
 }
 
 func newCachedTx(tx *sql.Tx, c *stmtCache) *cachedTx { return &cachedTx{tx: tx, c: c} }
 
 // stmt returns query's statement prepared and bound to the transaction,
-// or nil (then noted, for prepareNoted).
-func (t *cachedTx) stmt(ctx context.Context, query string) *sql.Stmt {
+// or nil: not prepared yet (then noted, for prepareNoted), or its rows
+// still open. rows reserves the statement for rows, until they are closed
+// (opened, or released).
+func (t *cachedTx) stmt(ctx context.Context, query string, rows bool) *sql.Stmt {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if s := t.bound[query]; s != nil {
-		return s
-	}
-	s, wanted := t.c.find(query)
-	if s == nil {
-		if wanted {
-			t.c.note(query)
+	if r, ok := t.open[query]; ok {
+		if r == nil {
+			return nil // being opened
 		}
-		return nil
+		if _, err := r.Columns(); err == nil {
+			return nil // still open: only closed rows say so (database/sql)
+		}
+		delete(t.open, query)
 	}
-	if t.bound == nil {
-		t.bound = map[string]*sql.Stmt{}
+	s := t.bound[query]
+	if s == nil {
+		var wanted bool
+		if s, wanted = t.c.find(query); s == nil {
+			if wanted {
+				t.c.note(query)
+			}
+			return nil
+		}
+		if t.bound == nil {
+			t.bound = map[string]*sql.Stmt{}
+		}
+		s = t.tx.StmtContext(ctx, s)
+		t.bound[query] = s
 	}
-	s = t.tx.StmtContext(ctx, s)
-	t.bound[query] = s
+	if rows {
+		if t.open == nil {
+			t.open = map[string]*sql.Rows{}
+		}
+		t.open[query] = nil
+	}
 	return s
 }
 
 func (t *cachedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if s := t.stmt(ctx, query); s != nil {
+	if s := t.stmt(ctx, query, false); s != nil {
 		return s.ExecContext(ctx, args...)
 	}
 	return t.tx.ExecContext(ctx, query, args...)
 }
 
 func (t *cachedTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return t.tx.QueryContext(ctx, query, args...)
+	s := t.stmt(ctx, query, true)
+	if s == nil {
+		return t.tx.QueryContext(ctx, query, args...)
+	}
+	rows, err := s.QueryContext(ctx, args...)
+	t.mu.Lock()
+	if err != nil {
+		delete(t.open, query)
+	} else {
+		t.open[query] = rows
+	}
+	t.mu.Unlock()
+	return rows, err
 }
 
 func (t *cachedTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	if s := t.stmt(ctx, query); s != nil {
+	if s := t.stmt(ctx, query, false); s != nil {
 		return s.QueryRowContext(ctx, args...)
 	}
 	return t.tx.QueryRowContext(ctx, query, args...)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -21,6 +22,32 @@ func TestWhichStatementsAreKeptPrepared(t *testing.T) {
 	} {
 		if got := cacheable(query); got != want {
 			t.Errorf("cacheable(%q) = %v, want %v", query, got, want)
+		}
+	}
+}
+
+// The writer prepares a row's statements, however many columns it has,
+// but not a list whose length the caller chooses, nor a schema change.
+func TestWhichWriterStatementsAreNoted(t *testing.T) {
+	list := func(mark string, n int) string {
+		marks := make([]string, n)
+		for i := range marks {
+			marks[i] = mark
+			if mark == "$" {
+				marks[i] = fmt.Sprint("$", i+1)
+			}
+		}
+		return strings.Join(marks, ", ")
+	}
+	for query, want := range map[string]bool{
+		`INSERT INTO request_facts (a) VALUES (` + list("$", 24) + `)`:               true,
+		`UPDATE authorities SET name = $1 WHERE id = $2`:                             true,
+		`DELETE FROM authority_texts WHERE authority_id IN (` + list("$", 40) + `)`:  false,
+		`DELETE FROM authority_texts WHERE authority_id IN (` + list("?", 500) + `)`: false,
+		`CREATE INDEX a ON b (c)`: false,
+	} {
+		if got := writerStatement(query); got != want {
+			t.Errorf("writerStatement(%.60q…) = %v, want %v", query, got, want)
 		}
 	}
 }
@@ -265,5 +292,105 @@ func TestSQLiteReadersDefaultToTwoPerCore(t *testing.T) {
 	runtime.GOMAXPROCS(6)
 	if n := SQLiteReaders(); n != 12 {
 		t.Errorf("6 cores: %d readers, want 12", n)
+	}
+}
+
+// A transaction's lists run prepared too, once noted and prepared, and a
+// list's text run again while rows of it are still open (a list in a
+// list, or a row read) runs unprepared: the open rows go on as they were.
+func TestATransactionsListsRunPreparedAndNestedAlone(t *testing.T) {
+	ctx := context.Background()
+	d, err := Open(ctx, filepath.Join(t.TempDir(), "l.db"), Options{SQLiteSynchronous: "NORMAL"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	const list = `SELECT id FROM t WHERE id < $1 ORDER BY id`
+	if err := d.InTx(ctx, func(tx Querier) error {
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE t (id INTEGER PRIMARY KEY)`); err != nil {
+			return err
+		}
+		for i := range 10 {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO t (id) VALUES ($1)`, i); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ids := func(tx Querier, below int) ([]int, error) {
+		rows, err := tx.QueryContext(ctx, list, below)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		var got []int
+		for rows.Next() {
+			var id int
+			if err := rows.Scan(&id); err != nil {
+				return nil, err
+			}
+			got = append(got, id)
+		}
+		return got, rows.Err()
+	}
+	// First noted, then prepared before the next transaction.
+	if err := d.InTx(ctx, func(tx Querier) error {
+		_, err := ids(tx, 3)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !d.writes.noted[list] {
+		t.Fatalf("a list run in a transaction is not noted")
+	}
+	if err := d.InTxAlone(ctx, func(tx Querier) error {
+		c := tx.(*cachedTx)
+		if got, err := ids(tx, 3); err != nil || fmt.Sprint(got) != "[0 1 2]" {
+			return fmt.Errorf("the list read %v (%v)", got, err)
+		}
+		if c.bound[list] == nil {
+			return fmt.Errorf("the list did not run prepared: %d statements bound", len(c.bound))
+		}
+		// The outer rows stay open while the same text runs inside them,
+		// as a list and as a row, and a list of another text runs too.
+		outer, err := tx.QueryContext(ctx, list, 10)
+		if err != nil {
+			return err
+		}
+		defer outer.Close()
+		var seen []int
+		for outer.Next() {
+			var id int
+			if err := outer.Scan(&id); err != nil {
+				return err
+			}
+			seen = append(seen, id)
+			inner, err := ids(tx, id)
+			if err != nil || len(inner) != id {
+				return fmt.Errorf("inside row %d, the list below it read %v (%v)", id, inner, err)
+			}
+			var first int
+			if err := tx.QueryRowContext(ctx, list, id+1).Scan(&first); err != nil || first != 0 {
+				return fmt.Errorf("inside row %d, a row of the list read %d (%v)", id, first, err)
+			}
+		}
+		if err := outer.Err(); err != nil {
+			return err
+		}
+		if fmt.Sprint(seen) != "[0 1 2 3 4 5 6 7 8 9]" {
+			return fmt.Errorf("the outer rows read %v with the same text run inside them", seen)
+		}
+		// Closed, its text runs prepared again.
+		if got, err := ids(tx, 2); err != nil || fmt.Sprint(got) != "[0 1]" {
+			return fmt.Errorf("after the outer rows, the list read %v (%v)", got, err)
+		}
+		if r, ok := c.open[list]; !ok || r == nil {
+			return fmt.Errorf("after the outer rows were closed, the list did not run prepared")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 }

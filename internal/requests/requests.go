@@ -850,7 +850,19 @@ func (s *Service) Handlers(ctx context.Context, actor authorities.Actor, id stri
 	if err != nil {
 		return nil, err
 	}
-	if !slices.Contains(w.Parties, workflow.Responder) {
+	return s.handlers(ctx, r, w.Parties)
+}
+
+// HandlersOf is Handlers for a request Get has just returned to the same
+// actor (its access checked, its parties set): a request's page need not
+// read the request and check again (7% of the processor time of the
+// answer journey at 1m on SQLite, bench/load).
+func (s *Service) HandlersOf(ctx context.Context, r *Request) ([]Person, error) {
+	return s.handlers(ctx, r, r.Parties)
+}
+
+func (s *Service) handlers(ctx context.Context, r *Request, parties []string) ([]Person, error) {
+	if !slices.Contains(parties, workflow.Responder) {
 		return nil, nil
 	}
 	rows, err := s.db.Read().QueryContext(ctx, `SELECT DISTINCT u.id, u.name FROM users u JOIN user_roles ur ON ur.user_id = u.id

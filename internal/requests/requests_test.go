@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -980,6 +981,24 @@ func TestSplitReferAndReallocate(t *testing.T) {
 	hs, err := w.svc.Handlers(w.ctx, w.plAllocator, r.ID)
 	if err != nil || len(hs) != 2 {
 		t.Fatalf("handlers %v %v", hs, err)
+	}
+	// A request's page lists them from the request it shows: the same for
+	// the responder's user, none for a coordinator or the requester.
+	for _, c := range []struct {
+		actor authorities.Actor
+		want  int
+	}{{w.plAllocator, 2}, {w.plCoordinator, 0}, {w.deHandler, 0}} {
+		shown, err := w.svc.Get(w.ctx, c.actor, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		of, err := w.svc.HandlersOf(w.ctx, shown)
+		if err != nil || len(of) != c.want || c.want > 0 && fmt.Sprint(of) != fmt.Sprint(hs) {
+			t.Errorf("%s: handlers of the request shown %v (%v), want %d", c.actor.UserID, of, err, c.want)
+		}
+		if direct, err := w.svc.Handlers(w.ctx, c.actor, r.ID); err != nil || len(direct) != c.want {
+			t.Errorf("%s: handlers %v (%v), want %d", c.actor.UserID, direct, err, c.want)
+		}
 	}
 }
 
