@@ -202,8 +202,9 @@ func (p cachedPool) QueryRowContext(ctx context.Context, query string, args ...a
 // A prepared statement is one SQLite statement: running its text again
 // while rows of it are still open inside the same transaction would reset
 // them. So a text whose rows (QueryContext) are open, or about to be, runs
-// unprepared until they are closed; its other runs (ExecContext, and
-// QueryRowContext, whose row is scanned at once) end when they return.
+// unprepared until they are closed. ExecContext ends when it returns; a
+// row of QueryRowContext holds its statement until it is scanned, so scan
+// it before running its text again (as every caller does, at once).
 type cachedTx struct {
 	tx    *sql.Tx
 	c     *stmtCache

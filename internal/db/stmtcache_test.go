@@ -386,7 +386,7 @@ func TestATransactionsListsRunPreparedAndNestedAlone(t *testing.T) {
 		if got, err := ids(tx, 2); err != nil || fmt.Sprint(got) != "[0 1]" {
 			return fmt.Errorf("after the outer rows, the list read %v (%v)", got, err)
 		}
-		if r, ok := c.open[list]; !ok || r == nil {
+		if r, ok := c.open[list]; !ok || r == nil || r == outer {
 			return fmt.Errorf("after the outer rows were closed, the list did not run prepared")
 		}
 		return nil

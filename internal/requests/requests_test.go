@@ -992,12 +992,19 @@ func TestSplitReferAndReallocate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		of, err := w.svc.HandlersOf(w.ctx, shown)
+		of, err := w.svc.HandlersOf(w.ctx, c.actor, shown)
 		if err != nil || len(of) != c.want || c.want > 0 && fmt.Sprint(of) != fmt.Sprint(hs) {
 			t.Errorf("%s: handlers of the request shown %v (%v), want %d", c.actor.UserID, of, err, c.want)
 		}
 		if direct, err := w.svc.Handlers(w.ctx, c.actor, r.ID); err != nil || len(direct) != c.want {
 			t.Errorf("%s: handlers %v (%v), want %d", c.actor.UserID, direct, err, c.want)
+		}
+		// A request shown to the responder's user, passed with another
+		// actor, lists nobody.
+		if c.want > 0 {
+			if of, err := w.svc.HandlersOf(w.ctx, w.deHandler, shown); err != nil || len(of) != 0 {
+				t.Errorf("the responder's request with the requester's handler: handlers %v (%v)", of, err)
+			}
 		}
 	}
 }

@@ -526,7 +526,7 @@ func (s *Server) viewRequest(r *http.Request, actor authorities.Actor, x *reques
 		v.Actions = append(v.Actions, newActionForm(name, l.T("request_action_"+name), m.Actions[name].Comment))
 	}
 	if slices.Contains(x.Actions, "reallocate") {
-		if v.Handlers, err = s.requests.HandlersOf(r.Context(), x); err != nil {
+		if v.Handlers, err = s.requests.HandlersOf(r.Context(), actor, x); err != nil {
 			return v, err
 		}
 	}
