@@ -111,6 +111,7 @@ func (a *API) Routes() []Route {
 		{"GET /api/v1/requests/{id}", "token", a.handle(a.acting(a.getRequest))},
 		{"PUT /api/v1/requests/{id}", "token", a.handle(a.acting(a.updateRequest))},
 		{"GET /api/v1/requests/{id}/timeline", "token", a.handle(a.acting(a.requestTimeline))},
+		{"GET /api/v1/requests/{id}/handlers", "token", a.handle(a.acting(a.requestHandlers))},
 		{"POST /api/v1/requests/{id}/copy", "token", a.handle(a.acting(a.copyRequest))},
 		{"POST /api/v1/requests/{id}/attachments", "token", a.handleUpload(a.acting(a.attachFile))},
 		{"GET /api/v1/requests/{id}/attachments/{attachment}", "token", a.handle(a.acting(a.downloadAttachment))},

@@ -207,6 +207,28 @@ func (a *API) requestTimeline(w http.ResponseWriter, r *http.Request, actor auth
 	return nil
 }
 
+// Handler is a user of the responding authority who may handle a request.
+type Handler struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// requestHandlers lists who may take a request over (reallocate's
+// handler_id), for the responder's own users; an empty list for the other
+// parties, as on the request's page.
+func (a *API) requestHandlers(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
+	list, err := a.requests.Handlers(r.Context(), actor, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	out := make([]Handler, 0, len(list))
+	for _, p := range list {
+		out = append(out, Handler{ID: p.ID, Name: p.Name})
+	}
+	writeJSON(w, http.StatusOK, "", map[string]any{"items": out})
+	return nil
+}
+
 // ActionInput is the body of an action; each action reads what it needs.
 type ActionInput struct {
 	Comment      string                 `json:"comment"`

@@ -182,6 +182,7 @@ func TestTheRequestRoutesPermissionMatrix(t *testing.T) {
 	checks["GET /requests/{id}"] = read("/requests/"+id, isParty)
 	checks["GET /api/v1/requests/{id}"] = read("/api/v1/requests/"+id, isParty)
 	checks["GET /api/v1/requests/{id}/timeline"] = read("/api/v1/requests/"+id+"/timeline", isParty)
+	checks["GET /api/v1/requests/{id}/handlers"] = read("/api/v1/requests/"+id+"/handlers", isParty)
 	checks["GET /requests/{id}/edit"] = read("/requests/"+id+"/edit", func(*matrixUser) bool { return false }) // sent: no longer a draft
 	checks["GET /requests/{id}/attachments/{attachment}"] = read("/requests/"+id+"/attachments/"+att, seesPersonal)
 	checks["GET /api/v1/requests/{id}/attachments/{attachment}"] = read("/api/v1/requests/"+id+"/attachments/"+att, seesPersonal)

@@ -76,6 +76,16 @@ func TestARequestThroughTheAPI(t *testing.T) {
 	if r := s.api(t, "POST", "/api/v1/requests/"+req.ID+"/actions/reallocate", plToken, `{"handler_id":"nobody"}`); r.code != http.StatusBadRequest {
 		t.Fatalf("reallocate to nobody: %d %s", r.code, r.body)
 	}
+	// Who may take it over: the responder's users, by name (Piotr alone);
+	// nobody for the requester.
+	var handlers struct{ Items []struct{ ID, Name string } }
+	if r := s.api(t, "GET", "/api/v1/requests/"+req.ID+"/handlers", plToken, ""); r.code != http.StatusOK || json.Unmarshal([]byte(r.body), &handlers) != nil ||
+		len(handlers.Items) != 1 || handlers.Items[0].Name != "Piotr" || handlers.Items[0].ID == "" {
+		t.Fatalf("the responder's handlers: %d %s", r.code, r.body)
+	}
+	if r := s.api(t, "GET", "/api/v1/requests/"+req.ID+"/handlers", deToken, ""); r.code != http.StatusOK || strings.TrimSpace(r.body) != `{"items":[]}` {
+		t.Fatalf("the requester's list of the responder's handlers: %d %s", r.code, r.body)
+	}
 	s.api(t, "POST", "/api/v1/requests/"+req.ID+"/actions/accept", plToken, "")
 	r = s.api(t, "POST", "/api/v1/requests/"+req.ID+"/actions/answer", plToken, `{"answers":{"diploma_authentic":{"value":"maybe"}}}`)
 	if r.code != http.StatusBadRequest || apiError(t, r).Fields[0].Field != "answers.diploma_authentic" {
