@@ -76,8 +76,8 @@ func TestARequestThroughTheAPI(t *testing.T) {
 	if r := s.api(t, "POST", "/api/v1/requests/"+req.ID+"/actions/reallocate", plToken, `{"handler_id":"nobody"}`); r.code != http.StatusBadRequest {
 		t.Fatalf("reallocate to nobody: %d %s", r.code, r.body)
 	}
-	// Who may take it over: the responder's users, by name (Piotr alone);
-	// nobody for the requester.
+	// Who may take it over: for the responder's allocator, its users who
+	// may handle it, by name (Piotr alone); nobody for the requester.
 	var handlers struct{ Items []struct{ ID, Name string } }
 	if r := s.api(t, "GET", "/api/v1/requests/"+req.ID+"/handlers", plToken, ""); r.code != http.StatusOK || json.Unmarshal([]byte(r.body), &handlers) != nil ||
 		len(handlers.Items) != 1 || handlers.Items[0].Name != "Piotr" || handlers.Items[0].ID == "" {
@@ -93,6 +93,9 @@ func TestARequestThroughTheAPI(t *testing.T) {
 	}
 	if r := s.api(t, "POST", "/api/v1/requests/"+req.ID+"/actions/answer", plToken, `{"answers":{"diploma_authentic":{"value":"yes"}}}`); r.code != http.StatusOK {
 		t.Fatalf("answer: %d %s", r.code, r.body)
+	}
+	if r := s.api(t, "GET", "/api/v1/requests/"+req.ID+"/handlers", plToken, ""); r.code != http.StatusOK || strings.TrimSpace(r.body) != `{"items":[]}` {
+		t.Fatalf("the handlers of an answered request, which nobody may take over: %d %s", r.code, r.body)
 	}
 	if r := s.api(t, "POST", "/api/v1/requests/"+req.ID+"/actions/close", deToken, `{"rating_time":5,"rating_effort":5}`); !strings.Contains(r.body, `"state":"closed"`) {
 		t.Fatalf("close: %s", r.body)

@@ -844,31 +844,35 @@ type Person struct {
 }
 
 // Handlers lists who may handle a request for its responder, for the
-// responder's own users (reallocation).
+// responder's users who may take it over now (reallocate: its allocators,
+// while it is open); nobody for the other parties.
 func (s *Service) Handlers(ctx context.Context, actor authorities.Actor, id string) ([]Person, error) {
 	r, w, err := s.takingPart(ctx, s.db.Read(), actor, id)
 	if err != nil {
 		return nil, err
 	}
-	return s.handlers(ctx, r, w.Parties)
+	if !slices.ContainsFunc(s.machine.Allowed(r.State, w, s.options(r)), func(a *workflow.Action) bool { return a.Name == reallocate }) {
+		return nil, nil
+	}
+	return s.handlers(ctx, r)
 }
 
 // HandlersOf is Handlers for a request Get has just returned to the same
-// actor (its access checked, its parties set): a request's page need not
+// actor (its access checked, its actions set): a request's page need not
 // read the request and check again (7% of the processor time of the
 // answer journey at 1m on SQLite, bench/load). The actor must also be of
 // the responding authority.
 func (s *Service) HandlersOf(ctx context.Context, actor authorities.Actor, r *Request) ([]Person, error) {
-	if actor.Authority == nil || actor.Authority.ID != r.ResponderID {
+	if actor.Authority == nil || actor.Authority.ID != r.ResponderID || !slices.Contains(r.Actions, reallocate) {
 		return nil, nil
 	}
-	return s.handlers(ctx, r, r.Parties)
+	return s.handlers(ctx, r)
 }
 
-func (s *Service) handlers(ctx context.Context, r *Request, parties []string) ([]Person, error) {
-	if !slices.Contains(parties, workflow.Responder) {
-		return nil, nil
-	}
+// reallocate is the action that hands a request to another handler.
+const reallocate = "reallocate"
+
+func (s *Service) handlers(ctx context.Context, r *Request) ([]Person, error) {
 	rows, err := s.db.Read().QueryContext(ctx, `SELECT DISTINCT u.id, u.name FROM users u JOIN user_roles ur ON ur.user_id = u.id
 		WHERE u.authority_id = $1 AND u.active AND ur.role IN ('request_handler', 'allocator') AND (ur.area = '' OR ur.area = $2) ORDER BY u.name`, r.ResponderID, r.Area)
 	if err != nil {

@@ -987,7 +987,7 @@ func TestSplitReferAndReallocate(t *testing.T) {
 	for _, c := range []struct {
 		actor authorities.Actor
 		want  int
-	}{{w.plAllocator, 2}, {w.plCoordinator, 0}, {w.deHandler, 0}} {
+	}{{w.plAllocator, 2}, {w.plHandler, 0}, {w.plCoordinator, 0}, {w.deHandler, 0}} { // the handler may not reallocate
 		shown, err := w.svc.Get(w.ctx, c.actor, r.ID)
 		if err != nil {
 			t.Fatal(err)
@@ -1006,6 +1006,17 @@ func TestSplitReferAndReallocate(t *testing.T) {
 				t.Errorf("the responder's request with the requester's handler: handlers %v (%v)", of, err)
 			}
 		}
+	}
+	// Answered, it can no longer be taken over: nobody is listed. (The
+	// question split off is the linked request's.)
+	w.act(w.plHandler, r.ID, "answer", requests.Input{Answers: map[string]requests.Answer{"diploma_authentic": {Value: "yes"}}})
+	if hs, err := w.svc.Handlers(w.ctx, w.plAllocator, r.ID); err != nil || len(hs) != 0 {
+		t.Errorf("handlers of an answered request: %v (%v)", hs, err)
+	}
+	if shown, err := w.svc.Get(w.ctx, w.plAllocator, r.ID); err != nil {
+		t.Error(err)
+	} else if hs, err := w.svc.HandlersOf(w.ctx, w.plAllocator, shown); err != nil || len(hs) != 0 {
+		t.Errorf("handlers of an answered request shown: %v (%v)", hs, err)
 	}
 }
 
