@@ -214,8 +214,9 @@ type Handler struct {
 }
 
 // requestHandlers lists who may take a request over (reallocate's
-// handler_id), for the responder's own users; an empty list for the other
-// parties, as on the request's page.
+// handler_id), for those who may reallocate it now (its responder's
+// allocators, while it is open); an empty list for the other parties, as on
+// the request's page.
 func (a *API) requestHandlers(w http.ResponseWriter, r *http.Request, actor authorities.Actor) error {
 	list, err := a.requests.Handlers(r.Context(), actor, r.PathValue("id"))
 	if err != nil {
