@@ -757,7 +757,9 @@ func (s *Service) act(ctx context.Context, actor authorities.Actor, id, action s
 			return err
 		}
 		c.event, c.to = e, e.To
-		if err := stats.Project(ctx, tx, s.areas, append([]string{id}, c.parts...)...); err != nil {
+		// Fire wrote the request's row and split wrote its parts': they are
+		// held until the commit.
+		if err := stats.ProjectHeld(ctx, tx, s.areas, append([]string{id}, c.parts...)...); err != nil {
 			return err
 		}
 		if err := c.notify(ctx); err != nil {

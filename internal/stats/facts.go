@@ -187,9 +187,21 @@ func Derive(f *Facts, at []time.Time, actions []string) bool {
 // Project brings the facts of the given requests up to date inside tx,
 // after a step changed them. Requests never sent have none.
 func Project(ctx context.Context, tx db.Querier, reg *areas.Registry, ids ...string) error {
+	return projectAll(ctx, tx, reg, true, ids)
+}
+
+// ProjectHeld is Project for a step whose transaction has already written
+// each request's row (the workflow's change of state, a request split
+// off), and so holds it until its commit: holding it again would be one
+// more statement and, on PostgreSQL, one more version of the row.
+func ProjectHeld(ctx context.Context, tx db.Querier, reg *areas.Registry, ids ...string) error {
+	return projectAll(ctx, tx, reg, false, ids)
+}
+
+func projectAll(ctx context.Context, tx db.Querier, reg *areas.Registry, hold bool, ids []string) error {
 	var deltas []delta
 	for _, id := range ids {
-		d, err := project(ctx, tx, reg, id)
+		d, err := project(ctx, tx, reg, id, hold)
 		if err != nil {
 			return err
 		}
@@ -204,13 +216,16 @@ type delta struct {
 	n                 int
 }
 
-func project(ctx context.Context, tx db.Querier, reg *areas.Registry, id string) ([]delta, error) {
+func project(ctx context.Context, tx db.Querier, reg *areas.Registry, id string, hold bool) ([]delta, error) {
 	// Hold the request's row, so that a rebuild and a step never project
-	// the same request at once (a no-op on SQLite's single writer).
+	// the same request at once (a no-op on SQLite's single writer), unless
+	// the transaction holds it already (ProjectHeld).
 	// (Not the key: updating a key would make SQLite check every table
 	// that refers to requests.)
-	if _, err := tx.ExecContext(ctx, `UPDATE requests SET updated_at = updated_at WHERE id = $1`, id); err != nil {
-		return nil, db.Check(err)
+	if hold {
+		if _, err := tx.ExecContext(ctx, `UPDATE requests SET updated_at = updated_at WHERE id = $1`, id); err != nil {
+			return nil, db.Check(err)
+		}
 	}
 	f := Facts{RequestID: id}
 	var subject string
