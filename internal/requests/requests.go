@@ -757,8 +757,8 @@ func (s *Service) act(ctx context.Context, actor authorities.Actor, id, action s
 			return err
 		}
 		c.event, c.to = e, e.To
-		// Fire wrote the request's row and split wrote its parts': they are
-		// held until the commit.
+		// Fire wrote the request's row (one row, or a conflict) and split
+		// inserted its parts: they are this transaction's until the commit.
 		if err := stats.ProjectHeld(ctx, tx, s.areas, append([]string{id}, c.parts...)...); err != nil {
 			return err
 		}

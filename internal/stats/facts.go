@@ -191,9 +191,11 @@ func Project(ctx context.Context, tx db.Querier, reg *areas.Registry, ids ...str
 }
 
 // ProjectHeld is Project for a step whose transaction has already written
-// each request's row (the workflow's change of state, a request split
-// off), and so holds it until its commit: holding it again would be one
-// more statement and, on PostgreSQL, one more version of the row.
+// each request's row, a write that affected it (the workflow's change of
+// state, which Fire checks, or a request split off, which nobody else sees
+// before the commit): the row is the transaction's until its commit, and
+// holding it again would be one more statement and, on PostgreSQL, one
+// more version of the row.
 func ProjectHeld(ctx context.Context, tx db.Querier, reg *areas.Registry, ids ...string) error {
 	return projectAll(ctx, tx, reg, false, ids)
 }
@@ -435,6 +437,17 @@ func Rebuild(ctx context.Context, d *db.DB, reg *areas.Registry) (int, error) {
 	}
 	n := 0
 	err := d.InTxAlone(ctx, func(tx db.Querier) error {
+		// Steps add to the counters while the server works. On PostgreSQL
+		// a step that committed between reading the facts and deleting the
+		// counters would lose its change, or keep it twice: the counters
+		// are locked against steps first (a step waits, or is waited for),
+		// and then read from the facts its commit left. SQLite's one writer
+		// runs this transaction alone.
+		if d.Dialect() == db.Postgres {
+			if _, err := tx.ExecContext(ctx, `LOCK TABLE stats_questions IN EXCLUSIVE MODE`); err != nil {
+				return db.Check(err)
+			}
+		}
 		sum := map[[3]string]int{}
 		rows, err := tx.QueryContext(ctx, `SELECT area, sent_month, questions FROM request_facts`)
 		if err != nil {

@@ -497,3 +497,93 @@ func TestCSVNeverStartsAFormula(t *testing.T) {
 	got := rows(t, tb, nil)
 	expect(t, "CSV", got, `a1,"'=HYPERLINK(""http://evil.example"",""x"")",3`, "a2,'@SUM(1),1")
 }
+
+// counters lists the question counters, one line each.
+func (f *fixture) counters() string {
+	f.t.Helper()
+	rows, err := f.db.Read().QueryContext(f.ctx, `SELECT area, month, code, requests FROM stats_questions ORDER BY area, month, code`)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var area, month, code string
+		var n int
+		if err := rows.Scan(&area, &month, &code, &n); err != nil {
+			f.t.Fatal(err)
+		}
+		out = append(out, fmt.Sprintf("%s %s %s %d", area, month, code, n))
+	}
+	if err := rows.Err(); err != nil {
+		f.t.Fatal(err)
+	}
+	return strings.Join(out, "\n")
+}
+
+// A rebuild while the server works: a step's change of the counters under
+// way when the rebuild counts them again is waited for, and then counted
+// from the facts its commit leaves, not lost nor kept beside the count.
+// (On SQLite, whose one writer runs the rebuild's transactions alone, it
+// cannot happen.)
+func TestARebuildCountsAgainAfterAStepUnderWay(t *testing.T) {
+	if !dbtest.IsPostgres() {
+		t.Skip("SQLite's one writer runs a rebuild's transactions alone")
+	}
+	f := newFixture(t)
+	want := f.counters()
+	if want == "" {
+		t.Fatal("the fixture counted no questions")
+	}
+	// A step's change of the counters, held uncommitted: one no facts
+	// stand for, so that the count from the facts has to replace it.
+	held, release, stepped := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		stepped <- f.db.InTx(f.ctx, func(tx db.Querier) error {
+			if _, err := tx.ExecContext(f.ctx, `INSERT INTO stats_questions (area, month, code, requests) VALUES ('pq', '1999-01', 'under_way', 1)`); err != nil {
+				return err
+			}
+			close(held)
+			<-release
+			return nil
+		})
+	}()
+	<-held
+	rebuilt := make(chan error, 1)
+	go func() {
+		_, err := stats.Rebuild(f.ctx, f.db, f.reg)
+		rebuilt <- err
+	}()
+	// Until the rebuild waits for the counters, or ends without waiting.
+	waited, ended := false, false
+	for deadline := time.Now().Add(30 * time.Second); !waited && !ended && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		select {
+		case err := <-rebuilt:
+			if err != nil {
+				t.Fatal(err)
+			}
+			ended = true
+		default:
+			var n int
+			if err := f.db.Read().QueryRowContext(f.ctx, `SELECT COUNT(*) FROM pg_locks WHERE relation = 'stats_questions'::regclass AND NOT granted`).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			waited = n > 0
+		}
+	}
+	if !waited && !ended {
+		t.Fatal("the rebuild neither waited for the counters nor ended in 30 seconds")
+	}
+	close(release)
+	if err := <-stepped; err != nil {
+		t.Fatal(err)
+	}
+	if !ended {
+		if err := <-rebuilt; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := f.counters(); got != want {
+		t.Errorf("after a rebuild with a step under way (waited for it: %v), the counters are\n%s\nwant, as the facts count them,\n%s", waited, got, want)
+	}
+}
