@@ -618,11 +618,10 @@ func (s *Service) ReferenceOf(ctx context.Context, actor authorities.Actor, id s
 	var r Request
 	err := s.db.Read().QueryRowContext(ctx, `SELECT reference, area, state, requester_id, COALESCE(responder_id, '') FROM requests WHERE id = $1`, id).
 		Scan(&r.Reference, &r.Area, &r.State, &r.RequesterID, &r.ResponderID)
-	if errors.Is(db.Check(err), db.ErrNotFound) {
+	if err = db.Check(err); errors.Is(err, db.ErrNotFound) {
 		return "", errNotFound
-	}
-	if err != nil {
-		return "", db.Check(err)
+	} else if err != nil {
+		return "", err
 	}
 	w, err := s.who(ctx, actor, &r)
 	if err != nil {
@@ -853,8 +852,8 @@ func (s *Service) Handlers(ctx context.Context, actor authorities.Actor, id stri
 	if err != nil {
 		return nil, err
 	}
-	if !slices.ContainsFunc(s.machine.Allowed(r.State, w, s.options(r)), func(a *workflow.Action) bool { return a.Name == reallocate }) {
-		return nil, nil
+	if _, _, err := s.machine.Next(r.State, reallocate, w, s.options(r)); err != nil {
+		return nil, nil // not theirs to reallocate now
 	}
 	return s.handlers(ctx, r)
 }

@@ -525,10 +525,8 @@ func (s *Server) viewRequest(r *http.Request, actor authorities.Actor, x *reques
 		}
 		v.Actions = append(v.Actions, newActionForm(name, l.T("request_action_"+name), m.Actions[name].Comment))
 	}
-	if slices.Contains(x.Actions, "reallocate") {
-		if v.Handlers, err = s.requests.HandlersOf(r.Context(), actor, x); err != nil {
-			return v, err
-		}
+	if v.Handlers, err = s.requests.HandlersOf(r.Context(), actor, x); err != nil { // none unless the actor may reallocate
+		return v, err
 	}
 	if x.ParentID != "" {
 		if ref, err := s.requests.ReferenceOf(r.Context(), actor, x.ParentID); err == nil {
