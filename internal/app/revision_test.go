@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -39,6 +40,26 @@ func TestASignedInPageReadsTheRegistryRevisionWithItsSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	page("/authorities/"+de.ID, "Ärztekammer des Landes Berlin")
+	// A form takes it from its session too, until its own change: a draft
+	// saved and sent, its authorities and the user's roles read on the
+	// way, read it in no statement of their own.
+	pl := registerWith(t, s, authorities.Input{Country: "PL", Name: "Naczelna Izba Lekarska", Language: "pl", Areas: []string{"pq"}})
+	m.b.get("/requests/new")
+	var saved response
+	if n := readsIn(func() {
+		saved = m.b.post("/requests/new", url.Values{"area": {"pq"}, "question_set": {"authenticity"}, "step": {"save"}, "responder": {pl.ID},
+			"questions": {"diploma_authentic"}, "subject.name": {"Jan Kowalski"}, "subject.profession": {"doctor"}})
+	}); n != 0 || saved.code != http.StatusSeeOther {
+		t.Fatalf("saving a draft (%d %s) read the registry revision %d times in statements of its own", saved.code, saved.location(), n)
+	}
+	m.b.get(saved.location())
+	if n := readsIn(func() {
+		if r := m.b.post(saved.location()+"/actions/send", url.Values{}); r.code != http.StatusSeeOther {
+			t.Fatalf("send: %d %s", r.code, r.body)
+		}
+	}); n != 0 {
+		t.Fatalf("sending read the registry revision %d times in statements of its own", n)
+	}
 	// The count counts: an API read, whose memo has no session to take the
 	// revision from, reads it once, and a read without a memo (a form)
 	// reads it itself.

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -65,6 +66,22 @@ const advisoryLockKey = 7262736101
 // Record appends an event inside the caller's transaction, so the event
 // commits with the change it describes.
 func Record(ctx context.Context, tx db.Querier, dialect db.Dialect, at time.Time, e Event) error {
+	return recordAll(ctx, tx, dialect, []timed{{at, e}})
+}
+
+// timed is an event and when it happened.
+type timed struct {
+	at time.Time
+	e  Event
+}
+
+// rowsPerInsert bounds the rows of one insert (nine parameters each).
+const rowsPerInsert = 100
+
+// recordAll appends events in order inside the caller's transaction: the
+// chain's lock and its last row once, and the rows in as few statements
+// as rowsPerInsert allows (on PostgreSQL each statement is a round trip).
+func recordAll(ctx context.Context, tx db.Querier, dialect db.Dialect, events []timed) error {
 	if dialect == db.Postgres {
 		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, advisoryLockKey); err != nil {
 			return db.Check(err)
@@ -76,12 +93,22 @@ func Record(ctx context.Context, tx db.Querier, dialect db.Dialect, at time.Time
 	if err := db.Check(err); err != nil && !errors.Is(err, db.ErrNotFound) {
 		return err
 	}
-	seq++
-	at = at.UTC().Truncate(time.Microsecond)
-	h := rowHash(seq, at, e, prev)
-	_, err = tx.ExecContext(ctx, `INSERT INTO audit_log (seq, at, event, user_id, subject, address, detail, prev_hash, hash)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, seq, at, e.Event, e.UserID, e.Subject, e.Address, e.Detail, prev, h)
-	return db.Check(err)
+	for part := range slices.Chunk(events, rowsPerInsert) {
+		rows := make([]string, len(part))
+		args := make([]any, 0, 9*len(part))
+		for i, x := range part {
+			seq++
+			at := x.at.UTC().Truncate(time.Microsecond)
+			h := rowHash(seq, at, x.e, prev)
+			rows[i] = fmt.Sprintf("($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", 9*i+1, 9*i+2, 9*i+3, 9*i+4, 9*i+5, 9*i+6, 9*i+7, 9*i+8, 9*i+9)
+			args = append(args, seq, at, x.e.Event, x.e.UserID, x.e.Subject, x.e.Address, x.e.Detail, prev, h)
+			prev = h
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_log (seq, at, event, user_id, subject, address, detail, prev_hash, hash) VALUES `+strings.Join(rows, ", "), args...); err != nil {
+			return db.Check(err)
+		}
+	}
+	return nil
 }
 
 // rowHash is the chained hash of one row. Fields are length-prefixed so that

@@ -72,14 +72,11 @@ func (b *Batch) flush(ctx context.Context) {
 			return
 		}
 		b.mu.Unlock()
-		err := b.db.InTx(ctx, func(tx db.Querier) error {
-			for _, q := range batch {
-				if err := Record(ctx, tx, b.db.Dialect(), q.at, q.e); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		events := make([]timed, len(batch))
+		for i, q := range batch {
+			events[i] = timed{q.at, q.e}
+		}
+		err := b.db.InTx(ctx, func(tx db.Querier) error { return recordAll(ctx, tx, b.db.Dialect(), events) })
 		for _, q := range batch {
 			q.done <- err
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/openimi/openimi/internal/audit"
+	"github.com/openimi/openimi/internal/db"
 	"github.com/openimi/openimi/internal/db/dbtest"
 )
 
@@ -76,5 +77,42 @@ func TestBatchWritesTheEventOfACallerThatGaveUp(t *testing.T) {
 			t.Fatal("the event of a caller that gave up was never written")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Events appended together, more than one statement's rows, are each a
+// row of the chain, in order, after what was there.
+func TestEventsAppendedTogetherContinueTheChain(t *testing.T) {
+	d := dbtest.Open(t)
+	ctx := context.Background()
+	at := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	if err := d.InTx(ctx, func(tx db.Querier) error {
+		return audit.Record(ctx, tx, d.Dialect(), at, audit.Event{Event: audit.PersonalDataViewed, Subject: "first"})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 250
+	var es []audit.Event
+	for i := range n {
+		es = append(es, audit.Event{Event: audit.PersonalDataViewed, UserID: "u1", Subject: fmt.Sprintf("view %03d", i)})
+	}
+	if err := d.InTx(ctx, func(tx db.Querier) error { return audit.RecordAll(ctx, tx, d.Dialect(), at, es) }); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := audit.Verify(ctx, d.Read())
+	if err != nil {
+		t.Fatalf("the chain is broken: %v", err)
+	}
+	subjects, err := db.Strings(d.Read().QueryContext(ctx, `SELECT subject FROM audit_log WHERE event = $1 ORDER BY seq`, audit.PersonalDataViewed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(subjects) != n+1 || rows < n+1 || subjects[0] != "first" || subjects[1] != "view 000" || subjects[n] != fmt.Sprintf("view %03d", n-1) {
+		t.Fatalf("%d rows verified, views %d: first %q, second %q, last %q", rows, len(subjects), subjects[0], subjects[1], subjects[len(subjects)-1])
+	}
+	for i, s := range subjects[1:] {
+		if s != fmt.Sprintf("view %03d", i) {
+			t.Fatalf("view %d is %q", i, s)
+		}
 	}
 }

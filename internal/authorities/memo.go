@@ -29,6 +29,26 @@ func WithMemo(ctx context.Context) context.Context {
 	return context.WithValue(ctx, memoKey{}, &memo{byID: map[string]*Authority{}})
 }
 
+// WithFormMemo is WithMemo for an HTTP request that may write (a form, an
+// API call that changes something): what it remembers is forgotten
+// whenever one of its transactions ends (db.AfterTx), so that what it
+// reads after a change of its own is read again. Before that, it reads
+// the registry revision once (or takes its session's, KnowRevision)
+// instead of once for each authority and user's roles it asks for: on
+// PostgreSQL a round trip each, about three for each step of a request.
+func WithFormMemo(ctx context.Context) context.Context {
+	m := &memo{byID: map[string]*Authority{}}
+	return db.AfterTx(context.WithValue(ctx, memoKey{}, m), m.forget)
+}
+
+// forget drops what the memo remembers.
+func (m *memo) forget() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	clear(m.byID)
+	m.revision, m.read = 0, false
+}
+
 func memoOf(ctx context.Context) *memo {
 	m, _ := ctx.Value(memoKey{}).(*memo)
 	return m
@@ -73,9 +93,9 @@ func (m *memo) put(a *Authority) {
 // authority, its lists or a user's roles, so what is kept under the
 // revision a page reads has not changed since (package kept). A page
 // reads the revision once (its memo keeps it; a signed-in page takes the
-// one read with its session, KnowRevision); a form, which has no memo,
-// once for each authority it asks for: a read of a one-row table instead
-// of an authority's row and lists. Any change to any authority or user's
+// one read with its session, KnowRevision); a form too, until its first
+// transaction ends (WithFormMemo), and then once again: a read of a
+// one-row table instead of an authority's row and lists. Any change to any authority or user's
 // roles makes every server read again what it needs: such changes are
 // rare (the registry is kept by hand and by imports), pages many.
 const (

@@ -726,3 +726,51 @@ func TestTheActorOfAUserReadWithTheSessionIsTheirActor(t *testing.T) {
 		t.Fatalf("the member's actor: %+v", member)
 	}
 }
+
+// A form's memo reads the registry revision once, or takes its
+// session's, until one of its transactions ends (committed or not): what
+// it reads then is read again, its own change with it.
+func TestAFormsMemoForgetsOnceItsTransactionEnds(t *testing.T) {
+	w := newWorld(t)
+	a := w.authority("DE", "Ärztekammer Berlin", authorities.CompetentAuthority, "pq")
+	var revision int64
+	if err := w.db.Read().QueryRowContext(w.ctx, `SELECT revision FROM registry_revision WHERE id = 1`).Scan(&revision); err != nil {
+		t.Fatal(err)
+	}
+	form := authorities.WithFormMemo(w.ctx)
+	authorities.KnowRevision(form, revision)
+	phone := func(want string, reads int64) {
+		t.Helper()
+		before := w.svc.RevisionReads()
+		got, err := w.svc.Get(form, a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Phone != want || w.svc.RevisionReads()-before != reads {
+			t.Fatalf("the form read the phone %q and the revision %d times, want %q and %d", got.Phone, w.svc.RevisionReads()-before, want, reads)
+		}
+	}
+	phone("", 0)
+	phone("", 0)
+	change := func(to string, fail bool) error {
+		return w.db.InTx(form, func(tx db.Querier) error {
+			if _, err := tx.ExecContext(form, `UPDATE authorities SET phone = $1 WHERE id = $2`, to, a.ID); err != nil {
+				return err
+			}
+			if fail {
+				return errors.New("refused")
+			}
+			return nil
+		})
+	}
+	if err := change("+49 30 1", false); err != nil {
+		t.Fatal(err)
+	}
+	phone("+49 30 1", 1) // read again, once
+	phone("+49 30 1", 0)
+	// A transaction rolled back forgets too (it changed nothing).
+	if err := change("+49 30 2", true); err == nil {
+		t.Fatal("the change was not refused")
+	}
+	phone("+49 30 1", 1)
+}

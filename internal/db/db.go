@@ -404,6 +404,7 @@ func (d *DB) begin(ctx context.Context) (tx *sql.Tx, done func(), err error) {
 // On SQLite, transactions that arrive while one runs share its commit
 // (group.go); each still returns only once its changes are durable.
 func (d *DB) InTx(ctx context.Context, fn func(tx Querier) error) (err error) {
+	defer afterTx(ctx)
 	if d.dialect == SQLite {
 		return d.inGroup(ctx, fn, false)
 	}
@@ -414,10 +415,27 @@ func (d *DB) InTx(ctx context.Context, fn func(tx Querier) error) (err error) {
 // of housekeeping): it commits alone, so that the short transactions of
 // users never wait for it to end before they are answered.
 func (d *DB) InTxAlone(ctx context.Context, fn func(tx Querier) error) error {
+	defer afterTx(ctx)
 	if d.dialect == SQLite {
 		return d.inGroup(ctx, fn, true)
 	}
 	return d.inOwnTx(ctx, fn)
+}
+
+type afterTxKey struct{}
+
+// AfterTx returns a context in which f runs each time a transaction of
+// InTx or InTxAlone begun with it ends, committed or not: a request that
+// remembers what it read (authorities.WithFormMemo) forgets it once it
+// may have changed it.
+func AfterTx(ctx context.Context, f func()) context.Context {
+	return context.WithValue(ctx, afterTxKey{}, f)
+}
+
+func afterTx(ctx context.Context) {
+	if f, ok := ctx.Value(afterTxKey{}).(func()); ok {
+		f()
+	}
 }
 
 func (d *DB) inOwnTx(ctx context.Context, fn func(tx Querier) error) (err error) {

@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -23,19 +24,47 @@ type Notice struct {
 // chose a daily digest, e-mails it at once (m, whose Kind names both).
 // Everything happens in the caller's transaction.
 func Tell(ctx context.Context, tx db.Querier, now time.Time, userID, reference, link string, m Message) error {
-	id := uuid.Must(uuid.NewV7()).String()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO notifications (id, user_id, kind, reference, link, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-		id, userID, m.Kind, reference, link, dbTime(now)); err != nil {
-		return db.Check(err)
-	}
 	var digest bool
 	if err := tx.QueryRowContext(ctx, `SELECT email_digest FROM users WHERE id = $1`, userID).Scan(&digest); err != nil {
 		return db.Check(err)
 	}
-	if digest {
+	return tellAll(ctx, tx, now, reference, link, []told{{userID, digest, m}})
+}
+
+// told is one user told of a case: the in-app notification, and the
+// e-mail unless the user chose a digest.
+type told struct {
+	userID string
+	digest bool
+	m      Message
+}
+
+// tellAll is Tell for several users of one case, in two statements
+// whatever their number (one for the notifications, one for the
+// e-mails): each statement is a round trip to PostgreSQL.
+func tellAll(ctx context.Context, tx db.Querier, now time.Time, reference, link string, list []told) error {
+	if len(list) == 0 {
 		return nil
 	}
-	return Enqueue(ctx, tx, now, m)
+	now = dbTime(now)
+	// The values every row shares are parameters once.
+	args := []any{list[0].m.Kind, reference, link, now}
+	rows := make([]string, len(list))
+	var mails []Message
+	for i, x := range list {
+		if x.m.Kind != list[0].m.Kind {
+			return fmt.Errorf("notify: one case's news told as %s and %s", list[0].m.Kind, x.m.Kind)
+		}
+		rows[i] = fmt.Sprintf("($%d, $%d, $1, $2, $3, $4)", len(args)+1, len(args)+2)
+		args = append(args, uuid.Must(uuid.NewV7()).String(), x.userID)
+		if !x.digest {
+			mails = append(mails, x.m)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO notifications (id, user_id, kind, reference, link, created_at) VALUES `+strings.Join(rows, ", "), args...); err != nil {
+		return db.Check(err)
+	}
+	return enqueueAll(ctx, tx, now, mails)
 }
 
 // Notices returns a user's latest notifications, newest first, and how
@@ -183,16 +212,19 @@ func TellAuthority(ctx context.Context, tx db.Querier, now time.Time, to Audienc
 		args = append(args, r)
 		marks[i] = "$" + strconv.Itoa(3+i)
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT u.id, u.email, u.name, u.language FROM users u JOIN user_roles ur ON ur.user_id = u.id
+	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT u.id, u.email, u.name, u.language, u.email_digest FROM users u JOIN user_roles ur ON ur.user_id = u.id
 		WHERE u.authority_id = $1 AND u.active AND (ur.area = '' OR ur.area = $2) AND ur.role IN (`+strings.Join(marks, ", ")+`) ORDER BY u.id`, args...)
 	if err != nil {
 		return db.Check(err)
 	}
-	type recipient struct{ id, email, name, lang string }
+	type recipient struct {
+		id, email, name, lang string
+		digest                bool
+	}
 	var list []recipient
 	for rows.Next() {
 		var x recipient
-		if err := rows.Scan(&x.id, &x.email, &x.name, &x.lang); err != nil {
+		if err := rows.Scan(&x.id, &x.email, &x.name, &x.lang, &x.digest); err != nil {
 			_ = rows.Close()
 			return db.Check(err)
 		}
@@ -202,6 +234,7 @@ func TellAuthority(ctx context.Context, tx db.Querier, now time.Time, to Audienc
 	if err := rows.Err(); err != nil {
 		return db.Check(err)
 	}
+	var all []told
 	for _, x := range list {
 		if to.Done[x.id] || x.id == to.Skip {
 			continue
@@ -213,9 +246,7 @@ func TellAuthority(ctx context.Context, tx db.Querier, now time.Time, to Audienc
 		for k, v := range extra {
 			data[k] = v
 		}
-		if err := Tell(ctx, tx, now, x.id, reference, link, Message{Kind: kind, To: x.email, Language: x.lang, Data: data}); err != nil {
-			return err
-		}
+		all = append(all, told{x.id, x.digest, Message{Kind: kind, To: x.email, Language: x.lang, Data: data}})
 	}
-	return nil
+	return tellAll(ctx, tx, now, reference, link, all)
 }

@@ -76,3 +76,80 @@ func TestNotificationsByEMailAtOnceOrInADailyDigest(t *testing.T) {
 		t.Fatal("still unread")
 	}
 }
+
+// TellAuthority tells each user of the audience once, in their own
+// language and by their own name; those who chose the digest get the
+// notice and no e-mail; the one skipped and those told already get
+// nothing.
+func TestAnAuthoritysUsersAreToldEachInTheirOwnWay(t *testing.T) {
+	d := dbtest.Open(t)
+	ctx := context.Background()
+	a := auth.New(d, auth.Settings{}, nil)
+	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if err := d.InTx(ctx, func(tx db.Querier) error { _, err := tx.ExecContext(ctx, q, args...); return err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exec(`INSERT INTO authorities (id, country, name, language, role, status, created_at, updated_at)
+		VALUES ('auth-1', 'PL', 'Urząd', 'pl', 'competent_authority', 'active', $1, $1)`, now)
+	users := map[string]auth.User{}
+	for _, u := range []struct{ key, lang, role, area string }{
+		{"polish", "pl", "request_handler", "pq"},
+		{"french", "fr", "allocator", ""},
+		{"digest", "de", "request_handler", "pq"},
+		{"actor", "en", "request_handler", "pq"},
+		{"earlier", "en", "request_handler", "pq"},
+		{"other_area", "en", "request_handler", "services"},
+		{"other_role", "en", "coordinator", "pq"},
+	} {
+		x, err := a.CreateUser(ctx, auth.NewUser{Email: u.key + "@example.eu", Name: "Name " + u.key, Password: "correct-horse-battery-9", Language: u.lang})
+		if err != nil {
+			t.Fatal(err)
+		}
+		users[u.key] = x
+		exec(`UPDATE users SET authority_id = 'auth-1' WHERE id = $1`, x.ID)
+		exec(`INSERT INTO user_roles (user_id, role, area) VALUES ($1, $2, $3)`, x.ID, u.role, u.area)
+	}
+	if err := notify.SetDigest(ctx, d, users["digest"].ID, true); err != nil {
+		t.Fatal(err)
+	}
+	to := notify.Audience{AuthorityID: "auth-1", Area: "pq", Roles: []string{"allocator", "request_handler"}, Skip: users["actor"].ID,
+		Done: map[string]bool{users["earlier"].ID: true}}
+	if err := d.InTx(ctx, func(tx db.Querier) error {
+		return notify.TellAuthority(ctx, tx, now, to, "PQ-2026-000009", "/requests/r9", "http://imi.test", notify.KindRequestDueSoon,
+			map[string]string{"Date": "2026-03-09"})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for key, u := range users {
+		_, unread, err := notify.Notices(ctx, d.Read(), u.ID, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mails int
+		var lang, payload string
+		if err := d.Read().QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(MAX(language), ''), COALESCE(MAX(payload), '') FROM outbox WHERE recipient = $1`, u.Email).
+			Scan(&mails, &lang, &payload); err != nil {
+			t.Fatal(err)
+		}
+		wantNotice, wantMail := 0, 0
+		switch key {
+		case "polish", "french":
+			wantNotice, wantMail = 1, 1
+		case "digest":
+			wantNotice = 1
+		}
+		if unread != wantNotice || mails != wantMail {
+			t.Errorf("%s: %d notices and %d e-mails, want %d and %d", key, unread, mails, wantNotice, wantMail)
+		}
+		if wantMail == 1 && (lang != u.Language || !strings.Contains(payload, `"Name":"Name `+key+`"`) ||
+			!strings.Contains(payload, `"Date":"2026-03-09"`) || !strings.Contains(payload, `"Link":"http://imi.test/requests/r9"`)) {
+			t.Errorf("%s: e-mail in %q: %s", key, lang, payload)
+		}
+	}
+	if !to.Done[users["polish"].ID] || !to.Done[users["french"].ID] || !to.Done[users["digest"].ID] || to.Done[users["actor"].ID] {
+		t.Errorf("told: %v", to.Done)
+	}
+}

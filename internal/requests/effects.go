@@ -3,6 +3,7 @@ package requests
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -151,17 +152,25 @@ func (c *change) recordAnswers(ctx context.Context) error {
 			return problem.Field("answers", "error_request_question", "Code", code)
 		}
 	}
+	// All the answers in one statement (one round trip to PostgreSQL),
+	// each row of VALUES being a question's code, answer and text.
+	args := []any{c.r.ID}
+	rows := make([]string, 0, len(c.r.Questions))
 	for _, q := range c.r.Questions {
 		a := c.in.Answers[q.Code]
 		a.Value, a.Text = strings.TrimSpace(a.Value), strings.TrimSpace(a.Text)
 		if err := checkAnswer(p.Question(q.Code), a); err != nil {
 			return err
 		}
-		if err := c.exec(ctx, `UPDATE request_questions SET answer = $1, answer_text = $2 WHERE request_id = $3 AND code = $4`, a.Value, a.Text, c.r.ID, q.Code); err != nil {
-			return err
-		}
+		n := len(args)
+		rows = append(rows, fmt.Sprintf("($%d, $%d, $%d)", n+1, n+2, n+3))
+		args = append(args, q.Code, a.Value, a.Text)
 	}
-	return nil
+	if len(rows) == 0 {
+		return nil
+	}
+	return c.exec(ctx, `UPDATE request_questions SET answer = v.column2, answer_text = v.column3 FROM (VALUES `+strings.Join(rows, ", ")+`) AS v
+		WHERE request_questions.request_id = $1 AND request_questions.code = v.column1`, args...)
 }
 
 // checkAnswer checks an answer against its question's answer type.

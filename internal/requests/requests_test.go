@@ -222,7 +222,9 @@ func TestARequestFromDraftToClosure(t *testing.T) {
 		t.Fatalf("an incomplete answer: %v", err)
 	}
 	r = w.act(w.plHandler, r.ID, "answer", requests.Input{Answers: answers()})
-	if r.State != requests.Answered || r.Questions[1].AnswerText != "The faculty merged in 2005." {
+	// Each answer is stored on its own question (all in one statement).
+	if r.State != requests.Answered || r.Questions[0].Code != "diploma_authentic" || r.Questions[0].Answer != "yes" || r.Questions[0].AnswerText != "" ||
+		r.Questions[1].Answer != "unknown" || r.Questions[1].AnswerText != "The faculty merged in 2005." {
 		t.Fatalf("answer: %+v", r)
 	}
 	// A follow-up question reopens it; the second answer closes it.

@@ -229,17 +229,28 @@ func project(ctx context.Context, tx db.Querier, reg *areas.Registry, id string,
 			return nil, db.Check(err)
 		}
 	}
+	// The request, the facts stored for it and its questions, in one
+	// round trip.
 	f := Facts{RequestID: id}
-	var subject string
+	var subject, codes string
 	var rateTime, rateEffort sql.NullInt64
-	var responder sql.NullString
-	err := tx.QueryRowContext(ctx, `SELECT r.area, r.state, r.requester_id, a.country, r.responder_id, COALESCE(b.country, ''), r.reply_by, r.subject, r.rating_time, r.rating_effort
-		FROM requests r JOIN authorities a ON a.id = r.requester_id LEFT JOIN authorities b ON b.id = r.responder_id WHERE r.id = $1`, id).
-		Scan(&f.Area, &f.State, &f.RequesterID, &f.RequesterCountry, &responder, &f.ResponderCountry, &f.ReplyBy, &subject, &rateTime, &rateEffort)
+	var responder, oldArea, oldMonth, oldCategory, oldQuestions sql.NullString
+	err := tx.QueryRowContext(ctx, `SELECT r.area, r.state, r.requester_id, a.country, r.responder_id, COALESCE(b.country, ''), r.reply_by, r.subject, r.rating_time, r.rating_effort,
+			f.area, f.sent_month, f.category, f.questions,
+			COALESCE((SELECT string_agg(q.code, ',' ORDER BY q.code) FROM request_questions q WHERE q.request_id = r.id), '')
+		FROM requests r JOIN authorities a ON a.id = r.requester_id LEFT JOIN authorities b ON b.id = r.responder_id
+			LEFT JOIN request_facts f ON f.request_id = r.id
+		WHERE r.id = $1`, id).
+		Scan(&f.Area, &f.State, &f.RequesterID, &f.RequesterCountry, &responder, &f.ResponderCountry, &f.ReplyBy, &subject, &rateTime, &rateEffort,
+			&oldArea, &oldMonth, &oldCategory, &oldQuestions, &codes)
 	if err != nil {
 		return nil, db.Check(err)
 	}
 	f.ResponderID = responder.String
+	var old *storedFacts
+	if oldArea.Valid {
+		old = &storedFacts{area: oldArea.String, month: oldMonth.String, category: oldCategory.String, questions: split(oldQuestions.String)}
+	}
 	rows, err := tx.QueryContext(ctx, `SELECT at, action FROM case_events WHERE case_id = $1 ORDER BY seq`, id)
 	if err != nil {
 		return nil, db.Check(err)
@@ -257,16 +268,10 @@ func project(ctx context.Context, tx db.Querier, reg *areas.Registry, id string,
 	if err := rows.Err(); err != nil {
 		return nil, db.Check(err)
 	}
-	old, err := stored(ctx, tx, id)
-	if err != nil {
-		return nil, err
-	}
 	if !derive(&f, events) || f.ResponderID == "" {
 		return nil, nil
 	}
-	if f.Questions, err = questionCodes(ctx, tx, id); err != nil {
-		return nil, err
-	}
+	f.Questions = split(codes)
 	f.Category = category(reg, f.Area, subject)
 	if f.Category == "" && old != nil {
 		f.Category = old.category // the subject's data was erased: the figure stays
@@ -302,37 +307,12 @@ type storedFacts struct {
 	questions             []string
 }
 
-func stored(ctx context.Context, tx db.Querier, id string) (*storedFacts, error) {
-	var s storedFacts
-	var qs string
-	err := tx.QueryRowContext(ctx, `SELECT area, sent_month, category, questions FROM request_facts WHERE request_id = $1`, id).Scan(&s.area, &s.month, &s.category, &qs)
-	if err == sql.ErrNoRows {
-		return nil, nil
+// split is a list of question codes joined by commas (none is empty).
+func split(codes string) []string {
+	if codes == "" {
+		return nil
 	}
-	if err != nil {
-		return nil, db.Check(err)
-	}
-	if qs != "" {
-		s.questions = strings.Split(qs, ",")
-	}
-	return &s, nil
-}
-
-func questionCodes(ctx context.Context, tx db.Querier, id string) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT code FROM request_questions WHERE request_id = $1 ORDER BY code`, id)
-	if err != nil {
-		return nil, db.Check(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var c string
-		if err := rows.Scan(&c); err != nil {
-			return nil, db.Check(err)
-		}
-		out = append(out, c)
-	}
-	return out, db.Check(rows.Err())
+	return strings.Split(codes, ",")
 }
 
 // category reads the area's statistics category (a term of the subject,
@@ -394,7 +374,9 @@ func utc(t *time.Time) any {
 }
 
 // applyDeltas adds up the changes per counter and writes those that are
-// not zero, in one order so that concurrent writers cannot deadlock.
+// not zero, in one order so that concurrent writers cannot deadlock: a
+// statement of many rows writes them in the order of its VALUES. A step's
+// counters are one statement, one round trip to PostgreSQL.
 func applyDeltas(ctx context.Context, tx db.Querier, ds []delta) error {
 	sum := map[[3]string]int{}
 	for _, d := range ds {
@@ -407,14 +389,24 @@ func applyDeltas(ctx context.Context, tx db.Querier, ds []delta) error {
 		}
 	}
 	sort.Slice(keys, func(i, j int) bool { return slices.Compare(keys[i][:], keys[j][:]) < 0 })
-	for _, k := range keys {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO stats_questions (area, month, code, requests) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (area, month, code) DO UPDATE SET requests = stats_questions.requests + excluded.requests`, k[0], k[1], k[2], sum[k]); err != nil {
+	for batch := range slices.Chunk(keys, deltasPerStatement) {
+		rows := make([]string, len(batch))
+		args := make([]any, 0, 4*len(batch))
+		for i, k := range batch {
+			rows[i] = fmt.Sprintf("($%d, $%d, $%d, $%d)", 4*i+1, 4*i+2, 4*i+3, 4*i+4)
+			args = append(args, k[0], k[1], k[2], sum[k])
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO stats_questions (area, month, code, requests) VALUES `+strings.Join(rows, ", ")+`
+			ON CONFLICT (area, month, code) DO UPDATE SET requests = stats_questions.requests + excluded.requests`, args...); err != nil {
 			return db.Check(err)
 		}
 	}
 	return nil
 }
+
+// deltasPerStatement bounds a statement's counters (four parameters
+// each), far below either database's limit of parameters.
+const deltasPerStatement = 250
 
 // Rebuild derives every request's facts again from the events, in
 // batches, over the stored ones (which keep the category of requests

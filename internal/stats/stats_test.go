@@ -370,6 +370,45 @@ func TestRebuildDerivesTheSameFactsFromTheEvents(t *testing.T) {
 	}
 }
 
+// A request with more questions than one statement writes counters for
+// is counted whole, by a step's projection and by a rebuild alike.
+func TestCountersBeyondOneStatementAreAllWritten(t *testing.T) {
+	f := newFixture(t)
+	const extra = 600 // several statements of counters
+	if err := f.db.InTx(f.ctx, func(tx db.Querier) error {
+		for i := range extra {
+			if _, err := tx.ExecContext(f.ctx, `INSERT INTO request_questions (request_id, position, code) VALUES ($1, $2, $3)`,
+				f.ids["R1"], 100+i, fmt.Sprintf("zz_%04d", i)); err != nil {
+				return err
+			}
+		}
+		return stats.Project(f.ctx, tx, f.reg, f.ids["R1"])
+	}); err != nil {
+		t.Fatal(err)
+	}
+	counted := func() (codes, total int) {
+		t.Helper()
+		if err := f.db.Read().QueryRowContext(f.ctx, `SELECT COUNT(*), COALESCE(SUM(requests), 0) FROM stats_questions WHERE code LIKE 'zz!_%' ESCAPE '!'`).
+			Scan(&codes, &total); err != nil {
+			t.Fatal(err)
+		}
+		return codes, total
+	}
+	if codes, total := counted(); codes != extra || total != extra {
+		t.Fatalf("after the step: %d counters holding %d, want %d and %d", codes, total, extra, extra)
+	}
+	before := f.dump()
+	if _, err := stats.Rebuild(f.ctx, f.db, f.reg); err != nil {
+		t.Fatal(err)
+	}
+	if after := f.dump(); after != before {
+		t.Errorf("rebuilt counters differ:\nbefore %s\nafter  %s", before, after)
+	}
+	if codes, total := counted(); codes != extra || total != extra {
+		t.Fatalf("after a rebuild: %d counters holding %d, want %d and %d", codes, total, extra, extra)
+	}
+}
+
 func (f *fixture) dump() string {
 	f.t.Helper()
 	rows, err := f.db.Read().QueryContext(f.ctx, `SELECT request_id, area, category, responder_country, state, sent_month, reply_bucket, net_bucket,

@@ -153,6 +153,10 @@ func (s *Server) identifyExceptStatic(next http.Handler) http.Handler {
 			// A page reads the same authorities several times; a request
 			// that changes nothing may remember them (authorities.WithMemo).
 			r = r.WithContext(authorities.WithMemo(r.Context()))
+		} else {
+			// A form remembers them until its first change
+			// (authorities.WithFormMemo).
+			r = r.WithContext(authorities.WithFormMemo(r.Context()))
 		}
 		switch p := r.URL.Path; {
 		case len(p) > 8 && p[:8] == "/static/", p == "/healthz", p == "/readyz", p == "/metrics", len(p) > 8 && p[:8] == "/api/v1/", strings.HasPrefix(p, "/public/"):

@@ -236,16 +236,14 @@ type Event struct {
 
 // Record appends e to its case's history inside tx, numbered after the
 // last: two actions racing on one case cannot both take the same number,
-// so one fails with a conflict.
+// so one fails with a conflict. The number is found in the insert itself,
+// one statement (a round trip to PostgreSQL) for both.
 func Record(ctx context.Context, tx db.Querier, e *Event) error {
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) + 1 FROM case_events WHERE case_id = $1`, e.CaseID).Scan(&e.Seq); err != nil {
-		return db.Check(err)
-	}
 	e.ID = uuid.Must(uuid.NewV7()).String()
 	e.At = e.At.UTC().Truncate(time.Microsecond)
-	_, err := tx.ExecContext(ctx, `INSERT INTO case_events (id, case_id, seq, at, action, from_state, to_state, user_id, authority_id, party, comment, data)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		e.ID, e.CaseID, e.Seq, e.At, e.Action, e.From, e.To, nullable(e.UserID), nullable(e.AuthorityID), e.Party, e.Comment, e.Data)
+	err := tx.QueryRowContext(ctx, `INSERT INTO case_events (id, case_id, seq, at, action, from_state, to_state, user_id, authority_id, party, comment, data)
+		VALUES ($1, $2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM case_events WHERE case_id = $2), $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING seq`,
+		e.ID, e.CaseID, e.At, e.Action, e.From, e.To, nullable(e.UserID), nullable(e.AuthorityID), e.Party, e.Comment, e.Data).Scan(&e.Seq)
 	return db.Check(err)
 }
 

@@ -115,10 +115,12 @@ func TestEventsAreNumberedAndRacesConflict(t *testing.T) {
 	ctx := context.Background()
 	at := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 	for i := range 3 {
-		if err := d.InTx(ctx, func(tx db.Querier) error {
-			return workflow.Record(ctx, tx, &workflow.Event{CaseID: "case-1", At: at.Add(time.Duration(i) * time.Hour), Action: "comment", From: "sent", To: "sent", Comment: "note"})
-		}); err != nil {
+		e := &workflow.Event{CaseID: "case-1", At: at.Add(time.Duration(i) * time.Hour), Action: "comment", From: "sent", To: "sent", Comment: "note"}
+		if err := d.InTx(ctx, func(tx db.Querier) error { return workflow.Record(ctx, tx, e) }); err != nil {
 			t.Fatal(err)
+		}
+		if e.Seq != i+1 {
+			t.Fatalf("event %d recorded as number %d", i+1, e.Seq)
 		}
 	}
 	h, err := workflow.History(ctx, d.Read(), "case-1")
