@@ -1,10 +1,12 @@
 package app_test
 
 import (
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/openimi/openimi/internal/authorities"
 )
@@ -60,9 +62,30 @@ func TestASignedInPageReadsTheRegistryRevisionWithItsSession(t *testing.T) {
 	}); n != 0 {
 		t.Fatalf("sending read the registry revision %d times in statements of its own", n)
 	}
+	// A form whose body took longer than a second to arrive
+	// (authorities.FormMemoAge) reads the revision again, once: its roles
+	// are checked as they are then.
+	m.b.get("/requests/new")
+	body := url.Values{"csrf": {m.b.csrf}, "area": {"pq"}, "question_set": {"authenticity"}, "step": {"continue"}}.Encode()
+	if n := readsIn(func() {
+		pr, pw := io.Pipe()
+		go func() {
+			_, _ = pw.Write([]byte(body[:10]))
+			time.Sleep(2 * time.Second)
+			_, _ = pw.Write([]byte(body[10:]))
+			_ = pw.Close()
+		}()
+		req, _ := http.NewRequest(http.MethodPost, s.srv.URL+"/requests/new", pr)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if r := m.b.do(req); r.code != http.StatusOK || !strings.Contains(r.body, `value="diploma_authentic"`) {
+			t.Fatalf("a slow form: %d", r.code)
+		}
+	}); n != 1 {
+		t.Fatalf("a form sent slowly read the registry revision %d times in statements of its own, want 1", n)
+	}
 	// The count counts: an API read, whose memo has no session to take the
-	// revision from, reads it once, and a read without a memo (a form)
-	// reads it itself.
+	// revision from, reads it once, and a read without a memo (a job, a
+	// command) reads it itself.
 	if n := readsIn(func() {
 		if r := s.api(t, http.MethodGet, "/api/v1/authorities/"+de.ID, m.token, ""); r.code != http.StatusOK {
 			t.Fatalf("the API: %d", r.code)

@@ -7,6 +7,7 @@ package audit
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -82,16 +83,23 @@ const rowsPerInsert = 100
 // chain's lock and its last row once, and the rows in as few statements
 // as rowsPerInsert allows (on PostgreSQL each statement is a round trip).
 func recordAll(ctx context.Context, tx db.Querier, dialect db.Dialect, events []timed) error {
-	if dialect == db.Postgres {
-		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, advisoryLockKey); err != nil {
-			return db.Check(err)
-		}
-	}
 	var seq int64
 	prev := genesis
-	err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
-	if err := db.Check(err); err != nil && !errors.Is(err, db.ErrNotFound) {
-		return err
+	if dialect == db.Postgres {
+		// The lock, then the last row, in one round trip (migration 18).
+		var last sql.NullInt64
+		var hash sql.NullString
+		if err := tx.QueryRowContext(ctx, `SELECT last_seq, last_hash FROM audit_head($1)`, advisoryLockKey).Scan(&last, &hash); err != nil {
+			return db.Check(err)
+		}
+		if last.Valid {
+			seq, prev = last.Int64, hash.String
+		}
+	} else {
+		err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
+		if err := db.Check(err); err != nil && !errors.Is(err, db.ErrNotFound) {
+			return err
+		}
 	}
 	for part := range slices.Chunk(events, rowsPerInsert) {
 		rows := make([]string, len(part))

@@ -108,3 +108,31 @@ func TestConcurrentAppendsKeepTheChain(t *testing.T) {
 		t.Fatalf("n=%d err=%v", n, err)
 	}
 }
+
+// On PostgreSQL an append that waited for the chain's lock reads the last
+// row committed while it waited: it follows it instead of forking the
+// chain (or taking its number).
+func TestAnAppendThatWaitedFollowsTheRowCommittedMeanwhile(t *testing.T) {
+	d := dbtest.Open(t)
+	if d.Dialect() != db.Postgres {
+		t.Skip("SQLite's one writer appends alone")
+	}
+	ctx := context.Background()
+	at := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	first, second := dbtest.Contend(t, d, func(ctx context.Context, tx db.Querier) error {
+		return audit.Record(ctx, tx, d.Dialect(), at, audit.Event{Event: audit.SignInSucceeded, Subject: "first"})
+	}, func(ctx context.Context, tx db.Querier) error {
+		return audit.Record(ctx, tx, d.Dialect(), at.Add(time.Second), audit.Event{Event: audit.SignInSucceeded, Subject: "second"})
+	})
+	if first != nil || second != nil {
+		t.Fatalf("the appends: %v, %v", first, second)
+	}
+	n, err := audit.Verify(ctx, d.Read())
+	if err != nil || n != 2 {
+		t.Fatalf("%d rows verified: %v", n, err)
+	}
+	subjects, err := db.Strings(d.Read().QueryContext(ctx, `SELECT subject FROM audit_log ORDER BY seq`))
+	if err != nil || len(subjects) != 2 || subjects[0] != "first" || subjects[1] != "second" {
+		t.Fatalf("the chain: %v %v", subjects, err)
+	}
+}

@@ -45,7 +45,9 @@ func (b *Batch) Record(ctx context.Context, at time.Time, e Event) error {
 	b.pending = append(b.pending, q)
 	if !b.running {
 		b.running = true
-		go b.flush(context.WithoutCancel(ctx))
+		// The flush outlives the request that starts it: not its
+		// cancellation, nor what the request does after its transactions.
+		go b.flush(db.AfterTx(context.WithoutCancel(ctx), nil))
 	}
 	b.mu.Unlock()
 	if err := ctx.Err(); err != nil {

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"time"
 	"unsafe"
 
 	"github.com/openimi/openimi/internal/db"
@@ -20,6 +21,8 @@ type memo struct {
 	byID     map[string]*Authority
 	revision int64 // the registry revision, once read (read)
 	read     bool
+	learnt   time.Time     // when the revision was read or told
+	maxAge   time.Duration // a form's: how long it uses the revision learnt (0: as long as it lives)
 }
 
 // WithMemo returns a context in which Get reads each authority once. It is
@@ -31,13 +34,22 @@ func WithMemo(ctx context.Context) context.Context {
 
 // WithFormMemo is WithMemo for an HTTP request that may write (a form, an
 // API call that changes something): what it remembers is forgotten
-// whenever one of its transactions ends (db.AfterTx), so that what it
-// reads after a change of its own is read again. Before that, it reads
-// the registry revision once (or takes its session's, KnowRevision)
-// instead of once for each authority and user's roles it asks for: on
-// PostgreSQL a round trip each, about three for each step of a request.
-func WithFormMemo(ctx context.Context) context.Context {
-	m := &memo{byID: map[string]*Authority{}}
+// whenever one of its transactions ends, committed or not (db.AfterTx),
+// so that what it reads after a change of its own is read again; and once
+// the registry revision it learnt is older than FormMemoAge (a body slow
+// to arrive, an upload being scanned), so that what it checks is as the
+// registry is then. Until then it reads the registry revision once (or
+// takes its session's, KnowRevision) instead of once for each authority
+// and user's roles it asks for: on PostgreSQL a round trip each, about
+// three for each step of a request.
+func WithFormMemo(ctx context.Context) context.Context { return withFormMemo(ctx, FormMemoAge) }
+
+// FormMemoAge is how long a form's memo uses the registry revision it
+// learnt (WithFormMemo).
+const FormMemoAge = time.Second
+
+func withFormMemo(ctx context.Context, maxAge time.Duration) context.Context {
+	m := &memo{byID: map[string]*Authority{}, maxAge: maxAge}
 	return db.AfterTx(context.WithValue(ctx, memoKey{}, m), m.forget)
 }
 
@@ -45,8 +57,20 @@ func WithFormMemo(ctx context.Context) context.Context {
 func (m *memo) forget() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.forgetLocked()
+}
+
+func (m *memo) forgetLocked() {
 	clear(m.byID)
 	m.revision, m.read = 0, false
+}
+
+// freshLocked forgets what the memo remembers if the revision it learnt
+// is older than its maxAge (a form's).
+func (m *memo) freshLocked() {
+	if m.maxAge > 0 && m.read && time.Since(m.learnt) > m.maxAge {
+		m.forgetLocked()
+	}
 }
 
 func memoOf(ctx context.Context) *memo {
@@ -75,6 +99,7 @@ func (m *memo) get(id string) *Authority {
 func (m *memo) peek(id string) *Authority {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.freshLocked()
 	return m.byID[id]
 }
 
@@ -93,9 +118,10 @@ func (m *memo) put(a *Authority) {
 // authority, its lists or a user's roles, so what is kept under the
 // revision a page reads has not changed since (package kept). A page
 // reads the revision once (its memo keeps it; a signed-in page takes the
-// one read with its session, KnowRevision); a form too, until its first
-// transaction ends (WithFormMemo), and then once again: a read of a
-// one-row table instead of an authority's row and lists. Any change to any authority or user's
+// one read with its session, KnowRevision); a form too, until any of its
+// transactions ends or a second has passed (WithFormMemo), and then
+// again: a read of a one-row table instead of an authority's row and
+// lists. Any change to any authority or user's
 // roles makes every server read again what it needs: such changes are
 // rare (the registry is kept by hand and by imports), pages many.
 const (
@@ -190,13 +216,14 @@ func KnowRevision(ctx context.Context, revision int64) {
 func (m *memo) know(revision int64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.revision, m.read = revision, true
+	m.revision, m.read, m.learnt = revision, true, time.Now()
 }
 
 // known returns the registry revision the memo keeps, if it has one.
 func (m *memo) known() (int64, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.freshLocked()
 	return m.revision, m.read
 }
 

@@ -737,7 +737,7 @@ func TestAFormsMemoForgetsOnceItsTransactionEnds(t *testing.T) {
 	if err := w.db.Read().QueryRowContext(w.ctx, `SELECT revision FROM registry_revision WHERE id = 1`).Scan(&revision); err != nil {
 		t.Fatal(err)
 	}
-	form := authorities.WithFormMemo(w.ctx)
+	form := authorities.WithFormMemoAge(w.ctx, time.Hour)
 	authorities.KnowRevision(form, revision)
 	phone := func(want string, reads int64) {
 		t.Helper()
@@ -773,4 +773,22 @@ func TestAFormsMemoForgetsOnceItsTransactionEnds(t *testing.T) {
 		t.Fatal("the change was not refused")
 	}
 	phone("+49 30 1", 1)
+	// A form told an older revision keeps it while it is young enough,
+	// and reads the revision again once it is not (a body slow to arrive).
+	form = authorities.WithFormMemoAge(w.ctx, 200*time.Millisecond)
+	authorities.KnowRevision(form, revision)
+	reads := func(want int64) {
+		t.Helper()
+		before := w.svc.RevisionReads()
+		if _, err := w.svc.Get(form, a.ID); err != nil {
+			t.Fatal(err)
+		}
+		if n := w.svc.RevisionReads() - before; n != want {
+			t.Fatalf("the form read the revision %d times, want %d", n, want)
+		}
+	}
+	reads(0)
+	time.Sleep(250 * time.Millisecond)
+	phone("+49 30 1", 1)
+	phone("+49 30 1", 0)
 }

@@ -427,13 +427,15 @@ type afterTxKey struct{}
 // AfterTx returns a context in which f runs each time a transaction of
 // InTx or InTxAlone begun with it ends, committed or not: a request that
 // remembers what it read (authorities.WithFormMemo) forgets it once it
-// may have changed it.
+// may have changed it. A nil f runs nothing: work that outlives a request
+// (a goroutine started with its context's values) leaves the request's f
+// behind so.
 func AfterTx(ctx context.Context, f func()) context.Context {
 	return context.WithValue(ctx, afterTxKey{}, f)
 }
 
 func afterTx(ctx context.Context) {
-	if f, ok := ctx.Value(afterTxKey{}).(func()); ok {
+	if f, ok := ctx.Value(afterTxKey{}).(func()); ok && f != nil {
 		f()
 	}
 }

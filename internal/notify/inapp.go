@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -39,33 +40,43 @@ type told struct {
 	m      Message
 }
 
-// tellAll is Tell for several users of one case, in two statements
-// whatever their number (one for the notifications, one for the
-// e-mails): each statement is a round trip to PostgreSQL.
+// tellAll is Tell for several users of one case, in two statements (one
+// for the notifications, one for the e-mails) for up to rowsPerStatement
+// users: each statement is a round trip to PostgreSQL.
 func tellAll(ctx context.Context, tx db.Querier, now time.Time, reference, link string, list []told) error {
 	if len(list) == 0 {
 		return nil
 	}
 	now = dbTime(now)
-	// The values every row shares are parameters once.
-	args := []any{list[0].m.Kind, reference, link, now}
-	rows := make([]string, len(list))
-	var mails []Message
-	for i, x := range list {
-		if x.m.Kind != list[0].m.Kind {
-			return fmt.Errorf("notify: one case's news told as %s and %s", list[0].m.Kind, x.m.Kind)
-		}
-		rows[i] = fmt.Sprintf("($%d, $%d, $1, $2, $3, $4)", len(args)+1, len(args)+2)
-		args = append(args, uuid.Must(uuid.NewV7()).String(), x.userID)
-		if !x.digest {
-			mails = append(mails, x.m)
+	kind := list[0].m.Kind
+	for _, x := range list {
+		if x.m.Kind != kind {
+			return fmt.Errorf("notify: one case's news told as %s and %s", kind, x.m.Kind)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO notifications (id, user_id, kind, reference, link, created_at) VALUES `+strings.Join(rows, ", "), args...); err != nil {
-		return db.Check(err)
+	var mails []Message
+	for part := range slices.Chunk(list, rowsPerStatement) {
+		// The values every row shares are parameters once.
+		args := []any{kind, reference, link, now}
+		rows := make([]string, len(part))
+		for i, x := range part {
+			rows[i] = fmt.Sprintf("($%d, $%d, $1, $2, $3, $4)", len(args)+1, len(args)+2)
+			args = append(args, uuid.Must(uuid.NewV7()).String(), x.userID)
+			if !x.digest {
+				mails = append(mails, x.m)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO notifications (id, user_id, kind, reference, link, created_at) VALUES `+strings.Join(rows, ", "), args...); err != nil {
+			return db.Check(err)
+		}
 	}
 	return enqueueAll(ctx, tx, now, mails)
 }
+
+// rowsPerStatement bounds the rows of one insert of notifications or
+// e-mails (five parameters each at most), far below either database's
+// limit of parameters.
+const rowsPerStatement = 500
 
 // Notices returns a user's latest notifications, newest first, and how
 // many are unread.

@@ -2,6 +2,7 @@ package notify_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -115,6 +116,23 @@ func TestAnAuthoritysUsersAreToldEachInTheirOwnWay(t *testing.T) {
 	if err := notify.SetDigest(ctx, d, users["digest"].ID, true); err != nil {
 		t.Fatal(err)
 	}
+	// And more users than one statement writes rows for.
+	const many = 1100
+	if err := d.InTx(ctx, func(tx db.Querier) error {
+		for i := range many {
+			id := fmt.Sprintf("bulk-%04d", i)
+			if _, err := tx.ExecContext(ctx, `INSERT INTO users (id, email, name, language, password_hash, password_changed_at, authority_id, created_at, updated_at)
+				VALUES ($1, $2, $3, 'it', 'x', $4, 'auth-1', $4, $4)`, id, id+"@example.eu", "Bulk "+id, now); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO user_roles (user_id, role, area) VALUES ($1, 'request_handler', 'pq')`, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	to := notify.Audience{AuthorityID: "auth-1", Area: "pq", Roles: []string{"allocator", "request_handler"}, Skip: users["actor"].ID,
 		Done: map[string]bool{users["earlier"].ID: true}}
 	if err := d.InTx(ctx, func(tx db.Querier) error {
@@ -124,15 +142,23 @@ func TestAnAuthoritysUsersAreToldEachInTheirOwnWay(t *testing.T) {
 		t.Fatal(err)
 	}
 	for key, u := range users {
-		_, unread, err := notify.Notices(ctx, d.Read(), u.ID, 10)
+		notices, unread, err := notify.Notices(ctx, d.Read(), u.ID, 10)
 		if err != nil {
 			t.Fatal(err)
 		}
+		for _, n := range notices {
+			if n.Kind != notify.KindRequestDueSoon || n.Reference != "PQ-2026-000009" || n.Link != "/requests/r9" || !n.CreatedAt.Equal(now) {
+				t.Errorf("%s: notice %+v", key, n)
+			}
+		}
 		var mails int
-		var lang, payload string
-		if err := d.Read().QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(MAX(language), ''), COALESCE(MAX(payload), '') FROM outbox WHERE recipient = $1`, u.Email).
-			Scan(&mails, &lang, &payload); err != nil {
+		var lang, payload, kind string
+		if err := d.Read().QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(MAX(language), ''), COALESCE(MAX(payload), ''), COALESCE(MAX(kind), '') FROM outbox WHERE recipient = $1`, u.Email).
+			Scan(&mails, &lang, &payload, &kind); err != nil {
 			t.Fatal(err)
+		}
+		if mails > 0 && kind != notify.KindRequestDueSoon {
+			t.Errorf("%s: an e-mail of kind %q", key, kind)
 		}
 		wantNotice, wantMail := 0, 0
 		switch key {
@@ -151,5 +177,15 @@ func TestAnAuthoritysUsersAreToldEachInTheirOwnWay(t *testing.T) {
 	}
 	if !to.Done[users["polish"].ID] || !to.Done[users["french"].ID] || !to.Done[users["digest"].ID] || to.Done[users["actor"].ID] {
 		t.Errorf("told: %v", to.Done)
+	}
+	var notices, mails, named int
+	if err := d.Read().QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM notifications WHERE user_id LIKE 'bulk-%' AND reference = 'PQ-2026-000009'),
+		(SELECT COUNT(*) FROM outbox WHERE recipient LIKE 'bulk-%' AND language = 'it' AND kind = $1),
+		(SELECT COUNT(*) FROM outbox WHERE recipient = 'bulk-1099@example.eu' AND payload LIKE '%"Name":"Bulk bulk-1099"%')`, notify.KindRequestDueSoon).
+		Scan(&notices, &mails, &named); err != nil {
+		t.Fatal(err)
+	}
+	if notices != many || mails != many || named != 1 {
+		t.Errorf("of %d more users, %d notices and %d e-mails (the last one's named: %d)", many, notices, mails, named)
 	}
 }

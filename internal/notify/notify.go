@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"slices"
 	"strings"
 	"time"
 
@@ -148,37 +149,40 @@ func Enqueue(ctx context.Context, tx db.Querier, now time.Time, m Message) error
 	return enqueueAll(ctx, tx, now, []Message{m})
 }
 
-// enqueueAll is Enqueue for several messages, in one statement: nothing is
-// written unless every one is valid.
+// enqueueAll is Enqueue for several messages, in one statement for up to
+// rowsPerStatement: nothing is written unless every one is valid.
 func enqueueAll(ctx context.Context, tx db.Querier, now time.Time, ms []Message) error {
-	if len(ms) == 0 {
-		return nil
-	}
-	now = dbTime(now)
-	args := []any{now}
-	rows := make([]string, len(ms))
-	for i, m := range ms {
+	for _, m := range ms {
 		if err := m.validate(); err != nil {
 			return err
 		}
-		data := m.Data
-		if data == nil {
-			data = map[string]string{}
-		}
-		payload, err := json.Marshal(data) // map keys marshal sorted: stable rows
-		if err != nil {
-			return fmt.Errorf("notify: encode placeholders: %w", err)
-		}
-		id, err := uuid.NewV7() // time-ordered, so ids sort in enqueue order
-		if err != nil {
-			return fmt.Errorf("notify: message id: %w", err)
-		}
-		n := len(args)
-		rows[i] = fmt.Sprintf("($%d, $%d, $%d, $%d, $%d, $1, $1)", n+1, n+2, n+3, n+4, n+5)
-		args = append(args, id.String(), m.Kind, m.To, language(m.Language), string(payload))
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO outbox (id, kind, recipient, language, payload, created_at, next_attempt_at) VALUES `+strings.Join(rows, ", "), args...)
-	return db.Check(err)
+	now = dbTime(now)
+	for part := range slices.Chunk(ms, rowsPerStatement) {
+		args := []any{now}
+		rows := make([]string, len(part))
+		for i, m := range part {
+			data := m.Data
+			if data == nil {
+				data = map[string]string{}
+			}
+			payload, err := json.Marshal(data) // map keys marshal sorted: stable rows
+			if err != nil {
+				return fmt.Errorf("notify: encode placeholders: %w", err)
+			}
+			id, err := uuid.NewV7() // time-ordered, so ids sort in enqueue order
+			if err != nil {
+				return fmt.Errorf("notify: message id: %w", err)
+			}
+			n := len(args)
+			rows[i] = fmt.Sprintf("($%d, $%d, $%d, $%d, $%d, $1, $1)", n+1, n+2, n+3, n+4, n+5)
+			args = append(args, id.String(), m.Kind, m.To, language(m.Language), string(payload))
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (id, kind, recipient, language, payload, created_at, next_attempt_at) VALUES `+strings.Join(rows, ", "), args...); err != nil {
+			return db.Check(err)
+		}
+	}
+	return nil
 }
 
 // Pending returns how many messages wait to be sent: neither sent nor given

@@ -25,6 +25,7 @@ import (
 	"github.com/openimi/openimi/internal/db"
 	"github.com/openimi/openimi/internal/problem"
 	"github.com/openimi/openimi/internal/scan"
+	"github.com/openimi/openimi/internal/workflow"
 )
 
 // Store keeps attachments' content by SHA-256. DirStore keeps them in a
@@ -591,6 +592,44 @@ func (s *Service) attachments(ctx context.Context, q db.Querier, id string) ([]A
 		out = append(out, a)
 	}
 	return out, db.Check(rows.Err())
+}
+
+// historyAndFiles reads a request's events in order and, with files, its
+// files as attachments does, in one query.
+func (s *Service) historyAndFiles(ctx context.Context, id string, files bool) ([]workflow.Event, []Attachment, error) {
+	// Each row is an event ('e') or a file ('f'), in the columns they
+	// share: the events by number, the files by time and id.
+	query := `SELECT 'e', id, seq, at, action, from_state, to_state, COALESCE(user_id, ''), COALESCE(authority_id, ''), party, comment, data, 0
+		FROM case_events WHERE case_id = $1`
+	if files {
+		query += ` UNION ALL
+		SELECT 'f', id, 0, created_at, name, content_type, sha256, COALESCE(user_id, ''), COALESCE(authority_id, ''), '', '', '', size
+		FROM request_attachments WHERE request_id = $1`
+	}
+	rows, err := s.db.Read().QueryContext(ctx, query+` ORDER BY 1, 3, 4, 2`, id)
+	if err != nil {
+		return nil, nil, db.Check(err)
+	}
+	defer rows.Close()
+	var events []workflow.Event
+	var list []Attachment
+	for rows.Next() {
+		var kind, rowID, c1, c2, c3, user, authority, party, comment, data string
+		var seq int
+		var size int64
+		var at time.Time
+		if err := rows.Scan(&kind, &rowID, &seq, &at, &c1, &c2, &c3, &user, &authority, &party, &comment, &data, &size); err != nil {
+			return nil, nil, db.Check(err)
+		}
+		if kind == "e" {
+			events = append(events, workflow.Event{ID: rowID, CaseID: id, Seq: seq, At: at, Action: c1, From: c2, To: c3, UserID: user,
+				AuthorityID: authority, Party: party, Comment: comment, Data: data})
+		} else {
+			list = append(list, Attachment{ID: rowID, RequestID: id, Name: c1, ContentType: c2, SHA256: c3, Size: size, UserID: user,
+				AuthorityID: authority, CreatedAt: at})
+		}
+	}
+	return events, list, db.Check(rows.Err())
 }
 
 // OpenAttachment returns a file of a request and its content, for a user

@@ -452,18 +452,17 @@ func (s *Service) Timeline(ctx context.Context, actor authorities.Actor, id stri
 	return s.timeline(ctx, r.ID, seesPersonal(r, w), r.BlockedAt != nil)
 }
 
-// TimelineOf is Timeline for a request Get has just returned to the same
-// actor (its access checked, its view trimmed): a request's page needs
-// both, and need not check twice.
-func (s *Service) TimelineOf(ctx context.Context, r *Request) ([]Entry, error) {
-	return s.timeline(ctx, r.ID, r.PersonalShown, r.BlockedAt != nil)
-}
-
 func (s *Service) timeline(ctx context.Context, id string, party, blocked bool) ([]Entry, error) {
 	events, err := workflow.History(ctx, s.db.Read(), id)
 	if err != nil {
 		return nil, err
 	}
+	return s.entries(ctx, events, party, blocked), nil
+}
+
+// entries is a request's timeline from its events, as a party (party)
+// or a coordinator sees it.
+func (s *Service) entries(ctx context.Context, events []workflow.Event, party, blocked bool) []Entry {
 	names := map[string]string{}
 	out := make([]Entry, 0, len(events))
 	for _, e := range events {
@@ -484,5 +483,5 @@ func (s *Service) timeline(ctx context.Context, id string, party, blocked bool) 
 		}
 		out = append(out, en)
 	}
-	return out, nil
+	return out
 }

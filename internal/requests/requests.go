@@ -467,9 +467,9 @@ func (s *Service) who(ctx context.Context, actor authorities.Actor, r *Request) 
 		// The parties in one read: GetMany takes what the page's memo
 		// (a party's own authority) and the kept authorities hold, and
 		// reads the rest in one query. With a Get for each, a
-		// coordinator's page and every read without a memo (the API, a
-		// workflow step) read the registry revision twice, and each
-		// party the server does not keep in a query of its own. One
+		// coordinator's page and every read without a memo (a job, a
+		// command) read the registry revision twice, and each party the
+		// server does not keep in a query of its own. One
 		// that does not exist is left to Get below, which says so.
 		found, err := s.authorities.GetMany(ctx, missing)
 		if err != nil {
@@ -591,22 +591,44 @@ func (s *Service) Get(ctx context.Context, actor authorities.Actor, id string) (
 // get is Get for a caller that may already have recorded the actor's view
 // of the request's personal data, in the transaction of its change.
 func (s *Service) get(ctx context.Context, actor authorities.Actor, id string, recorded bool) (*Request, error) {
+	r, _, err := s.read(ctx, actor, id, recorded, false)
+	return r, err
+}
+
+// Page is Get with the request's timeline (as Timeline gives it), for its
+// page: its events and, if the actor sees them, its files are read in one
+// query, a round trip fewer on PostgreSQL for a party's page.
+func (s *Service) Page(ctx context.Context, actor authorities.Actor, id string) (*Request, []Entry, error) {
+	r, events, err := s.read(ctx, actor, id, false, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r, s.entries(ctx, events, r.PersonalShown, r.BlockedAt != nil), nil
+}
+
+// read is get, and with timeline also the request's events.
+func (s *Service) read(ctx context.Context, actor authorities.Actor, id string, recorded, timeline bool) (*Request, []workflow.Event, error) {
 	r, w, err := s.takingPart(ctx, s.db.Read(), actor, id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	r = s.view(r, w)
-	if r.PersonalShown {
-		if r.Attachments, err = s.attachments(ctx, s.db.Read(), id); err != nil {
-			return nil, err
-		}
-		if !recorded {
-			if err := s.views.Record(ctx, s.clock(), viewed(actor, r)); err != nil {
-				return nil, err
-			}
+	var events []workflow.Event
+	switch {
+	case timeline:
+		events, r.Attachments, err = s.historyAndFiles(ctx, id, r.PersonalShown)
+	case r.PersonalShown:
+		r.Attachments, err = s.attachments(ctx, s.db.Read(), id)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if r.PersonalShown && !recorded {
+		if err := s.views.Record(ctx, s.clock(), viewed(actor, r)); err != nil {
+			return nil, nil, err
 		}
 	}
-	return r, nil
+	return r, events, nil
 }
 
 // ReferenceOf returns the reference of a request the actor takes part in,

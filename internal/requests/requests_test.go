@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -1408,5 +1409,56 @@ func TestAReferenceIsNamedToThoseWhoTakePartAlone(t *testing.T) {
 	}
 	if _, err := w.svc.ReferenceOf(w.ctx, w.deHandler, "no-such-request"); !isKind(err, problem.NotFound) {
 		t.Errorf("a request that does not exist: %v", err)
+	}
+}
+
+// A request's page (Page) reads in one query what Get and Timeline read
+// in two: the same request, files, timeline and view recorded, for a
+// party with its files, and a coordinator, who sees neither files nor
+// the parties' comments.
+func TestAPageReadsWhatGetAndTimelineRead(t *testing.T) {
+	w := newWorld(t)
+	r := w.draft()
+	w.act(w.deHandler, r.ID, "send", requests.Input{Comment: "Urgent, please."})
+	for i, name := range []string{"diploma.pdf", "transcript.pdf"} {
+		w.now = w.now.Add(time.Duration(i+1) * time.Hour)
+		if _, err := w.svc.Attach(w.ctx, w.deHandler, r.ID, requests.Upload{Name: name, Body: bytes.NewReader(append(slices.Clone(pdf), name...))}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.now = w.now.Add(time.Hour)
+	w.act(w.plAllocator, r.ID, "accept", requests.Input{})
+	views := func() int { return w.count(`SELECT COUNT(*) FROM audit_log WHERE event = 'personal_data.viewed'`) }
+	for _, c := range []struct {
+		name  string
+		actor authorities.Actor
+		files int
+	}{{"the requester", w.deHandler, 2}, {"the responder", w.plHandler, 2}, {"a coordinator", w.deCoordinator, 0}} {
+		before := views()
+		page, timeline, err := w.svc.Page(w.ctx, c.actor, r.ID)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		pageViews := views() - before
+		got, err := w.svc.Get(w.ctx, c.actor, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := w.svc.Timeline(w.ctx, c.actor, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Attachments) != c.files || !reflect.DeepEqual(page, got) {
+			t.Errorf("%s: the page's request differs from Get's:\npage %+v\nget  %+v", c.name, page, got)
+		}
+		if len(timeline) != 5 || !reflect.DeepEqual(timeline, want) { // create, send, attach, attach, accept
+			t.Errorf("%s: the page's timeline differs from Timeline's:\npage %+v\nwant %+v", c.name, timeline, want)
+		}
+		if wantViews := min(c.files, 1); pageViews != wantViews || views()-before != 2*wantViews {
+			t.Errorf("%s: the page recorded %d views, Get %d; want %d each", c.name, pageViews, views()-before-pageViews, wantViews)
+		}
+	}
+	if _, _, err := w.svc.Page(w.ctx, w.frHandler, r.ID); !isKind(err, problem.NotFound) {
+		t.Fatalf("a stranger's page: %v", err)
 	}
 }

@@ -432,11 +432,11 @@ func (s *Server) requestPage(w http.ResponseWriter, r *http.Request, actor autho
 }
 
 func (s *Server) showRequest(w http.ResponseWriter, r *http.Request, actor authorities.Actor, code int, p page) error {
-	x, err := s.requests.Get(r.Context(), actor, r.PathValue("id"))
+	x, tl, err := s.requests.Page(r.Context(), actor, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	v, err := s.viewRequest(r, actor, x)
+	v, err := s.viewRequest(r, actor, x, tl)
 	if err != nil {
 		return err
 	}
@@ -445,7 +445,7 @@ func (s *Server) showRequest(w http.ResponseWriter, r *http.Request, actor autho
 	return nil
 }
 
-func (s *Server) viewRequest(r *http.Request, actor authorities.Actor, x *requests.Request) (requestView, error) {
+func (s *Server) viewRequest(r *http.Request, actor authorities.Actor, x *requests.Request, tl []requests.Entry) (requestView, error) {
 	l := visitOf(r).lang
 	lang := l.Lang()
 	v := requestView{ID: x.ID, State: x.State, ParentID: x.ParentID, HandlerID: x.HandlerID, ReplyBy: x.ReplyBy.Format(time.DateOnly),
@@ -503,10 +503,6 @@ func (s *Server) viewRequest(r *http.Request, actor authorities.Actor, x *reques
 			line.Answer = strings.Join(parts, ", ")
 		}
 		v.Questions = append(v.Questions, line)
-	}
-	tl, err := s.requests.TimelineOf(r.Context(), x)
-	if err != nil {
-		return v, err
 	}
 	for i := len(tl) - 1; i >= 0; i-- { // latest first
 		e := tl[i]

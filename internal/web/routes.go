@@ -154,8 +154,11 @@ func (s *Server) identifyExceptStatic(next http.Handler) http.Handler {
 			// that changes nothing may remember them (authorities.WithMemo).
 			r = r.WithContext(authorities.WithMemo(r.Context()))
 		} else {
-			// A form remembers them until its first change
-			// (authorities.WithFormMemo).
+			// A form remembers them, and its session's registry revision,
+			// until one of its transactions ends or a second has passed
+			// (authorities.WithFormMemo): a form whose body is slow to
+			// arrive, or an upload being scanned, checks the user's roles
+			// and authority as they are then.
 			r = r.WithContext(authorities.WithFormMemo(r.Context()))
 		}
 		switch p := r.URL.Path; {

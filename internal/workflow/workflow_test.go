@@ -153,4 +153,21 @@ func TestEventsAreNumberedAndRacesConflict(t *testing.T) {
 	if len(h) != ok || ok == 0 {
 		t.Fatalf("%d events for %d successes", len(h), ok)
 	}
+	if d.Dialect() != db.Postgres {
+		return // SQLite's writers take turns: the second reads the first's number
+	}
+	// On PostgreSQL, a step whose insert found the same number as one not
+	// yet committed waits for it, and is refused as a conflict once it
+	// commits.
+	first, second := dbtest.Contend(t, d, func(ctx context.Context, tx db.Querier) error {
+		return workflow.Record(ctx, tx, &workflow.Event{CaseID: "case-3", At: at, Action: "accept", From: "sent", To: "accepted"})
+	}, func(ctx context.Context, tx db.Querier) error {
+		return workflow.Record(ctx, tx, &workflow.Event{CaseID: "case-3", At: at, Action: "decline", From: "sent", To: "declined"})
+	})
+	if first != nil || !errors.Is(second, db.ErrConflict) {
+		t.Fatalf("the first step: %v; the second: %v, want a conflict", first, second)
+	}
+	if h, _ := workflow.History(ctx, d.Read(), "case-3"); len(h) != 1 || h[0].Action != "accept" {
+		t.Fatalf("case-3's history: %+v", h)
+	}
 }

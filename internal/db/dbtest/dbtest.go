@@ -11,7 +11,9 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/openimi/openimi/internal/db"
 )
@@ -75,4 +77,63 @@ func Open(t testing.TB) *db.DB {
 // IsPostgres reports whether tests run on PostgreSQL.
 func IsPostgres() bool {
 	return db.DialectOf(os.Getenv(EnvVar)) == db.Postgres
+}
+
+// Contend runs first in a transaction and, once first has returned, holds
+// that transaction open while second runs in another, until second's
+// connection waits for a lock; then first's transaction commits. It
+// returns each transaction's error. PostgreSQL only: SQLite's writers take
+// turns, and second would never start.
+func Contend(t testing.TB, d *db.DB, first, second func(ctx context.Context, tx db.Querier) error) (firstErr, secondErr error) {
+	t.Helper()
+	if d.Dialect() != db.Postgres {
+		t.Fatal("dbtest: Contend needs PostgreSQL")
+	}
+	ctx := context.Background()
+	held, release, firstDone := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	var once sync.Once
+	releaseFirst := func() { once.Do(func() { close(release) }) }
+	defer releaseFirst() // also when t fails: first's transaction may hold locks
+	go func() {
+		firstDone <- d.InTx(ctx, func(tx db.Querier) error {
+			if err := first(ctx, tx); err != nil {
+				close(held)
+				return err
+			}
+			close(held)
+			<-release
+			return nil
+		})
+	}()
+	<-held
+	pid, secondDone := make(chan int, 1), make(chan error, 1)
+	go func() {
+		secondDone <- d.InTx(ctx, func(tx db.Querier) error {
+			var p int
+			if err := tx.QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&p); err != nil {
+				return err
+			}
+			pid <- p
+			return second(ctx, tx)
+		})
+	}()
+	var p int
+	select {
+	case p = <-pid:
+	case err := <-secondDone:
+		t.Fatalf("dbtest: the second transaction did not start: %v", err)
+	}
+	for waiting := 0; waiting == 0; {
+		select {
+		case err := <-secondDone:
+			t.Fatalf("dbtest: the second transaction ended without waiting for the first: %v", err)
+		default:
+		}
+		if err := d.Read().QueryRowContext(ctx, `SELECT COUNT(*) FROM pg_locks WHERE pid = $1 AND NOT granted`, p).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	releaseFirst()
+	return <-firstDone, <-secondDone
 }
