@@ -36,9 +36,10 @@ func WithMemo(ctx context.Context) context.Context {
 // API call that changes something): what it remembers is forgotten
 // whenever one of its transactions ends, committed or not (db.AfterTx),
 // so that what it reads after a change of its own is read again; and once
-// the registry revision it learnt is older than FormMemoAge (a body slow
-// to arrive, an upload being scanned), so that what it checks is as the
-// registry is then. Until then it reads the registry revision once (or
+// the registry revision it learnt is older than FormMemoAge, so that a
+// form whose body was slow to arrive reads what it checks (the user's
+// roles, the parties) as the registry is once it has arrived, and what it
+// reads after a long scan of an upload as it is then. Until then it reads the registry revision once (or
 // takes its session's, KnowRevision) instead of once for each authority
 // and user's roles it asks for: on PostgreSQL a round trip each, about
 // three for each step of a request.

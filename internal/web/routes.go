@@ -156,9 +156,9 @@ func (s *Server) identifyExceptStatic(next http.Handler) http.Handler {
 		} else {
 			// A form remembers them, and its session's registry revision,
 			// until one of its transactions ends or a second has passed
-			// (authorities.WithFormMemo): a form whose body is slow to
-			// arrive, or an upload being scanned, checks the user's roles
-			// and authority as they are then.
+			// (authorities.WithFormMemo): a form whose body was slow to
+			// arrive checks the user's roles and authority as they are
+			// once it has arrived.
 			r = r.WithContext(authorities.WithFormMemo(r.Context()))
 		}
 		switch p := r.URL.Path; {
