@@ -108,7 +108,7 @@ func recordAll(ctx context.Context, tx db.Querier, dialect db.Dialect, events []
 			seq++
 			at := x.at.UTC().Truncate(time.Microsecond)
 			h := rowHash(seq, at, x.e, prev)
-			rows[i] = fmt.Sprintf("($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", 9*i+1, 9*i+2, 9*i+3, 9*i+4, 9*i+5, 9*i+6, 9*i+7, 9*i+8, 9*i+9)
+			rows[i] = db.ValuesRow(9*i+1, 9)
 			args = append(args, seq, at, x.e.Event, x.e.UserID, x.e.Subject, x.e.Address, x.e.Detail, prev, h)
 			prev = h
 		}

@@ -21,7 +21,7 @@ type memo struct {
 	byID     map[string]*Authority
 	revision int64 // the registry revision, once read (read)
 	read     bool
-	learnt   time.Time     // when the revision was read or told
+	learnt   time.Time     // when a form's memo read or was told the revision
 	maxAge   time.Duration // a form's: how long it uses the revision learnt (0: as long as it lives)
 }
 
@@ -217,7 +217,10 @@ func KnowRevision(ctx context.Context, revision int64) {
 func (m *memo) know(revision int64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.revision, m.read, m.learnt = revision, true, time.Now()
+	m.revision, m.read = revision, true
+	if m.maxAge > 0 { // only a form's memo grows old
+		m.learnt = time.Now()
+	}
 }
 
 // known returns the registry revision the memo keeps, if it has one.

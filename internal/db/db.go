@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -460,6 +461,27 @@ func (d *DB) inOwnTx(ctx context.Context, fn func(tx Querier) error) (err error)
 		return mapErr(err)
 	}
 	return nil
+}
+
+// ValuesRow is one row of a multi-row VALUES list: n parameters numbered
+// from first, "($first, …, $first+n-1)", then more, parameters numbered
+// already (values every row shares, "$1").
+func ValuesRow(first, n int, more ...string) string {
+	var b strings.Builder
+	b.WriteByte('(')
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('$')
+		b.WriteString(strconv.Itoa(first + i))
+	}
+	for _, m := range more {
+		b.WriteString(", ")
+		b.WriteString(m)
+	}
+	b.WriteByte(')')
+	return b.String()
 }
 
 // Strings reads a query's single text column, e.g. ids:

@@ -203,3 +203,19 @@ func TestSQLiteReadsWithoutAMapOfTheFile(t *testing.T) {
 		t.Fatalf("mmap_size: reader %d, writer %d; want 0 and 0", reader, writer)
 	}
 }
+
+func TestValuesRowNumbersItsParameters(t *testing.T) {
+	for _, c := range []struct {
+		first, n int
+		more     []string
+		want     string
+	}{
+		{1, 1, nil, "($1)"},
+		{10, 3, nil, "($10, $11, $12)"},
+		{5, 2, []string{"$1", "$2"}, "($5, $6, $1, $2)"},
+	} {
+		if got := db.ValuesRow(c.first, c.n, c.more...); got != c.want {
+			t.Errorf("ValuesRow(%d, %d, %v) = %q, want %q", c.first, c.n, c.more, got, c.want)
+		}
+	}
+}

@@ -60,7 +60,7 @@ func tellAll(ctx context.Context, tx db.Querier, now time.Time, reference, link 
 		args := []any{kind, reference, link, now}
 		rows := make([]string, len(part))
 		for i, x := range part {
-			rows[i] = fmt.Sprintf("($%d, $%d, $1, $2, $3, $4)", len(args)+1, len(args)+2)
+			rows[i] = db.ValuesRow(len(args)+1, 2, "$1", "$2", "$3", "$4")
 			args = append(args, uuid.Must(uuid.NewV7()).String(), x.userID)
 			if !x.digest {
 				mails = append(mails, x.m)

@@ -174,8 +174,7 @@ func enqueueAll(ctx context.Context, tx db.Querier, now time.Time, ms []Message)
 			if err != nil {
 				return fmt.Errorf("notify: message id: %w", err)
 			}
-			n := len(args)
-			rows[i] = fmt.Sprintf("($%d, $%d, $%d, $%d, $%d, $1, $1)", n+1, n+2, n+3, n+4, n+5)
+			rows[i] = db.ValuesRow(len(args)+1, 5, "$1", "$1")
 			args = append(args, id.String(), m.Kind, m.To, language(m.Language), string(payload))
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (id, kind, recipient, language, payload, created_at, next_attempt_at) VALUES `+strings.Join(rows, ", "), args...); err != nil {

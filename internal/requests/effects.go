@@ -3,7 +3,6 @@ package requests
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -162,8 +161,7 @@ func (c *change) recordAnswers(ctx context.Context) error {
 		if err := checkAnswer(p.Question(q.Code), a); err != nil {
 			return err
 		}
-		n := len(args)
-		rows = append(rows, fmt.Sprintf("($%d, $%d, $%d)", n+1, n+2, n+3))
+		rows = append(rows, db.ValuesRow(len(args)+1, 3))
 		args = append(args, q.Code, a.Value, a.Text)
 	}
 	if len(rows) == 0 {

@@ -393,7 +393,7 @@ func applyDeltas(ctx context.Context, tx db.Querier, ds []delta) error {
 		rows := make([]string, len(batch))
 		args := make([]any, 0, 4*len(batch))
 		for i, k := range batch {
-			rows[i] = fmt.Sprintf("($%d, $%d, $%d, $%d)", 4*i+1, 4*i+2, 4*i+3, 4*i+4)
+			rows[i] = db.ValuesRow(4*i+1, 4)
 			args = append(args, k[0], k[1], k[2], sum[k])
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO stats_questions (area, month, code, requests) VALUES `+strings.Join(rows, ", ")+`

@@ -96,11 +96,11 @@ func Contend(t testing.TB, d *db.DB, first, second func(ctx context.Context, tx 
 	defer releaseFirst() // also when t fails: first's transaction may hold locks
 	go func() {
 		firstDone <- d.InTx(ctx, func(tx db.Querier) error {
-			if err := first(ctx, tx); err != nil {
-				close(held)
+			err := first(ctx, tx)
+			close(held)
+			if err != nil {
 				return err
 			}
-			close(held)
 			<-release
 			return nil
 		})
